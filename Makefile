@@ -1,0 +1,39 @@
+# mlfastsim — every target creates .venv on a fresh machine.
+# torch==2.13.0 goes in first (a CPU build; a bare 'torch' would pull a multi-GB CUDA build),
+# then the package with all extras; pythia8mc is pinned to 8.317.2 (binary wheel) in pyproject.toml.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_OUT ?= demo-output
+
+.PHONY: venv demo demo-quick test test-all lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[all,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/mlfastsim demo --out $(DEMO_OUT)
+
+demo-quick: $(STAMP)
+	$(BIN)/mlfastsim demo --quick --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+test-all: $(STAMP)
+	$(BIN)/pytest -m ''
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

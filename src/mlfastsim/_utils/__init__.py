@@ -1,0 +1,22 @@
+"""Seeding, atomic writes, user-facing errors, progress bars and provenance; imports nothing else of ours."""
+
+from mlfastsim._utils.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from mlfastsim._utils.errors import InputError, MissingExtraError, require
+from mlfastsim._utils.progress import progress
+from mlfastsim._utils.provenance import package_version, provenance
+from mlfastsim._utils.seeding import make_rng, shard_seed, torch_generator
+
+__all__ = [
+    "InputError",
+    "MissingExtraError",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "make_rng",
+    "package_version",
+    "progress",
+    "provenance",
+    "require",
+    "shard_seed",
+    "torch_generator",
+]

@@ -1,0 +1,3 @@
+"""data/io."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""evaluation."""
+
+__all__: list[str] = []

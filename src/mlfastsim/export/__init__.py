@@ -1,0 +1,3 @@
+"""export."""
+
+__all__: list[str] = []

@@ -1,0 +1,36 @@
+"""Tests of seeding and atomic writes."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlfastsim._utils import atomic_path, make_rng, shard_seed
+
+
+def test_shard_seeds_are_distinct_and_reproducible() -> None:
+    seeds = [shard_seed(7, i, 8) for i in range(8)]
+    assert len(set(seeds)) == 8
+    assert seeds == [shard_seed(7, i, 8) for i in range(8)]
+    assert shard_seed(7, 0, 8, "pythia") != shard_seed(7, 0, 8, "detector")
+    assert all(1 <= s <= 900_000_000 for s in seeds)
+    with pytest.raises(ValueError):
+        shard_seed(7, 8, 8)
+
+
+def test_make_rng_reproducible() -> None:
+    assert make_rng(3).normal() == make_rng(3).normal()
+
+
+def test_atomic_path_leaves_nothing_on_error(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    assert np.array_equal(sorted(p.name for p in tmp_path.iterdir()), ["out.bin"])
