@@ -1,6 +1,6 @@
 """Seeding, atomic writes, user-facing errors, progress bars and provenance; imports nothing else of ours."""
 
-from mlfastsim._utils.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from mlfastsim._utils.atomic import atomic_path, atomic_write_bytes, atomic_write_text, check_writable
 from mlfastsim._utils.errors import InputError, MissingExtraError, require
 from mlfastsim._utils.progress import progress
 from mlfastsim._utils.provenance import package_version, provenance
@@ -12,6 +12,7 @@ __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_writable",
     "make_rng",
     "package_version",
     "progress",

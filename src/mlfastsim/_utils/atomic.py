@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "check_writable"]
 
 
 @contextlib.contextmanager
@@ -30,6 +30,26 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def check_writable(target: str | os.PathLike[str], option: str = "--out") -> Path:
+    """Fail early, with one line, when ``target`` cannot be written (before any long work starts).
+
+    Creates the parent folder if needed and probes it with a temporary file.
+    Raises :class:`~mlfastsim._utils.errors.InputError` naming ``option`` and the reason.
+    """
+    from mlfastsim._utils.errors import InputError
+
+    target = Path(target)
+    if target.is_dir():
+        raise InputError(f"{option} {target} is a directory; give a file path inside it")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{option} {target} cannot be written ({exc.strerror}); choose a writable path") from None
+    return target
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:

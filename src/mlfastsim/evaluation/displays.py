@@ -1,0 +1,65 @@
+"""Event displays: jet images channel by channel, reference beside generated, as PNG."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mlfastsim._utils import atomic_path, require
+from mlfastsim.physics.detector import CHANNELS, CRYSTAL_DETA, IMAGE_SIZE
+
+__all__ = ["plot_event_displays"]
+
+_LABELS = {"tracks_pt": "Tracks $p_T$", "ecal": "ECAL", "hcal": "HCAL"}
+
+
+def plot_event_displays(
+    samples: Sequence[np.ndarray],
+    names: Sequence[str],
+    path: str | Path,
+    channels: Sequence[int] = (0, 1, 2),
+    title: str = "",
+) -> Path:
+    """Draw one row per image: each chosen channel on a log colour scale (GeV); write a PNG atomically.
+
+    Args:
+        samples: images, each float ``[3, 125, 125]`` in GeV (CMS E2E layout, rows along η).
+        names: a label for each row (e.g. "reference #3", "gvae #3").
+        path: output PNG.
+        channels: indices into (tracks pT, ECAL, HCAL) to draw.
+        title: figure title.
+    """
+    mpl = require("matplotlib", "plot")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    half = IMAGE_SIZE // 2 * CRYSTAL_DETA
+    extent = (-half, half, -half, half)
+    fig, axes = plt.subplots(
+        len(samples), len(channels), figsize=(3.2 * len(channels), 2.9 * len(samples)), squeeze=False
+    )
+    for row, (image, name) in enumerate(zip(samples, names, strict=True)):
+        for col, ch in enumerate(channels):
+            ax = axes[row, col]
+            data = np.ma.masked_less_equal(np.asarray(image[ch], dtype=np.float64), 0.0)
+            vmax = max(float(data.max()) if data.count() else 1.0, 0.2)
+            im = ax.imshow(
+                data, origin="lower", extent=extent, cmap="viridis", norm=LogNorm(vmin=0.05, vmax=vmax)
+            )
+            ax.set_facecolor("white")
+            ax.set_title(f"{name}: {_LABELS[CHANNELS[ch]]}", fontsize=9)
+            ax.set_xlabel(r"$\Delta\phi$ (rad)", fontsize=8)
+            ax.set_ylabel(r"$\Delta\eta$", fontsize=8)
+            ax.tick_params(labelsize=7)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02).set_label("GeV", fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+    return path
