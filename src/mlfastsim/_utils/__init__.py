@@ -3,7 +3,7 @@
 from mlfastsim._utils.atomic import atomic_path, atomic_write_bytes, atomic_write_text, check_writable
 from mlfastsim._utils.errors import InputError, MissingExtraError, require
 from mlfastsim._utils.progress import progress
-from mlfastsim._utils.provenance import package_version, provenance
+from mlfastsim._utils.provenance import jsonable, package_version, provenance
 from mlfastsim._utils.seeding import make_rng, shard_seed, torch_generator
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_writable",
+    "jsonable",
     "make_rng",
     "package_version",
     "progress",

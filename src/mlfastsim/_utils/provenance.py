@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import platform
 from typing import Any
 
-__all__ = ["package_version", "provenance"]
+__all__ = ["jsonable", "package_version", "provenance"]
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with tuples as lists, numpy scalars as Python numbers and ±inf/NaN as strings.
+
+    Strict JSON has no Infinity or NaN; ``"inf"``, ``"-inf"`` and ``"nan"`` round-trip through
+    ``float()``.
+    """
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 def package_version() -> str:
@@ -28,7 +46,7 @@ def provenance(producer: str, config: dict[str, Any] | None = None, seed: int | 
         "producer": producer,
         "package": "mlfastsim",
         "version": package_version(),
-        "config": config or {},
+        "config": jsonable(config or {}),
         "seed": seed,
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
