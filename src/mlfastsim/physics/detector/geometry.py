@@ -8,9 +8,13 @@ __all__ = [
     "CHANNELS",
     "CRYSTAL_DETA",
     "CRYSTAL_DPHI",
+    "HCAL_TOWERS",
     "HCAL_TOWER_CRYSTALS",
     "IMAGE_SIZE",
+    "WINDOW_HALF_WIDTH",
+    "crystal_indices",
     "pixel_centres",
+    "towers_to_crystals",
 ]
 
 #: Image side in crystals (CMS E2E jet images; Andrews et al., arXiv:1902.08276).
@@ -32,3 +36,30 @@ def pixel_centres(size: int = IMAGE_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """
     offsets = (np.arange(size) - size // 2).astype(np.float64)
     return offsets * CRYSTAL_DETA, offsets * CRYSTAL_DPHI
+
+
+#: Half-width of the window in η and φ: 62.5 crystals (rad / units of η).
+WINDOW_HALF_WIDTH = (IMAGE_SIZE / 2) * CRYSTAL_DETA
+#: HCAL towers per image side; the tower grid is aligned to the image (tower I = crystals 5I … 5I+4).
+HCAL_TOWERS = IMAGE_SIZE // HCAL_TOWER_CRYSTALS
+
+
+def crystal_indices(
+    deta: np.ndarray, dphi: np.ndarray, size: int = IMAGE_SIZE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, column) crystal indices ``[n]`` (int64) of points at (Δη, Δφ) from the axis, and ``inside [n]``.
+
+    Crystal ``i`` covers Δη ∈ [(i − c − ½)·0.0174, (i − c + ½)·0.0174) with ``c = size // 2``; indices of
+    points outside the window are clipped to its edge (mask them with ``inside``).
+    """
+    half = size // 2 + 0.5
+    row = np.floor(np.asarray(deta) / CRYSTAL_DETA + half).astype(np.int64)
+    col = np.floor(np.asarray(dphi) / CRYSTAL_DPHI + half).astype(np.int64)
+    inside = (row >= 0) & (row < size) & (col >= 0) & (col < size)
+    return np.clip(row, 0, size - 1), np.clip(col, 0, size - 1), inside
+
+
+def towers_to_crystals(towers: np.ndarray) -> np.ndarray:
+    """Spread tower energies ``[..., T, T]`` evenly over their 5 × 5 crystals: ``[..., 5T, 5T]`` (GeV)."""
+    k = HCAL_TOWER_CRYSTALS
+    return np.repeat(np.repeat(towers, k, axis=-2), k, axis=-1) / (k * k)
