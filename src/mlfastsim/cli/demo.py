@@ -1,0 +1,151 @@
+"""``mlfastsim demo``: the whole chain, small — simulate, inspect, train, sample, evaluate, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DemoPlan", "add_parser", "run", "run_demo"]
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """Sizes of the demo: jets for training and for the held-out reference, epochs per model."""
+
+    n_train: int = 4000
+    n_reference: int = 2000
+    epochs_paper: int = 4
+    epochs_gvae: int = 12
+    seed: int = 1
+
+
+QUICK = DemoPlan(n_train=600, n_reference=400, epochs_paper=1, epochs_gvae=3)
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``demo`` on the top-level subparsers."""
+    p = sub.add_parser(
+        "demo",
+        help="run the whole chain on the embedded reference simulation (about 10 minutes; --quick about 2)",
+        description=(
+            "Generate qcd jets with the reference simulation (training set, a disjoint reference set and "
+            "its resimulated copy), inspect them, draw event displays, train gvae-paper and gvae briefly, "
+            "sample, and evaluate everything against the reference with the noise floors beside."
+        ),
+    )
+    p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
+    p.add_argument("--quick", action="store_true", help="a smaller demo (about 2 minutes)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the whole chain (default 1)")
+    p.set_defaults(func=run)
+
+
+def _generate(args: tuple[str, str, int, int, tuple[int, int]]) -> dict[str, Any]:
+    from mlfastsim.data.generate import generate_jet_images
+
+    out, process, n, seed, shard = args
+    return generate_jet_images(out, process, n, seed=seed, shard=shard)
+
+
+def _step(title: str) -> float:
+    print(f"\n== {title}", flush=True)
+    return time.perf_counter()
+
+
+def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
+    """Run the chain into ``out``; returns the evaluation summary (also written to ``out``)."""
+    from mlfastsim.data.generate import resimulate_jet_images
+    from mlfastsim.data.io import inspect_file, read_jet_images, write_jet_images
+    from mlfastsim.evaluation.displays import plot_event_displays
+    from mlfastsim.evaluation.suite import evaluate_jet_images
+    from mlfastsim.training.runs import load_run, reconstruct_run, resolve_run_config, sample_run, train_run
+
+    data = out / "data"
+    train_path, ref_path, resim_path = data / "train.parquet", data / "reference.parquet", data / "reference_resim.parquet"
+    timings: dict[str, float] = {}
+
+    t = _step(f"1/6 reference simulation: {plan.n_train} training + {plan.n_reference} reference qcd jets (2 shards in parallel)")
+    jobs = [
+        (str(train_path), "qcd", plan.n_train, plan.seed, (0, 2)),
+        (str(ref_path), "qcd", plan.n_reference, plan.seed, (1, 2)),
+    ]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        for summary in pool.map(_generate, jobs):
+            print(json.dumps(summary))
+    print(json.dumps(resimulate_jet_images(ref_path, resim_path, seed=plan.seed + 1000)))
+    timings["simulate"] = time.perf_counter() - t
+
+    t = _step("2/6 inspect and event displays")
+    summary = inspect_file(train_path)
+    print(json.dumps({k: summary[k] for k in ("n_events",) if k in summary}))
+    reference = read_jet_images(ref_path)
+    resim = read_jet_images(resim_path)
+    picks = list(range(3))
+    displays = out / "displays"
+    plot_event_displays(
+        [img for i in picks for img in (reference.images[i], resim.images[i])],
+        [name for i in picks for name in (f"reference #{i} (y={reference.y[i]:.0f})", f"resimulated #{i}")],
+        displays / "reference_vs_resimulated.png",
+        title="Same generator-level jets, detector run twice",
+    )
+    timings["inspect"] = time.perf_counter() - t
+
+    candidates = {}
+    for family, epochs in (("gvae-paper", plan.epochs_paper), ("gvae", plan.epochs_gvae)):
+        t = _step(f"3/6 train {family} for {epochs} epoch(s)")
+        config_file = Path(__file__).resolve().parents[3] / "configs" / f"{family}.toml"
+        from mlfastsim.training import load_config_file
+
+        file_cfg = load_config_file(config_file) if config_file.exists() else None
+        cfg = resolve_run_config(family, file_cfg, [], epochs=epochs, seed=plan.seed)
+        print(json.dumps(train_run(cfg, train_path, out / "runs" / family), default=str))
+        timings[f"train {family}"] = time.perf_counter() - t
+
+        t = _step(f"4/6 {family}: reconstruct the reference jets" + (" and sample from the prior" if family == "gvae" else ""))
+        loaded = load_run(out / "runs" / family)
+        recon = reconstruct_run(loaded, reference)
+        write_jet_images(out / "samples" / f"{family}_reconstructed.parquet", recon)
+        candidates[f"{family} (reconstructed)"] = recon
+        if family == "gvae":
+            start = time.perf_counter()
+            prior = sample_run(loaded, n=len(reference), seed=plan.seed)
+            rate = len(prior) / (time.perf_counter() - start)
+            print(json.dumps({"gvae prior sampling jets/s (images included)": round(rate, 1)}))
+            write_jet_images(out / "samples" / "gvae_prior.parquet", prior)
+            candidates["gvae (generated)"] = prior
+        timings[f"sample {family}"] = time.perf_counter() - t
+
+    t = _step("5/6 event displays: reference vs models")
+    rows, names = [], []
+    for i in picks[:2]:
+        rows.append(reference.images[i])
+        names.append(f"reference #{i}")
+        for name, cand in candidates.items():
+            rows.append(cand.images[i])
+            names.append(f"{name} #{i}")
+    plot_event_displays(rows, names, displays / "reference_vs_models.png", channels=(1,))
+
+    t = _step("6/6 evaluate against the held-out reference, beside the noise floors")
+    train = read_jet_images(train_path, max_events=len(reference))
+    result = evaluate_jet_images(reference, candidates, out / "evaluation", resim=resim, second_reference=train)
+    timings["evaluate"] = time.perf_counter() - t
+    print(f"\nReport: {out / 'evaluation' / 'report.html'}\nStage times (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo."""
+    from mlfastsim._utils import check_writable
+
+    plan = QUICK if args.quick else DemoPlan()
+    plan = DemoPlan(**{**plan.__dict__, "seed": args.seed})
+    out = Path(args.out)
+    check_writable(out / "demo.json")
+    start = time.perf_counter()
+    run_demo(out, plan)
+    print(f"demo finished in {time.perf_counter() - start:.0f} s; outputs in {out}/")
+    return 0
