@@ -60,6 +60,7 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns the evaluation summary (also written to ``out``)."""
     from mlfastsim.data.generate import resimulate_jet_images
     from mlfastsim.data.io import inspect_file, read_jet_images, write_jet_images
+    from mlfastsim.data.io.inspect import format_inspection
     from mlfastsim.evaluation.displays import plot_event_displays
     from mlfastsim.evaluation.suite import evaluate_jet_images
     from mlfastsim.training.runs import load_run, reconstruct_run, resolve_run_config, sample_run, train_run
@@ -81,7 +82,7 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
 
     t = _step("2/6 inspect and event displays")
     summary = inspect_file(train_path)
-    print(json.dumps({k: summary[k] for k in ("n_events",) if k in summary}))
+    print(format_inspection(summary))
     reference = read_jet_images(ref_path)
     resim = read_jet_images(resim_path)
     picks = list(range(3))

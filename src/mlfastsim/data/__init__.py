@@ -1,6 +1,32 @@
 """Data contracts, readers and writers, representations, normalisations and torch datasets."""
 
-from mlfastsim.data.representations import knn_graph
+from mlfastsim.data.datasets import HitCloudDataset, train_val_split
+from mlfastsim.data.io import JetImageWriter, inspect_file, iter_jet_images, read_jet_images, write_jet_images
+from mlfastsim.data.normalisation import ConditionNormaliser, HitNormaliser
+from mlfastsim.data.representations import (
+    GEN_FEATURE_NAMES,
+    cloud_to_image,
+    gen_particles_to_padded,
+    image_to_cloud,
+    knn_graph,
+)
 from mlfastsim.data.schemas import HitCloud, JetImages
 
-__all__ = ["HitCloud", "JetImages", "knn_graph"]
+__all__ = [
+    "GEN_FEATURE_NAMES",
+    "ConditionNormaliser",
+    "HitCloud",
+    "HitCloudDataset",
+    "HitNormaliser",
+    "JetImageWriter",
+    "JetImages",
+    "cloud_to_image",
+    "gen_particles_to_padded",
+    "image_to_cloud",
+    "inspect_file",
+    "iter_jet_images",
+    "knn_graph",
+    "read_jet_images",
+    "train_val_split",
+    "write_jet_images",
+]
