@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +72,8 @@ class ConditionNormaliser:
 
     def fit(self, cond: np.ndarray) -> ConditionNormaliser:
         cond = np.asarray(cond, dtype=np.float64).reshape(len(cond), -1)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: handled below
             mean = np.nanmean(cond, axis=0) if cond.size else np.zeros(cond.shape[1])
             std = np.nanstd(cond, axis=0) if cond.size else np.ones(cond.shape[1])
         self.mean = [float(v) if np.isfinite(v) else 0.0 for v in mean]

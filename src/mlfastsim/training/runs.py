@@ -8,6 +8,7 @@ configuration and the fitted normalisers, so a run can be loaded and sampled wit
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mlfastsim._utils import InputError, provenance, torch_generator
+from mlfastsim._utils import InputError, atomic_write_text, jsonable, provenance, torch_generator
 from mlfastsim.data import (
     ConditionNormaliser,
     HitCloud,
@@ -29,7 +30,8 @@ from mlfastsim.data import (
     train_val_split,
 )
 from mlfastsim.models import MODELS, build_model
-from mlfastsim.training.checkpoint import load_checkpoint
+from mlfastsim.physics.detector.geometry import CRYSTAL_DETA, CRYSTAL_DPHI, IMAGE_SIZE
+from mlfastsim.training.checkpoint import load_checkpoint, save_checkpoint
 from mlfastsim.training.config import TrainConfig, apply_overrides, config_from_dict, config_to_dict
 from mlfastsim.training.trainer import Trainer
 
@@ -127,12 +129,24 @@ def _model_fields(family: str) -> set[str]:
     return {f.name for f in dataclasses.fields(MODELS[family][0])}
 
 
-def _fit_model_to_data(cfg: RunConfig, n_features: int) -> RunConfig:
-    """Set the model's data-dependent fields (hit count, feature count, conditions) from the data config."""
-    wanted = {"n_max": cfg.data.n_max, "n_features": n_features, "n_cond": len(cfg.data.conditions)}
+def _fit_model_to_data(cfg: RunConfig, n_features: int, norm: HitNormaliser) -> RunConfig:
+    """Set the model's data-dependent fields from the data and the fitted normaliser.
+
+    Hit count, feature count, number of conditions and channels, and the map from normalised
+    positions to detector cells (``row = rint(x · scale + offset)``) for models that use it.
+    """
+    half = IMAGE_SIZE // 2
+    wanted: dict[str, Any] = {
+        "n_max": cfg.data.n_max,
+        "n_features": n_features,
+        "n_cond": len(cfg.data.conditions),
+        "n_channels": len(cfg.data.channels),
+        "pixel_scale": (norm.std[0] / CRYSTAL_DETA, norm.std[1] / CRYSTAL_DPHI),
+        "pixel_offset": (norm.mean[0] / CRYSTAL_DETA + half, norm.mean[1] / CRYSTAL_DPHI + half),
+    }
     fields = _model_fields(cfg.family)
     updates = {k: v for k, v in wanted.items() if k in fields}
-    if "n_cond" in fields and getattr(cfg.model, "n_cond", 0) == 0 and "n_cond" in updates:
+    if "n_cond" in fields and getattr(cfg.model, "n_cond", 0) == 0:
         updates["n_cond"] = 0  # an unconditional model stays unconditional
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **updates))
 
@@ -165,7 +179,6 @@ def train_run(
         raise InputError(f"--resume: {out}/last.pt not found; train without --resume first")
     jets = _load_jets(data_path, cfg.data)
     cloud = image_to_cloud(jets.images, n_max=cfg.data.n_max, channels=cfg.data.channels)
-    cfg = _fit_model_to_data(cfg, cloud.features.shape[2])
     cond = _conditions(jets, cfg.data.conditions)
     use_gen = bool(getattr(cfg.model, "use_gen", False))
     gen = None
@@ -176,6 +189,7 @@ def train_run(
     idx_train, idx_val = train_val_split(len(jets), cfg.data.val_fraction, cfg.train.seed)
     norm = HitNormaliser().fit(cloud.features[idx_train], cloud.mask[idx_train])
     cond_norm = ConditionNormaliser().fit(cond[idx_train])
+    cfg = _fit_model_to_data(cfg, cloud.features.shape[2], norm)
     model, model_cfg = build_model(cfg.family, config_to_dict(cfg.model))
     extra = {
         "family": cfg.family,
@@ -186,16 +200,33 @@ def train_run(
         "data_path": str(data_path),
         "data_provenance": jets.attrs,
     }
+    train_data = _dataset(cloud, cond, gen, norm, cond_norm, idx_train)
+    if hasattr(model, "fit_data"):  # the library stores its training data; no gradient descent
+        return {**_store_library(model, cfg, train_data, out, extra), "n_train": len(idx_train),
+                "n_val": len(idx_val), "family": cfg.family}
     trainer = Trainer(
         model,
         cfg.train,
         out,
-        _dataset(cloud, cond, gen, norm, cond_norm, idx_train),
+        train_data,
         _dataset(cloud, cond, gen, norm, cond_norm, idx_val) if len(idx_val) else None,
         extra_state=extra,
     )
     summary = trainer.fit(resume=resume)
     return {**summary, "n_train": len(idx_train), "n_val": len(idx_val), "family": cfg.family}
+
+
+def _store_library(model: torch.nn.Module, cfg: RunConfig, data: HitCloudDataset, out: Path,
+                   extra: dict[str, Any]) -> dict[str, Any]:
+    """Fill a library model with the training jets and write its checkpoints and config."""
+    model.fit_data(data.tensors)  # type: ignore[operator]
+    out.mkdir(parents=True, exist_ok=True)
+    resolved = config_to_dict(cfg)
+    for name in ("last.pt", "best.pt"):
+        save_checkpoint(out / name, model=model, optimizer=None, scheduler=None, step=0, epoch=0,
+                        config=resolved, extra=extra, seed=cfg.train.seed)
+    atomic_write_text(out / "config.json", json.dumps(jsonable(resolved), indent=2))
+    return {"stored_jets": len(model.mask)}  # type: ignore[arg-type]
 
 
 @dataclass
@@ -232,7 +263,7 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
         data=config_from_dict(DataConfig, raw["data"], "data"),
     )
     model, _ = build_model(family, raw["model"])
-    model.load_state_dict(ckpt["model"])
+    model.load_state_dict(ckpt["model_state"])
     model.eval()
     return LoadedRun(
         family=family,
@@ -243,6 +274,11 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
         feature_names=tuple(extra["feature_names"]),
         checkpoint=ckpt,
     )
+
+
+def _unconditional_ok(model: torch.nn.Module) -> bool:
+    check = getattr(model, "unconditional_ok", None)
+    return bool(check()) if callable(check) else False
 
 
 @torch.no_grad()
@@ -263,7 +299,8 @@ def sample_run(
     n_cond = int(getattr(cfg.model, "n_cond", 0) or 0)
     if conditions is None and (n is None or n <= 0):
         raise InputError("give --n N (a positive number of jets) or --conditions FILE")
-    if conditions is None and (n_cond or getattr(cfg.model, "use_gen", False)):
+    conditional_only = (n_cond or getattr(cfg.model, "use_gen", False)) and not _unconditional_ok(run.model)
+    if conditions is None and conditional_only:
         raise InputError(f"the {run.family} run is conditional; give --conditions FILE with jets to condition on")
     total = len(conditions) if conditions is not None else int(n or 0)
     cond = None
@@ -284,11 +321,17 @@ def sample_run(
             kwargs["gen_features"] = torch.as_tensor(gen[0][start:stop], dtype=torch.float32)
             kwargs["gen_mask"] = torch.as_tensor(gen[1][start:stop])
         out = run.model.sample(stop - start, cond=c, generator=generator, **kwargs)  # type: ignore[operator]
-        feats.append(out["features"].float().numpy())
+        f = run.normaliser.inverse_transform(out["features"].float().numpy(), out["mask"].numpy())
+        if "matched_cond" in out and conditions is not None and "pt" in cfg.data.conditions:
+            # a replayed jet: rescale its energies to the requested jet pT
+            col = cfg.data.conditions.index("pt")
+            stored = run.cond_normaliser.inverse_transform(out["matched_cond"].numpy())[:, col]
+            wanted = conditions.pt[start:stop]
+            f[..., 2] *= (wanted / np.maximum(stored, 1e-6))[:, None]
+        feats.append(f)
         masks.append(out["mask"].numpy().astype(bool))
     mask = np.concatenate(masks)
-    features = run.normaliser.inverse_transform(np.concatenate(feats), mask)
-    cloud = HitCloud(features, mask, run.feature_names)
+    cloud = HitCloud(np.concatenate(feats), mask, run.feature_names)
     images = cloud_to_image(cloud, channels=cfg.data.channels)
     attrs = provenance("mlfastsim sample", {"run_config": run.checkpoint["extra"]["run_config"],
                                             "family": run.family, "n": total}, seed)

@@ -29,11 +29,18 @@ _SCALARS = ("pt", "m0", "y", "eta", "phi")
 _BATCH_ROWS = 256
 
 
+def _one_line(exc: BaseException) -> str:
+    """Arrow's message on one line (its thrift errors span several)."""
+    return " ".join(str(exc).split())
+
+
 def _open(path: Path) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"{path}: unreadable Parquet file (truncated or corrupt: {exc}); regenerate it") from None
+        raise InputError(
+            f"{path}: unreadable Parquet file (truncated or corrupt: {_one_line(exc)}); regenerate it"
+        ) from None
 
 
 def _nested_images(column: pa.ChunkedArray | pa.Array, path: Path) -> np.ndarray:
@@ -106,7 +113,9 @@ def iter_parquet(path: Path, start: int = 0, stop: int | None = None) -> Iterato
             table = pa.Table.from_batches([batch]).slice(max(start - lo, 0), min(hi, stop) - max(lo, start))
             yield _to_jets(table, attrs, path)
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"{path}: unreadable Parquet data near row {row} (truncated or corrupt: {exc})") from None
+        raise InputError(
+            f"{path}: unreadable Parquet data near row {row} (truncated or corrupt: {_one_line(exc)})"
+        ) from None
 
 
 def _to_jets(table: pa.Table, attrs: dict[str, Any], path: Path) -> JetImages:

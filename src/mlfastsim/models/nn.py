@@ -1,0 +1,47 @@
+"""Small building blocks shared by the models: MLPs, masked pooling, Gaussian helpers."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["gaussian_kl", "masked_max", "masked_mean", "mlp", "reparameterise"]
+
+
+def mlp(sizes: list[int], activation: type[nn.Module] = nn.SiLU, last_activation: bool = False) -> nn.Sequential:
+    """A fully connected network ``sizes[0] → … → sizes[-1]`` with ``activation`` between layers."""
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2 or last_activation:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """Mean of ``x [B, n, H]`` over the real entries of ``mask [B, n]`` → ``[B, H]`` (0 for empty sets)."""
+    w = mask.to(x.dtype).unsqueeze(-1)
+    return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
+
+
+def masked_max(x: Tensor, mask: Tensor) -> Tensor:
+    """Maximum of ``x [B, n, H]`` over the real entries of ``mask`` → ``[B, H]`` (0 for empty sets)."""
+    filled = x.masked_fill(~mask.unsqueeze(-1), -torch.inf).amax(1)
+    return torch.where(torch.isfinite(filled), filled, torch.zeros_like(filled))
+
+
+def reparameterise(mu: Tensor, logvar: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """``z = μ + σ ε`` with ``ε ~ N(0, 1)`` drawn from ``generator``."""
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(μ, σ²) ‖ N(0, 1)) summed over all but the first axis → ``[B]`` (nats)."""
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+    return kl.flatten(1).sum(1)
+
+
+LOG_2PI = math.log(2 * math.pi)
