@@ -63,6 +63,7 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
     from mlfastsim.data.io.inspect import format_inspection
     from mlfastsim.evaluation.displays import plot_event_displays
     from mlfastsim.evaluation.suite import evaluate_jet_images
+    from mlfastsim.training import load_config_file
     from mlfastsim.training.runs import load_run, reconstruct_run, resolve_run_config, sample_run, train_run
 
     data = out / "data"
@@ -96,28 +97,34 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
     timings["inspect"] = time.perf_counter() - t
 
     candidates = {}
-    for family, epochs in (("gvae-paper", plan.epochs_paper), ("gvae", plan.epochs_gvae)):
-        t = _step(f"3/6 train {family} for {epochs} epoch(s)")
+    for family, epochs in (("gvae-paper", plan.epochs_paper), ("gvae", plan.epochs_gvae), ("library", 1)):
+        t = _step(f"3/6 train {family}" + (f" for {epochs} epoch(s)" if family != "library" else " (store the training jets)"))
         config_file = Path(__file__).resolve().parents[3] / "configs" / f"{family}.toml"
-        from mlfastsim.training import load_config_file
-
         file_cfg = load_config_file(config_file) if config_file.exists() else None
         cfg = resolve_run_config(family, file_cfg, [], epochs=epochs, seed=plan.seed)
         print(json.dumps(train_run(cfg, train_path, out / "runs" / family), default=str))
         timings[f"train {family}"] = time.perf_counter() - t
 
-        t = _step(f"4/6 {family}: reconstruct the reference jets" + (" and sample from the prior" if family == "gvae" else ""))
+        t = _step(f"4/6 {family}: reconstruct or generate the reference jets")
         loaded = load_run(out / "runs" / family)
-        recon = reconstruct_run(loaded, reference)
-        write_jet_images(out / "samples" / f"{family}_reconstructed.parquet", recon)
-        candidates[f"{family} (reconstructed)"] = recon
+        if family != "library":
+            recon = reconstruct_run(loaded, reference)
+            write_jet_images(out / "samples" / f"{family}_reconstructed.parquet", recon)
+            candidates[f"{family} (reconstructed)"] = recon
+        if family == "gvae-paper":
+            continue
+        start = time.perf_counter()
+        generated = sample_run(loaded, conditions=reference, seed=plan.seed)
+        rate = len(generated) / (time.perf_counter() - start)
+        label = "generated" if family == "gvae" else "nearest stored"
+        print(json.dumps({f"{family} conditional generation jets/s (jet images included)": round(rate, 1)}))
+        write_jet_images(out / "samples" / f"{family}_conditional.parquet", generated)
+        candidates[f"{family} ({label} | particles)" if getattr(cfg.model, "use_gen", False) else
+                   f"{family} ({label} | pT, eta, m)"] = generated
         if family == "gvae":
-            start = time.perf_counter()
             prior = sample_run(loaded, n=len(reference), seed=plan.seed)
-            rate = len(prior) / (time.perf_counter() - start)
-            print(json.dumps({"gvae prior sampling jets/s (images included)": round(rate, 1)}))
             write_jet_images(out / "samples" / "gvae_prior.parquet", prior)
-            candidates["gvae (generated)"] = prior
+            candidates["gvae (prior, unconditional)"] = prior
         timings[f"sample {family}"] = time.perf_counter() - t
 
     t = _step("5/6 event displays: reference vs models")

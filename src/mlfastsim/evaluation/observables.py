@@ -18,6 +18,8 @@ OBSERVABLE_UNITS = {
     "n_hits_hcal": "",
     "jet_pt": "GeV",
     "jet_mass": "GeV",
+    "jet_pt_ecal": "GeV",
+    "jet_mass_ecal": "GeV",
     "width_ecal": "",
     "leading_fraction_ecal": "",
 }
@@ -39,7 +41,7 @@ def image_observables(images: np.ndarray, jet_eta: np.ndarray | None = None) -> 
     Returns:
         ``{name: float64 [N]}``: per-channel energy sums ``e_<channel>`` and hit counts
         ``n_hits_<channel>`` (pixels > 0); ``jet_pt`` and ``jet_mass`` from ECAL + HCAL pixels taken as
-        massless particles at their (η, φ) (GeV); ``width_ecal``, the energy-weighted mean ΔR of ECAL hits
+        massless particles at their (η, φ) (GeV), and ``jet_pt_ecal``, ``jet_mass_ecal`` from ECAL alone; ``width_ecal``, the energy-weighted mean ΔR of ECAL hits
         from the image centre; ``leading_fraction_ecal``, the hottest ECAL pixel's share of the ECAL sum.
     """
     images = np.asarray(images, dtype=np.float64)
@@ -50,15 +52,15 @@ def image_observables(images: np.ndarray, jet_eta: np.ndarray | None = None) -> 
         out[f"e_{name}"] = images[:, c].sum(axis=(1, 2))
         out[f"n_hits_{name}"] = (images[:, c] > 0).sum(axis=(1, 2)).astype(np.float64)
     eta0 = np.zeros(n) if jet_eta is None else np.nan_to_num(np.asarray(jet_eta, dtype=np.float64))
-    calo = images[:, 1] + images[:, 2]
     eta_abs = eta0[:, None, None] + eta_rel[None]
-    pt = calo / np.cosh(eta_abs)
-    px = (pt * np.cos(phi_rel)).sum(axis=(1, 2))
-    py = (pt * np.sin(phi_rel)).sum(axis=(1, 2))
-    pz = (pt * np.sinh(eta_abs)).sum(axis=(1, 2))
-    e = calo.sum(axis=(1, 2))
-    out["jet_pt"] = np.hypot(px, py)
-    out["jet_mass"] = np.sqrt(np.clip(e**2 - px**2 - py**2 - pz**2, 0.0, None))
+    for suffix, calo in (("", images[:, 1] + images[:, 2]), ("_ecal", images[:, 1])):
+        pt = calo / np.cosh(eta_abs)
+        px = (pt * np.cos(phi_rel)).sum(axis=(1, 2))
+        py = (pt * np.sin(phi_rel)).sum(axis=(1, 2))
+        pz = (pt * np.sinh(eta_abs)).sum(axis=(1, 2))
+        e = calo.sum(axis=(1, 2))
+        out[f"jet_pt{suffix}"] = np.hypot(px, py)
+        out[f"jet_mass{suffix}"] = np.sqrt(np.clip(e**2 - px**2 - py**2 - pz**2, 0.0, None))
     ecal = images[:, 1]
     total = np.where(out["e_ecal"] > 0, out["e_ecal"], 1.0)
     dr = np.hypot(eta_rel, phi_rel)

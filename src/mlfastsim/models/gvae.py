@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
-from mlfastsim.models.nn import LOG_2PI, gaussian_kl, masked_max, masked_mean, mlp, reparameterise
+from mlfastsim.models.nn import LOG_2PI, masked_max, masked_mean, mlp, reparameterise
 
 __all__ = ["GVAE", "GVAEConfig", "cell_neighbours"]
 
@@ -58,6 +58,7 @@ class GVAEConfig:
     message_passing: int = 2
     cond_dropout: float = 0.1
     beta_kl: float = 1.0
+    free_bits: float = 0.1
     min_log_std: float = -4.0
     oversample: float = 2.0
     pixel_scale: tuple[float, float] = (0.0, 0.0)
@@ -138,6 +139,10 @@ class GVAE(nn.Module):
         self.count_head = nn.Linear(c.context, c.n_max + 1)
         per_component = 1 + 3 + 3 + (self.n_ch if self.n_ch > 1 else 0)
         self.mixture_head = nn.Linear(c.context, c.components * per_component)
+        if c.use_gen:
+            # one mixture component per generator-level particle, placed near it (the detector response)
+            self.anchor_head = mlp([c.gen_features + c.context, h, per_component])
+            self.anchor_position = nn.Linear(c.gen_features, 3)
 
     # ---- context ------------------------------------------------------------------------------
     def unconditional_ok(self) -> bool:
@@ -145,9 +150,12 @@ class GVAE(nn.Module):
         return True
 
     def _context(self, batch: Batch, b: int, device: torch.device, drop: bool,
-                 generator: torch.Generator | None = None) -> Tensor | None:
+                 generator: torch.Generator | None = None) -> tuple[Tensor | None, Tensor | None]:
+        """The conditioning vector ``[B, ctx_in]`` (None when unconditional) and, with particles, a mask
+        ``[B, m]`` of the particles that anchor mixture components (all False where they were dropped)."""
         c = self.config
         parts = []
+        anchors = None
         if c.n_cond:
             cond = batch.get("cond")
             null = self.cond_null.expand(b, -1)
@@ -167,11 +175,13 @@ class GVAE(nn.Module):
                 gm = batch["gen_mask"]
                 g = self.gen_embed(batch["gen_features"]) * gm.unsqueeze(-1).to(null.dtype)
                 emb = self.gen_net(torch.cat([masked_mean(g, gm), masked_max(g, gm)], -1))
+                anchors = gm
                 if drop and c.cond_dropout > 0:
                     keep = torch.rand(b, 1, device=device, generator=generator) >= c.cond_dropout
                     emb = torch.where(keep, emb, null)
+                    anchors = gm & keep
                 parts.append(emb)
-        return torch.cat(parts, -1) if parts else None
+        return (torch.cat(parts, -1) if parts else None), anchors
 
     # ---- encoder / decoder --------------------------------------------------------------------
     def encode(self, batch: Batch, ctx: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -192,11 +202,20 @@ class GVAE(nn.Module):
         mu, logvar = self.encoder_head(torch.cat(pooled, -1)).chunk(2, -1)
         return mu, logvar.clamp(-12.0, 8.0)
 
-    def decode(self, z: Tensor, ctx: Tensor | None) -> dict[str, Tensor]:
-        """Count logits ``[B, n_max+1]`` and mixture parameters (weights ``[B, K]``, means and log-stds ``[B, K, 3]``)."""
+    def decode(self, z: Tensor, ctx: Tensor | None, gen_features: Tensor | None = None,
+               anchors: Tensor | None = None) -> dict[str, Tensor]:
+        """Count logits ``[B, n_max+1]`` and mixture parameters: weights ``[B, K']``, means and log-stds
+        ``[B, K', 3]``, where K' = K global components plus, with particles, one component per particle
+        ``[B, m]`` anchored at it (those not in ``anchors`` get zero weight)."""
         c = self.config
         h = self.decoder(z if ctx is None else torch.cat([z, ctx], -1))
         p = self.mixture_head(h).view(len(z), c.components, -1)
+        if c.use_gen and gen_features is not None and anchors is not None:
+            per = torch.cat([gen_features, h.unsqueeze(1).expand(-1, gen_features.shape[1], -1)], -1)
+            q = self.anchor_head(per)
+            q = torch.cat([q[..., :1], q[..., 1:4] + self.anchor_position(gen_features), q[..., 4:]], -1)
+            q = torch.cat([q[..., :1].masked_fill(~anchors.unsqueeze(-1), -1e9), q[..., 1:]], -1)
+            p = torch.cat([p, q], 1)
         out = {
             "count_logits": self.count_head(h),
             "log_weights": torch.log_softmax(p[..., 0], -1),
@@ -230,22 +249,30 @@ class GVAE(nn.Module):
     def _neg_elbo(self, batch: Batch, stochastic: bool) -> dict[str, Tensor]:
         x, mask = batch["features"], batch["mask"]
         b = len(x)
-        ctx = self._context(batch, b, x.device, drop=stochastic and self.training)
+        ctx, anchors = self._context(batch, b, x.device, drop=stochastic and self.training)
         mu, logvar = self.encode(batch, ctx)
         z = reparameterise(mu, logvar) if stochastic else mu
-        params = self.decode(z, ctx)
+        params = self.decode(z, ctx, batch.get("gen_features"), anchors)
         ll = self._hit_log_likelihood(self._dequantise(x), params)
         nll_hits = -(ll * mask.to(ll.dtype)).sum(1)
         n = mask.sum(1)
         nll_count = F.cross_entropy(params["count_logits"], n, reduction="none")
-        kl = gaussian_kl(mu, logvar)
-        return {"nll_hits": nll_hits, "nll_count": nll_count, "kl": kl, "n": n.to(x.dtype)}
+        kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+        return {"nll_hits": nll_hits, "nll_count": nll_count, "kl": kl_dims.sum(1), "kl_dims": kl_dims,
+                "n": n.to(x.dtype)}
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
-        """Negative ELBO per hit (nats): (hit NLL + count NLL + β KL) summed over the batch / hits."""
+        """Negative ELBO per hit (nats): (hit NLL + count NLL + β KL) summed over the batch / hits.
+
+        The KL term of each latent dimension is held at ``free_bits`` nats at least (Kingma et al. 2016),
+        so the decoder cannot ignore z; the logged ``kl`` and :meth:`score` use the true KL.
+        """
         t = self._neg_elbo(batch, stochastic=True)
         hits = t["n"].sum().clamp_min(1.0)
-        total = (t["nll_hits"] + t["nll_count"] + self.config.beta_kl * t["kl"]).sum() / hits
+        # free bits: no pressure below `free_bits` nats per latent dimension (batch mean), against collapse
+        kl_dims = t["kl_dims"].mean(0)
+        kl_term = torch.maximum(kl_dims, torch.full_like(kl_dims, self.config.free_bits)).sum() * len(t["n"])
+        total = ((t["nll_hits"] + t["nll_count"]).sum() + self.config.beta_kl * kl_term) / hits
         return {"loss": total, "nll_hits": t["nll_hits"].sum() / hits, "nll_count": t["nll_count"].mean(),
                 "kl": t["kl"].mean()}
 
@@ -302,16 +329,16 @@ class GVAE(nn.Module):
         batch: Batch = dict(kwargs)
         if cond is not None:
             batch["cond"] = cond.to(dev)
-        ctx = self._context(batch, n, dev, drop=False)
+        ctx, anchors = self._context(batch, n, dev, drop=False)
         z = torch.randn(n, self.config.latent, generator=generator, device=dev)
-        params = self.decode(z, ctx)
+        params = self.decode(z, ctx, batch.get("gen_features"), anchors)
         n_hits = torch.multinomial(params["count_logits"].softmax(-1), 1, generator=generator).squeeze(1)
         return self._draw_hits(params, n_hits, generator)
 
     def reconstruct(self, batch: Batch) -> Batch:
         """Encode, decode the posterior mean and draw as many hits as the input has (seeded, reproducible)."""
         x = batch["features"]
-        ctx = self._context(batch, len(x), x.device, drop=False)
+        ctx, anchors = self._context(batch, len(x), x.device, drop=False)
         mu, _ = self.encode(batch, ctx)
         gen = torch.Generator(device=x.device).manual_seed(0)
-        return self._draw_hits(self.decode(mu, ctx), batch["mask"].sum(1), gen)
+        return self._draw_hits(self.decode(mu, ctx, batch.get("gen_features"), anchors), batch["mask"].sum(1), gen)

@@ -1,0 +1,105 @@
+"""Speed of the models, measured as ratios in one run: reconstruction per batch (graph building included)
+and prior sampling throughput."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from mlfastsim.data.normalisation import HitNormaliser
+from mlfastsim.data.representations import cloud_to_image, image_to_cloud
+from mlfastsim.data.schemas import JetImages
+from mlfastsim.models import build_model
+from mlfastsim.physics.detector.geometry import CRYSTAL_DETA, CRYSTAL_DPHI, IMAGE_SIZE
+
+__all__ = ["bench_models", "machine_facts", "time_call"]
+
+
+def machine_facts() -> dict[str, Any]:
+    """CPU, threads and library versions, recorded beside every timing."""
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def time_call(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> dict[str, float]:
+    """Median and spread of the wall time of ``fn()`` (s) over ``repeats`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    arr = np.asarray(times)
+    return {"median_s": float(np.median(arr)), "q16_s": float(np.quantile(arr, 0.16)),
+            "q84_s": float(np.quantile(arr, 0.84)), "repeats": repeats}
+
+
+def _batch_from_jets(jets: JetImages, batch: int, n_max: int) -> tuple[dict[str, torch.Tensor], HitNormaliser]:
+    cloud = image_to_cloud(jets.images[:batch], n_max=n_max, channels=(1,))
+    norm = HitNormaliser().fit(cloud.features, cloud.mask)
+    feats = torch.as_tensor(norm.transform(cloud.features, cloud.mask))
+    return {"features": feats, "mask": torch.as_tensor(cloud.mask), "cond": torch.zeros(len(feats), 3)}, norm
+
+
+@torch.no_grad()
+def bench_models(jets: JetImages, batch: int = 64, n_sample: int = 10_000, repeats: int = 20,
+                 n_max: int = 400) -> dict[str, Any]:
+    """Time ``gvae-paper`` and ``gvae`` on the same batch of real jets, and ``gvae`` prior sampling.
+
+    Models have their default configurations and fresh weights (speed does not depend on training).
+
+    Args:
+        jets: at least ``batch`` jets (their ECAL hits are the input).
+        batch: jets per reconstruction call (the seeds quote batches of 64).
+        n_sample: jets per prior-sampling call.
+        repeats: timed calls per measurement (median reported).
+
+    Returns:
+        Timings (s), rates (jets/s), the speed-up ratio and the machine facts.
+    """
+    if len(jets) < batch:
+        raise ValueError(f"need at least {batch} jets, got {len(jets)}")
+    data, norm = _batch_from_jets(jets, batch, n_max)
+    half = IMAGE_SIZE // 2
+    grid = {"pixel_scale": (norm.std[0] / CRYSTAL_DETA, norm.std[1] / CRYSTAL_DPHI),
+            "pixel_offset": (norm.mean[0] / CRYSTAL_DETA + half, norm.mean[1] / CRYSTAL_DPHI + half)}
+    torch.manual_seed(0)
+    paper, _ = build_model("gvae-paper", {"n_max": n_max})
+    ours, _ = build_model("gvae", {"n_max": n_max, "n_cond": 3, **grid})
+    paper.eval()
+    ours.eval()
+    result: dict[str, Any] = {"batch": batch, "n_max": n_max, "mean_hits": float(data["mask"].sum(1).float().mean())}
+    result["gvae-paper reconstruct"] = time_call(lambda: paper.reconstruct(data), repeats)
+    result["gvae reconstruct"] = time_call(lambda: ours.reconstruct(data), repeats)
+    result["speedup gvae vs gvae-paper (reconstruct)"] = (
+        result["gvae-paper reconstruct"]["median_s"] / result["gvae reconstruct"]["median_s"])
+    gen = torch.Generator().manual_seed(0)
+    sampling = time_call(lambda: ours.sample(n_sample, generator=gen), max(3, repeats // 5), warmup=1)
+    result["gvae prior sampling"] = {**sampling, "n": n_sample, "jets_per_s": n_sample / sampling["median_s"]}
+
+    def to_images() -> None:
+        out = ours.sample(n_sample, generator=gen)
+        feats = norm.inverse_transform(out["features"].numpy(), out["mask"].numpy())
+        from mlfastsim.data.schemas import HitCloud
+
+        cloud_to_image(HitCloud(feats, out["mask"].numpy()))
+
+    with_images = time_call(to_images, 3, warmup=1)
+    result["gvae prior sampling to jet images"] = {**with_images, "n": n_sample,
+                                                   "jets_per_s": n_sample / with_images["median_s"]}
+    result["machine"] = machine_facts()
+    return result
