@@ -1,3 +1,41 @@
-"""metrics."""
+"""Metrics as plain functions on arrays: EMD, Chamfer, W1, EFPs, FPD/KPD, classifier AUC, efficiency ratio."""
 
-__all__: list[str] = []
+from mlfastsim.metrics.classifier import classifier_test
+from mlfastsim.metrics.distances import chamfer, masked_mse, w1
+from mlfastsim.metrics.distribution import (
+    coverage_mmd,
+    coverage_mmd_emd,
+    efficiency_ratio,
+    fpd,
+    frechet_distance,
+    kpd,
+    roc_auc,
+    separation_power,
+)
+from mlfastsim.metrics.efp import efp_graphs, efps
+from mlfastsim.metrics.emd import emd, emd_matrix, emd_pair, emd_pairwise
+from mlfastsim.metrics.result import MetricResult, batch_means, bootstrap
+
+__all__ = [
+    "MetricResult",
+    "batch_means",
+    "bootstrap",
+    "chamfer",
+    "classifier_test",
+    "coverage_mmd",
+    "coverage_mmd_emd",
+    "efficiency_ratio",
+    "efp_graphs",
+    "efps",
+    "emd",
+    "emd_matrix",
+    "emd_pair",
+    "emd_pairwise",
+    "fpd",
+    "frechet_distance",
+    "kpd",
+    "masked_mse",
+    "roc_auc",
+    "separation_power",
+    "w1",
+]
