@@ -18,6 +18,10 @@ Conditions (normalised jet pT, η, mass) and an optional DeepSets embedding of t
 particles enter encoder and decoder; during training each is replaced by a learned "null" vector with
 probability ``cond_dropout``, so the same model also samples unconditionally.
 
+Global component 0 is the detector's electronic noise: uniform over the window's cells (a Gaussian
+cannot be flat), with its own energy spectrum and weight (``noise_component``).
+Hits drawn below ``min_log_energy`` (the lowest hit energy of the training data, i.e. the zero
+suppression threshold, in normalised units) are not kept, as the detector would not report them.
 Positions are in the normaliser's units; ``pixel_scale``/``pixel_offset`` map them to cell indices
 (row = rint(x · scale + offset)), set from the fitted normaliser when a run is trained. The φ window
 of a jet image (2.2 rad) is not periodic, so no wrapping is applied.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -56,11 +61,13 @@ class GVAEConfig:
     latent: int = 32
     components: int = 32
     message_passing: int = 2
-    cond_dropout: float = 0.1
+    cond_dropout: float = 0.2
     beta_kl: float = 1.0
     free_bits: float = 0.1
     min_log_std: float = -4.0
     oversample: float = 2.0
+    min_log_energy: float = -1e9
+    noise_component: bool = True
     pixel_scale: tuple[float, float] = (0.0, 0.0)
     pixel_offset: tuple[float, float] = (0.0, 0.0)
 
@@ -139,12 +146,28 @@ class GVAE(nn.Module):
         self.count_head = nn.Linear(c.context, c.n_max + 1)
         per_component = 1 + 3 + 3 + (self.n_ch if self.n_ch > 1 else 0)
         self.mixture_head = nn.Linear(c.context, c.components * per_component)
+        self._uniform_noise = c.noise_component and c.pixel_scale[0] > 0
+        self._log_window_area = (
+            math.log(GRID / c.pixel_scale[0]) + math.log(GRID / c.pixel_scale[1]) if self._uniform_noise else 0.0)
+        # training conditions, drawn for unconditional sampling: p(jet) = Σ p(c) p(jet | c)
+        self.register_buffer("condition_bank", torch.zeros(0, c.n_cond))
         if c.use_gen:
             # one mixture component per generator-level particle, placed near it (the detector response)
             self.anchor_head = mlp([c.gen_features + c.context, h, per_component])
             self.anchor_position = nn.Linear(c.gen_features, 3)
 
     # ---- context ------------------------------------------------------------------------------
+    def set_condition_bank(self, cond: Tensor) -> None:
+        """Store the training jets' (normalised) conditions ``[N, C]``; ``sample(n)`` without conditions draws
+        from them (the empirical p(c)) instead of using the null condition."""
+        self.condition_bank = cond.detach().to(self.condition_bank.device, torch.float32).clone()
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        key = prefix + "condition_bank"
+        if key in state_dict:
+            self.condition_bank = torch.empty_like(state_dict[key])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def unconditional_ok(self) -> bool:
         """True: with ``cond=None`` the learned null condition is used."""
         return True
@@ -156,17 +179,20 @@ class GVAE(nn.Module):
         c = self.config
         parts = []
         anchors = None
+        # one coin per jet: with probability cond_dropout all conditions are dropped together (the
+        # unconditional path), with the same probability only the particles (the kinematics-only path)
+        keep = keep_gen = torch.ones(b, 1, dtype=torch.bool, device=device)
+        if drop and c.cond_dropout > 0:
+            u = torch.rand(b, 1, device=device, generator=generator)
+            keep = u >= c.cond_dropout
+            keep_gen = u >= 2 * c.cond_dropout if c.n_cond else keep
         if c.n_cond:
             cond = batch.get("cond")
             null = self.cond_null.expand(b, -1)
             if cond is None or cond.shape[-1] == 0:
                 parts.append(null)
             else:
-                emb = self.cond_net(cond)
-                if drop and c.cond_dropout > 0:
-                    keep = torch.rand(b, 1, device=device, generator=generator) >= c.cond_dropout
-                    emb = torch.where(keep, emb, null)
-                parts.append(emb)
+                parts.append(torch.where(keep, self.cond_net(cond), null))
         if c.use_gen:
             null = self.gen_null.expand(b, -1)
             if batch.get("gen_features") is None:
@@ -175,12 +201,8 @@ class GVAE(nn.Module):
                 gm = batch["gen_mask"]
                 g = self.gen_embed(batch["gen_features"]) * gm.unsqueeze(-1).to(null.dtype)
                 emb = self.gen_net(torch.cat([masked_mean(g, gm), masked_max(g, gm)], -1))
-                anchors = gm
-                if drop and c.cond_dropout > 0:
-                    keep = torch.rand(b, 1, device=device, generator=generator) >= c.cond_dropout
-                    emb = torch.where(keep, emb, null)
-                    anchors = gm & keep
-                parts.append(emb)
+                anchors = gm & keep_gen
+                parts.append(torch.where(keep_gen, emb, null))
         return (torch.cat(parts, -1) if parts else None), anchors
 
     # ---- encoder / decoder --------------------------------------------------------------------
@@ -230,8 +252,13 @@ class GVAE(nn.Module):
     def _hit_log_likelihood(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
         """log p(hit) of every hit ``[B, n]`` under the mixture."""
         diff = (x[..., None, :3] - params["mean"].unsqueeze(1)) * torch.exp(-params["log_std"]).unsqueeze(1)
-        logp = -0.5 * (diff**2).sum(-1) - params["log_std"].sum(-1).unsqueeze(1) - 1.5 * LOG_2PI
-        logp = logp + params["log_weights"].unsqueeze(1)
+        log_std = params["log_std"].unsqueeze(1)
+        position = -0.5 * (diff[..., :2] ** 2).sum(-1) - log_std[..., :2].sum(-1) - LOG_2PI
+        if self._uniform_noise:
+            # component 0: electronic noise, uniform over the window's cells
+            position = torch.cat([torch.full_like(position[..., :1], -self._log_window_area), position[..., 1:]], -1)
+        energy = -0.5 * diff[..., 2] ** 2 - log_std[..., 2] - 0.5 * LOG_2PI
+        logp = position + energy + params["log_weights"].unsqueeze(1)
         if self.n_ch > 1:
             ch = x[..., 3].round().long().clamp(0, self.n_ch - 1)
             lp = params["channel_logp"].unsqueeze(1).expand(-1, x.shape[1], -1, -1)
@@ -292,6 +319,11 @@ class GVAE(nn.Module):
         mean = torch.gather(params["mean"], 1, idx)
         std = torch.gather(params["log_std"], 1, idx).exp()
         x = mean + std * torch.randn(mean.shape, generator=generator, device=dev, dtype=mean.dtype)
+        if self._uniform_noise:
+            cells = torch.randint(GRID, (b, m, 2), generator=generator, device=dev).to(x.dtype)
+            scale = torch.tensor(c.pixel_scale, device=dev, dtype=x.dtype)
+            uniform = (cells - torch.tensor(c.pixel_offset, device=dev, dtype=x.dtype)) / scale
+            x = torch.cat([torch.where((comp == 0).unsqueeze(-1), uniform, x[..., :2]), x[..., 2:]], -1)
         feats = [x]
         ch = torch.zeros(b, m, dtype=torch.long, device=dev)
         if self.n_ch > 1:
@@ -312,6 +344,7 @@ class GVAE(nn.Module):
             # snap to the cell centre, as the detector reports it
             x[..., 0] = (row.to(x.dtype) - c.pixel_offset[0]) / c.pixel_scale[0]
             x[..., 1] = (col.to(x.dtype) - c.pixel_offset[1]) / c.pixel_scale[1]
+        keep = keep & (x[..., 2] >= c.min_log_energy)  # zero suppression, as in the data
         rank = torch.cumsum(keep.long(), 1)
         keep = keep & (rank <= n_hits.unsqueeze(1))
         # the kept hits, by decreasing energy, into the first slots
@@ -329,6 +362,9 @@ class GVAE(nn.Module):
         batch: Batch = dict(kwargs)
         if cond is not None:
             batch["cond"] = cond.to(dev)
+        elif self.config.n_cond and len(self.condition_bank):
+            pick = torch.randint(len(self.condition_bank), (n,), generator=generator, device=dev)
+            batch["cond"] = self.condition_bank[pick]
         ctx, anchors = self._context(batch, n, dev, drop=False)
         z = torch.randn(n, self.config.latent, generator=generator, device=dev)
         params = self.decode(z, ctx, batch.get("gen_features"), anchors)

@@ -129,7 +129,7 @@ def _model_fields(family: str) -> set[str]:
     return {f.name for f in dataclasses.fields(MODELS[family][0])}
 
 
-def _fit_model_to_data(cfg: RunConfig, n_features: int, norm: HitNormaliser) -> RunConfig:
+def _fit_model_to_data(cfg: RunConfig, n_features: int, norm: HitNormaliser, min_energy: float) -> RunConfig:
     """Set the model's data-dependent fields from the data and the fitted normaliser.
 
     Hit count, feature count, number of conditions and channels, and the map from normalised
@@ -143,6 +143,7 @@ def _fit_model_to_data(cfg: RunConfig, n_features: int, norm: HitNormaliser) -> 
         "n_channels": len(cfg.data.channels),
         "pixel_scale": (norm.std[0] / CRYSTAL_DETA, norm.std[1] / CRYSTAL_DPHI),
         "pixel_offset": (norm.mean[0] / CRYSTAL_DETA + half, norm.mean[1] / CRYSTAL_DPHI + half),
+        "min_log_energy": (float(np.log(max(min_energy, norm.energy_floor))) - norm.mean[2]) / norm.std[2],
     }
     fields = _model_fields(cfg.family)
     updates = {k: v for k, v in wanted.items() if k in fields}
@@ -189,8 +190,11 @@ def train_run(
     idx_train, idx_val = train_val_split(len(jets), cfg.data.val_fraction, cfg.train.seed)
     norm = HitNormaliser().fit(cloud.features[idx_train], cloud.mask[idx_train])
     cond_norm = ConditionNormaliser().fit(cond[idx_train])
-    cfg = _fit_model_to_data(cfg, cloud.features.shape[2], norm)
-    model, model_cfg = build_model(cfg.family, config_to_dict(cfg.model))
+    train_energies = cloud.features[idx_train][..., 2][cloud.mask[idx_train]]
+    cfg = _fit_model_to_data(cfg, cloud.features.shape[2], norm, float(train_energies.min()))
+    with torch.random.fork_rng():
+        torch.manual_seed(cfg.train.seed)  # the initial weights follow the run's seed
+        model, model_cfg = build_model(cfg.family, config_to_dict(cfg.model))
     extra = {
         "family": cfg.family,
         "run_config": config_to_dict(cfg),
@@ -201,6 +205,8 @@ def train_run(
         "data_provenance": jets.attrs,
     }
     train_data = _dataset(cloud, cond, gen, norm, cond_norm, idx_train)
+    if hasattr(model, "set_condition_bank"):
+        model.set_condition_bank(train_data.tensors["cond"])  # type: ignore[operator]
     if hasattr(model, "fit_data"):  # the library stores its training data; no gradient descent
         return {**_store_library(model, cfg, train_data, out, extra), "n_train": len(idx_train),
                 "n_val": len(idx_val), "family": cfg.family}
@@ -320,7 +326,10 @@ def sample_run(
         if gen is not None:
             kwargs["gen_features"] = torch.as_tensor(gen[0][start:stop], dtype=torch.float32)
             kwargs["gen_mask"] = torch.as_tensor(gen[1][start:stop])
-        out = run.model.sample(stop - start, cond=c, generator=generator, **kwargs)  # type: ignore[operator]
+        try:
+            out = run.model.sample(stop - start, cond=c, generator=generator, **kwargs)  # type: ignore[operator]
+        except NotImplementedError as exc:
+            raise InputError(f"--run {run.family}: {exc}") from None
         f = run.normaliser.inverse_transform(out["features"].float().numpy(), out["mask"].numpy())
         if "matched_cond" in out and conditions is not None and "pt" in cfg.data.conditions:
             # a replayed jet: rescale its energies to the requested jet pT
