@@ -5,32 +5,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mlfastsim.cli.main import main
-from mlfastsim.data import HitCloud, JetImages, cloud_to_image, write_jet_images
+from mlfastsim.data import JetImages, write_jet_images
 from mlfastsim.evaluation.suite import FLOOR, RESIM, evaluate_jet_images
 
 
-def _jets(n: int, seed: int, spread: float = 0.05, energy: float = 2.0) -> JetImages:
-    """Toy jets: ECAL hits around the centre (Gaussian spread in rad), exponential energies (GeV)."""
-    rng = np.random.default_rng(seed)
-    n_hits = rng.integers(10, 40, n)
-    feats = np.zeros((n, 40, 3), dtype=np.float32)
-    mask = np.arange(40)[None] < n_hits[:, None]
-    feats[..., :2] = rng.normal(0, spread, (n, 40, 2))
-    feats[..., 2] = rng.exponential(energy, (n, 40)) + 0.2
-    images = cloud_to_image(HitCloud(feats * mask[..., None], mask))
-    pt = rng.uniform(70, 200, n).astype(np.float32)
-    return JetImages(images, pt, np.full(n, 10.0, np.float32), np.zeros(n, np.float32),
-                     np.zeros(n, np.float32), np.zeros(n, np.float32), attrs={"producer": "toy"})
-
-
 @pytest.fixture(scope="module")
-def evaluation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def evaluation(tmp_path_factory: pytest.TempPathFactory, make_toy_jets: Callable[..., JetImages]) -> tuple[Path, dict]:
+    _jets = make_toy_jets
     reference = _jets(300, 0)
     good = dataclasses.replace(_jets(300, 1), pt=reference.pt.copy())  # paired with the reference
     bad = _jets(300, 2, spread=0.15, energy=4.0)
@@ -73,7 +61,9 @@ def test_outputs_are_written_and_self_contained(evaluation: tuple[Path, dict]) -
     assert FLOOR in html and "good" in html
 
 
-def test_evaluate_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                      make_toy_jets: Callable[..., JetImages]) -> None:
+    _jets = make_toy_jets
     ref, cand = tmp_path / "ref.h5", tmp_path / "cand.parquet"
     write_jet_images(ref, _jets(120, 5))
     write_jet_images(cand, _jets(120, 6))

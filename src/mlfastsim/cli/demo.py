@@ -17,14 +17,14 @@ __all__ = ["DemoPlan", "add_parser", "run", "run_demo"]
 class DemoPlan:
     """Sizes of the demo: jets for training and for the held-out reference, epochs per model."""
 
-    n_train: int = 4000
-    n_reference: int = 2000
-    epochs_paper: int = 4
+    n_train: int = 3000
+    n_reference: int = 1500
+    epochs_paper: int = 2
     epochs_gvae: int = 12
     seed: int = 1
 
 
-QUICK = DemoPlan(n_train=600, n_reference=400, epochs_paper=1, epochs_gvae=3)
+QUICK = DemoPlan(n_train=600, n_reference=300, epochs_paper=1, epochs_gvae=3)
 
 
 def add_parser(sub: Any) -> None:
@@ -59,6 +59,7 @@ def _step(title: str) -> float:
 def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns the evaluation summary (also written to ``out``)."""
     from mlfastsim.data.generate import resimulate_jet_images
+    from mlfastsim.data import concatenate_jets
     from mlfastsim.data.io import inspect_file, read_jet_images, write_jet_images
     from mlfastsim.data.io.inspect import format_inspection
     from mlfastsim.evaluation.displays import plot_event_displays
@@ -70,14 +71,22 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
     train_path, ref_path, resim_path = data / "train.parquet", data / "reference.parquet", data / "reference_resim.parquet"
     timings: dict[str, float] = {}
 
-    t = _step(f"1/6 reference simulation: {plan.n_train} training + {plan.n_reference} reference qcd jets (2 shards in parallel)")
+    t = _step(f"1/6 reference simulation: {plan.n_train} training + {plan.n_reference} reference qcd jets "
+              "(4 shards on 2 processes)")
+    parts = {name: [data / f"{name}_part{i}.parquet" for i in range(2)] for name in ("train", "reference")}
+    sizes = {"train": plan.n_train, "reference": plan.n_reference}
     jobs = [
-        (str(train_path), "qcd", plan.n_train, plan.seed, (0, 2)),
-        (str(ref_path), "qcd", plan.n_reference, plan.seed, (1, 2)),
+        (str(path), "qcd", sizes[name] // 2 + (i * (sizes[name] % 2)), plan.seed, (2 * k + i, 4))
+        for k, name in enumerate(("train", "reference"))
+        for i, path in enumerate(parts[name])
     ]
     with ProcessPoolExecutor(max_workers=2) as pool:
         for summary in pool.map(_generate, jobs):
             print(json.dumps(summary))
+    for name, target in (("train", train_path), ("reference", ref_path)):
+        write_jet_images(target, concatenate_jets([read_jet_images(p) for p in parts[name]]))
+        for p in parts[name]:
+            p.unlink()
     print(json.dumps(resimulate_jet_images(ref_path, resim_path, seed=plan.seed + 1000)))
     timings["simulate"] = time.perf_counter() - t
 

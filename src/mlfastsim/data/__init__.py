@@ -10,7 +10,7 @@ from mlfastsim.data.representations import (
     image_to_cloud,
     knn_graph,
 )
-from mlfastsim.data.schemas import HitCloud, JetImages
+from mlfastsim.data.schemas import HitCloud, JetImages, concatenate_jets
 
 __all__ = [
     "GEN_FEATURE_NAMES",
@@ -21,6 +21,7 @@ __all__ = [
     "JetImageWriter",
     "JetImages",
     "cloud_to_image",
+    "concatenate_jets",
     "gen_particles_to_padded",
     "image_to_cloud",
     "inspect_file",

@@ -10,7 +10,7 @@ import numpy as np
 from mlfastsim.physics.detector.geometry import CHANNELS, IMAGE_SIZE
 from mlfastsim.physics.particles import PARTICLE_DTYPE
 
-__all__ = ["HitCloud", "JetImages"]
+__all__ = ["HitCloud", "JetImages", "concatenate_jets"]
 
 
 @dataclass
@@ -74,6 +74,25 @@ class JetImages:
             gen=None if self.gen is None else [self.gen[i] for i in idx],
             attrs=dict(self.attrs),
         )
+
+
+def concatenate_jets(parts: list[JetImages]) -> JetImages:
+    """Jets of several sets one after the other (e.g. shards of one sample); attributes of the first,
+    with ``"concatenated_from"`` listing each part's attributes."""
+    if not parts:
+        raise ValueError("nothing to concatenate")
+    gens = [p.gen for p in parts]
+    gen = None if any(g is None for g in gens) else [x for g in gens for x in g]  # type: ignore[union-attr]
+    return JetImages(
+        images=np.concatenate([p.images for p in parts]),
+        pt=np.concatenate([p.pt for p in parts]),
+        m0=np.concatenate([p.m0 for p in parts]),
+        y=np.concatenate([p.y for p in parts]),
+        eta=np.concatenate([p.eta for p in parts]),  # type: ignore[misc]
+        phi=np.concatenate([p.phi for p in parts]),  # type: ignore[misc]
+        gen=gen,
+        attrs={**parts[0].attrs, "concatenated_from": [p.attrs for p in parts]},
+    )
 
 
 @dataclass

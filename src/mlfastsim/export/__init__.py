@@ -1,3 +1,0 @@
-"""export."""
-
-__all__: list[str] = []
