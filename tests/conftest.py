@@ -4,12 +4,12 @@ import os
 
 os.environ.setdefault("MLFASTSIM_PROGRESS", "0")
 
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from mlfastsim.data import HitCloud, JetImages, cloud_to_image  # noqa: E402
+from mlfastsim.data import HitCloud, JetImages, cloud_to_image
 
 
 def toy_jets(n: int, seed: int, spread: float = 0.05, energy: float = 2.0) -> JetImages:
@@ -22,8 +22,15 @@ def toy_jets(n: int, seed: int, spread: float = 0.05, energy: float = 2.0) -> Je
     feats[..., 2] = rng.exponential(energy, (n, 40)) + 0.2
     images = cloud_to_image(HitCloud(feats * mask[..., None], mask))
     pt = rng.uniform(70, 200, n).astype(np.float32)
-    return JetImages(images, pt, np.full(n, 10.0, np.float32), np.zeros(n, np.float32),
-                     np.zeros(n, np.float32), np.zeros(n, np.float32), attrs={"producer": "toy"})
+    return JetImages(
+        images,
+        pt,
+        np.full(n, 10.0, np.float32),
+        np.zeros(n, np.float32),
+        np.zeros(n, np.float32),
+        np.zeros(n, np.float32),
+        attrs={"producer": "toy"},
+    )
 
 
 @pytest.fixture(scope="session")

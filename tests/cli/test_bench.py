@@ -18,12 +18,33 @@ def test_bench_models_reports_both_models_and_the_ratio(
     data = tmp_path / "toy.h5"
     write_jet_images(data, make_toy_jets(64, 0))
     out = tmp_path / "bench.json"
-    assert main(["bench", "models", "--data", str(data), "--batch", "32", "--n", "200", "--repeats", "2",
-                 "--threads", "1", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "models",
+                "--data",
+                str(data),
+                "--batch",
+                "32",
+                "--n",
+                "200",
+                "--repeats",
+                "2",
+                "--threads",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out) == result
     ratio = result["speedup gvae vs gvae-paper (reconstruct)"]
-    assert ratio == pytest.approx(result["gvae-paper reconstruct"]["median_s"] / result["gvae reconstruct"]["median_s"])
+    assert ratio == pytest.approx(
+        result["gvae-paper reconstruct"]["median_s"] / result["gvae reconstruct"]["median_s"]
+    )
     assert result["gvae prior sampling"]["jets_per_s"] > 0 and result["machine"]["torch_threads"] == 1
 
 

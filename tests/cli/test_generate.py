@@ -17,7 +17,23 @@ pytestmark = pytest.mark.pythia
 @pytest.fixture(scope="module")
 def qcd_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("gen") / "qcd.parquet"
-    assert main(["generate", "jet-images", "--process", "qcd", "--events", "60", "--seed", "5", "--out", str(path)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "jet-images",
+                "--process",
+                "qcd",
+                "--events",
+                "60",
+                "--seed",
+                "5",
+                "--out",
+                str(path),
+            ]
+        )
+        == 0
+    )
     return path
 
 
@@ -46,14 +62,22 @@ def test_same_seed_same_arrays_and_shards_differ(tmp_path: Path, qcd_file: Path)
     assert np.array_equal(a.images, b.images)
     assert np.array_equal(a.pt, b.pt)
     other = tmp_path / "shard1.h5"
-    assert main(["generate", "jet-images", "--events", "20", "--seed", "5", "--shard", "1/2", "--out", str(other)]) == 0
+    assert (
+        main(
+            ["generate", "jet-images", "--events", "20", "--seed", "5", "--shard", "1/2", "--out", str(other)]
+        )
+        == 0
+    )
     c = read_jet_images(other)
     assert not np.array_equal(a.pt[:20], c.pt)
 
 
 def test_resimulation_keeps_particles_changes_response(tmp_path: Path, qcd_file: Path) -> None:
     out = tmp_path / "resim.parquet"
-    assert main(["generate", "jet-images", "--resimulate", str(qcd_file), "--seed", "99", "--out", str(out)]) == 0
+    assert (
+        main(["generate", "jet-images", "--resimulate", str(qcd_file), "--seed", "99", "--out", str(out)])
+        == 0
+    )
     a, b = read_jet_images(qcd_file), read_jet_images(out)
     assert len(a) == len(b)
     assert np.array_equal(a.pt, b.pt) and np.array_equal(a.y, b.y)
@@ -93,7 +117,9 @@ def test_bad_arguments_give_one_line(
     assert not out.exists()
 
 
-def test_unwritable_path_and_bad_resimulation_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unwritable_path_and_bad_resimulation_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert main(["generate", "jet-images", "--events", "5", "--out", str(blocker / "x.parquet")]) == 2

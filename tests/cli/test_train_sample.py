@@ -26,13 +26,27 @@ def qcd(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _train(family: str, data: Path, out: Path, *extra: str) -> dict:
-    code = main(["train", family, "--data", str(data), "--out", str(out), "--config", f"configs/{family}.toml",
-                 *SMALL, *extra])
+    code = main(
+        [
+            "train",
+            family,
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--config",
+            f"configs/{family}.toml",
+            *SMALL,
+            *extra,
+        ]
+    )
     assert code == 0
     return json.loads((out / "config.json").read_text())
 
 
-def test_gvae_trains_resumes_exactly_and_samples(qcd: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_gvae_trains_resumes_exactly_and_samples(
+    qcd: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _train("gvae", qcd, tmp_path / "full", "--max-steps", "6", "--seed", "4")
     _train("gvae", qcd, tmp_path / "killed", "--max-steps", "3", "--seed", "4")
     _train("gvae", qcd, tmp_path / "killed", "--max-steps", "6", "--seed", "4", "--resume")
@@ -42,7 +56,9 @@ def test_gvae_trains_resumes_exactly_and_samples(qcd: Path, tmp_path: Path, caps
 
     prior, cond = tmp_path / "prior.h5", tmp_path / "cond.parquet"
     assert main(["sample", "--run", str(tmp_path / "full"), "--n", "30", "--out", str(prior)]) == 0
-    assert main(["sample", "--run", str(tmp_path / "full"), "--conditions", str(qcd), "--out", str(cond)]) == 0
+    assert (
+        main(["sample", "--run", str(tmp_path / "full"), "--conditions", str(qcd), "--out", str(cond)]) == 0
+    )
     jets, ref = read_jet_images(prior), read_jet_images(qcd)
     assert jets.images.shape == (30, 3, 125, 125) and (jets.images[:, 1] > 0).any()
     assert jets.attrs["config"]["family"] == "gvae" and jets.attrs["version"]
@@ -53,15 +69,18 @@ def test_gvae_trains_resumes_exactly_and_samples(qcd: Path, tmp_path: Path, caps
     assert json.loads(capsys.readouterr().out)["n_events"] == 30
 
 
-def test_gvae_paper_reconstructs_and_refuses_to_sample(qcd: Path, tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_gvae_paper_reconstructs_and_refuses_to_sample(
+    qcd: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _train("gvae-paper", qcd, tmp_path / "paper", "--max-steps", "2")
     run = load_run(tmp_path / "paper")
     jets = read_jet_images(qcd, max_events=10)
     recon = reconstruct_run(run, jets)
     assert recon.images.shape == jets.images.shape and np.array_equal(recon.pt, jets.pt)
     capsys.readouterr()
-    assert main(["sample", "--run", str(tmp_path / "paper"), "--n", "5", "--out", str(tmp_path / "x.h5")]) != 0
+    assert (
+        main(["sample", "--run", str(tmp_path / "paper"), "--n", "5", "--out", str(tmp_path / "x.h5")]) != 0
+    )
     assert not (tmp_path / "x.h5").exists()
 
 
@@ -70,6 +89,7 @@ def test_library_replays_training_jets(qcd: Path, tmp_path: Path) -> None:
     out = tmp_path / "lib.parquet"
     assert main(["sample", "--run", str(tmp_path / "lib"), "--conditions", str(qcd), "--out", str(out)]) == 0
     ref, lib = read_jet_images(qcd), read_jet_images(out)
+
     # every replayed jet is a stored one: its hottest ECAL cells are those of a reference jet, and its
     # energies are rescaled to the requested jet pT
     def hottest(img: np.ndarray) -> tuple[int, ...]:
@@ -83,6 +103,9 @@ def test_library_replays_training_jets(qcd: Path, tmp_path: Path) -> None:
 def test_train_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "nope", "--data", "x.parquet", "--out", str(tmp_path / "r")]) == 2
     assert "unknown model family" in capsys.readouterr().err
-    assert main(["train", "gvae", "--data", str(tmp_path / "missing.parquet"), "--out", str(tmp_path / "r")]) == 2
+    assert (
+        main(["train", "gvae", "--data", str(tmp_path / "missing.parquet"), "--out", str(tmp_path / "r")])
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert "missing.parquet" in err and "\n" not in err

@@ -81,12 +81,14 @@ def write_public_parquet(
     path: Path, images: np.ndarray, pt: np.ndarray, m0: np.ndarray, y: np.ndarray
 ) -> None:
     """The CMS end-to-end Parquet convention, with pyarrow only: one row group per event, nested doubles."""
-    table = pa.table({
-        "X_jets": pa.array(images.astype(np.float64).tolist()),
-        "pt": pa.array(pt.astype(np.float64)),
-        "m0": pa.array(m0.astype(np.float64)),
-        "y": pa.array(y.astype(np.float64)),
-    })
+    table = pa.table(
+        {
+            "X_jets": pa.array(images.astype(np.float64).tolist()),
+            "pt": pa.array(pt.astype(np.float64)),
+            "m0": pa.array(m0.astype(np.float64)),
+            "y": pa.array(y.astype(np.float64)),
+        }
+    )
     assert str(table.schema.field("X_jets").type) == "list<item: list<item: list<item: double>>>"
     pq.write_table(table, path, row_group_size=1)
     assert pq.ParquetFile(path).num_row_groups == len(images)
@@ -109,7 +111,9 @@ def write_public(fmt: str, path: Path, images: np.ndarray, n: int | None = None)
 
 SUFFIX = {"parquet": ".parquet", "hdf5": ".h5"}
 PUBLIC_SCALARS = (
-    np.array([90.5, 120, 150, 75, 199.25]), np.array([12, 25.5, 40, 8, 30]), np.array([0, 1, 1, 0, 1.0])
+    np.array([90.5, 120, 150, 75, 199.25]),
+    np.array([12, 25.5, 40, 8, 30]),
+    np.array([0, 1, 1, 0, 1.0]),
 )
 
 

@@ -10,7 +10,7 @@ import torch
 from mlfastsim.models import MODELS, build_model
 
 N_MAX = 48
-GRID = {"pixel_scale": (4.0, 4.0), "pixel_offset": (62.0, 62.0)}
+GRID = {"pixel_scale": (4.0, 4.0), "pixel_offset": (62.0, 62.0), "energy_norm": (0.0, 1.0)}
 
 
 def _config(name: str, **extra: object) -> dict[str, object]:
@@ -65,7 +65,9 @@ def test_padded_slots_change_nothing(name: str) -> None:
     model = _build(name).eval()
     batch = _batch()
     noisy = dict(batch)
-    noisy["features"] = torch.where(batch["mask"].unsqueeze(-1), batch["features"], torch.randn_like(batch["features"]) * 50)
+    noisy["features"] = torch.where(
+        batch["mask"].unsqueeze(-1), batch["features"], torch.randn_like(batch["features"]) * 50
+    )
     with torch.no_grad():
         assert torch.allclose(model.score(batch), model.score(noisy), atol=1e-4)
         a, b = model.reconstruct(batch), model.reconstruct(noisy)
@@ -123,7 +125,8 @@ def test_gvae_three_channels_samples_channel_feature() -> None:
     model = _build("gvae", n_features=4, n_channels=3).eval()
     batch = _batch()
     batch["features"] = torch.cat(
-        [batch["features"], torch.randint(0, 3, (16, N_MAX, 1)).float() * batch["mask"].unsqueeze(-1)], -1)
+        [batch["features"], torch.randint(0, 3, (16, N_MAX, 1)).float() * batch["mask"].unsqueeze(-1)], -1
+    )
     assert torch.isfinite(model.loss(batch)["loss"])
     with torch.no_grad():
         out = model.sample(50, generator=torch.Generator().manual_seed(0))

@@ -48,7 +48,9 @@ def check_writable(target: str | os.PathLike[str], option: str = "--out") -> Pat
         with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".probe"):
             pass
     except OSError as exc:
-        raise InputError(f"{option} {target} cannot be written ({exc.strerror}); choose a writable path") from None
+        raise InputError(
+            f"{option} {target} cannot be written ({exc.strerror}); choose a writable path"
+        ) from None
     return target
 
 

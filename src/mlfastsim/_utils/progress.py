@@ -13,7 +13,9 @@ __all__ = ["progress"]
 T = TypeVar("T")
 
 
-def progress(iterable: Iterable[T] | None = None, *, desc: str = "", total: int | None = None, **kw: Any) -> tqdm:
+def progress(
+    iterable: Iterable[T] | None = None, *, desc: str = "", total: int | None = None, **kw: Any
+) -> tqdm:
     """A tqdm progress bar; disabled when ``MLFASTSIM_PROGRESS=0`` or stderr is not a terminal.
 
     Set ``MLFASTSIM_PROGRESS=1`` to force it on (e.g. in logs of batch jobs).

@@ -34,7 +34,9 @@ def package_version() -> str:
     return __version__
 
 
-def provenance(producer: str, config: dict[str, Any] | None = None, seed: int | None = None) -> dict[str, Any]:
+def provenance(
+    producer: str, config: dict[str, Any] | None = None, seed: int | None = None
+) -> dict[str, Any]:
     """A JSON-serialisable provenance record.
 
     Args:

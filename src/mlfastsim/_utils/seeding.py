@@ -33,7 +33,9 @@ def shard_seed(seed: int, shard: int, n_shards: int, stream: str = "") -> int:
     return int(state % 900_000_000) + 1
 
 
-def torch_generator(seed: int | torch.Generator | None, device: str | torch.device = "cpu") -> torch.Generator:
+def torch_generator(
+    seed: int | torch.Generator | None, device: str | torch.device = "cpu"
+) -> torch.Generator:
     """Return a torch Generator on ``device``: the given one, or a new one seeded with ``seed``."""
     if isinstance(seed, torch.Generator):
         return seed

@@ -21,8 +21,9 @@ def _resample(jets: JetImages, n: int, seed: int) -> JetImages:
     return jets.subset(idx)
 
 
-def bench_metrics(reference_path: str, candidate_path: str | None, n: int = 10_000, n_jobs: int = 2,
-                  seed: int = 0) -> dict[str, Any]:
+def bench_metrics(
+    reference_path: str, candidate_path: str | None, n: int = 10_000, n_jobs: int = 2, seed: int = 0
+) -> dict[str, Any]:
     """Time :func:`~mlfastsim.evaluation.suite.evaluate_jet_images` (no plots) on ``n`` vs ``n`` jets.
 
     Files with fewer jets are resampled with replacement up to ``n`` (timing depends on the number and
@@ -37,9 +38,15 @@ def bench_metrics(reference_path: str, candidate_path: str | None, n: int = 10_0
     paired = dataclasses.replace(candidate, pt=reference.pt.copy())
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        evaluate_jet_images(reference, {"candidate": candidate}, tmp, resim=paired, seed=seed, n_jobs=n_jobs,
-                            plots=False)
+        evaluate_jet_images(
+            reference, {"candidate": candidate}, tmp, resim=paired, seed=seed, n_jobs=n_jobs, plots=False
+        )
     seconds = time.perf_counter() - start
-    return {"n_reference": n, "n_candidate": n, "evaluate_wall_s": seconds, "n_jobs": n_jobs,
-            "mean_ecal_hits": float((reference.images[:, 1] > 0).sum(axis=(1, 2)).mean()),
-            "machine": machine_facts()}
+    return {
+        "n_reference": n,
+        "n_candidate": n,
+        "evaluate_wall_s": seconds,
+        "n_jobs": n_jobs,
+        "mean_ecal_hits": float((reference.images[:, 1] > 0).sum(axis=(1, 2)).mean()),
+        "machine": machine_facts(),
+    }

@@ -44,11 +44,17 @@ def time_call(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> dict[str,
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     arr = np.asarray(times)
-    return {"median_s": float(np.median(arr)), "q16_s": float(np.quantile(arr, 0.16)),
-            "q84_s": float(np.quantile(arr, 0.84)), "repeats": repeats}
+    return {
+        "median_s": float(np.median(arr)),
+        "q16_s": float(np.quantile(arr, 0.16)),
+        "q84_s": float(np.quantile(arr, 0.84)),
+        "repeats": repeats,
+    }
 
 
-def _batch_from_jets(jets: JetImages, batch: int, n_max: int) -> tuple[dict[str, torch.Tensor], HitNormaliser]:
+def _batch_from_jets(
+    jets: JetImages, batch: int, n_max: int
+) -> tuple[dict[str, torch.Tensor], HitNormaliser]:
     cloud = image_to_cloud(jets.images[:batch], n_max=n_max, channels=(1,))
     norm = HitNormaliser().fit(cloud.features, cloud.mask)
     feats = torch.as_tensor(norm.transform(cloud.features, cloud.mask))
@@ -56,8 +62,9 @@ def _batch_from_jets(jets: JetImages, batch: int, n_max: int) -> tuple[dict[str,
 
 
 @torch.no_grad()
-def bench_models(jets: JetImages, batch: int = 64, n_sample: int = 10_000, repeats: int = 20,
-                 n_max: int = 400) -> dict[str, Any]:
+def bench_models(
+    jets: JetImages, batch: int = 64, n_sample: int = 10_000, repeats: int = 20, n_max: int = 400
+) -> dict[str, Any]:
     """Time ``gvae-paper`` and ``gvae`` on the same batch of real jets, and ``gvae`` prior sampling.
 
     Models have their default configurations and fresh weights (speed does not depend on training).
@@ -75,18 +82,27 @@ def bench_models(jets: JetImages, batch: int = 64, n_sample: int = 10_000, repea
         raise ValueError(f"need at least {batch} jets, got {len(jets)}")
     data, norm = _batch_from_jets(jets, batch, n_max)
     half = IMAGE_SIZE // 2
-    grid = {"pixel_scale": (norm.std[0] / CRYSTAL_DETA, norm.std[1] / CRYSTAL_DPHI),
-            "pixel_offset": (norm.mean[0] / CRYSTAL_DETA + half, norm.mean[1] / CRYSTAL_DPHI + half)}
+    grid = {
+        "pixel_scale": (norm.std[0] / CRYSTAL_DETA, norm.std[1] / CRYSTAL_DPHI),
+        "pixel_offset": (norm.mean[0] / CRYSTAL_DETA + half, norm.mean[1] / CRYSTAL_DPHI + half),
+    }
     torch.manual_seed(0)
+    paper: Any
+    ours: Any
     paper, _ = build_model("gvae-paper", {"n_max": n_max})
     ours, _ = build_model("gvae", {"n_max": n_max, "n_cond": 3, **grid})
     paper.eval()
     ours.eval()
-    result: dict[str, Any] = {"batch": batch, "n_max": n_max, "mean_hits": float(data["mask"].sum(1).float().mean())}
+    result: dict[str, Any] = {
+        "batch": batch,
+        "n_max": n_max,
+        "mean_hits": float(data["mask"].sum(1).float().mean()),
+    }
     result["gvae-paper reconstruct"] = time_call(lambda: paper.reconstruct(data), repeats)
     result["gvae reconstruct"] = time_call(lambda: ours.reconstruct(data), repeats)
     result["speedup gvae vs gvae-paper (reconstruct)"] = (
-        result["gvae-paper reconstruct"]["median_s"] / result["gvae reconstruct"]["median_s"])
+        result["gvae-paper reconstruct"]["median_s"] / result["gvae reconstruct"]["median_s"]
+    )
     gen = torch.Generator().manual_seed(0)
     sampling = time_call(lambda: ours.sample(n_sample, generator=gen), max(3, repeats // 5), warmup=1)
     result["gvae prior sampling"] = {**sampling, "n": n_sample, "jets_per_s": n_sample / sampling["median_s"]}
@@ -99,7 +115,10 @@ def bench_models(jets: JetImages, batch: int = 64, n_sample: int = 10_000, repea
         cloud_to_image(HitCloud(feats, out["mask"].numpy()))
 
     with_images = time_call(to_images, 3, warmup=1)
-    result["gvae prior sampling to jet images"] = {**with_images, "n": n_sample,
-                                                   "jets_per_s": n_sample / with_images["median_s"]}
+    result["gvae prior sampling to jet images"] = {
+        **with_images,
+        "n": n_sample,
+        "jets_per_s": n_sample / with_images["median_s"],
+    }
     result["machine"] = machine_facts()
     return result

@@ -27,7 +27,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch", type=int, default=64, help="jets per reconstruction batch (default 64)")
     p.add_argument("--n", type=int, default=10_000, help="jets per sampling call / per metrics sample")
     p.add_argument("--repeats", type=int, default=20, help="timed repetitions (median reported)")
-    p.add_argument("--candidate", default=None, help="metrics: the sample to judge (default: --data resimulated)")
+    p.add_argument(
+        "--candidate", default=None, help="metrics: the sample to judge (default: --data resimulated)"
+    )
     p.add_argument("--out", default=None, help="also write the JSON here")
     p.set_defaults(func=run)
 
@@ -45,8 +47,12 @@ def run(args: argparse.Namespace) -> int:
     if args.what == "models":
         from mlfastsim.bench.models import bench_models
 
-        result = bench_models(read_jet_images(args.data, max_events=max(args.batch, 256)), batch=args.batch,
-                              n_sample=args.n, repeats=args.repeats)
+        result = bench_models(
+            read_jet_images(args.data, max_events=max(args.batch, 256)),
+            batch=args.batch,
+            n_sample=args.n,
+            repeats=args.repeats,
+        )
     elif args.what == "detector":
         from mlfastsim.bench.detector import bench_detector
 

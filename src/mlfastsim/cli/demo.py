@@ -58,8 +58,8 @@ def _step(title: str) -> float:
 
 def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns the evaluation summary (also written to ``out``)."""
-    from mlfastsim.data.generate import resimulate_jet_images
     from mlfastsim.data import concatenate_jets
+    from mlfastsim.data.generate import resimulate_jet_images
     from mlfastsim.data.io import inspect_file, read_jet_images, write_jet_images
     from mlfastsim.data.io.inspect import format_inspection
     from mlfastsim.evaluation.displays import plot_event_displays
@@ -68,11 +68,17 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
     from mlfastsim.training.runs import load_run, reconstruct_run, resolve_run_config, sample_run, train_run
 
     data = out / "data"
-    train_path, ref_path, resim_path = data / "train.parquet", data / "reference.parquet", data / "reference_resim.parquet"
+    train_path, ref_path, resim_path = (
+        data / "train.parquet",
+        data / "reference.parquet",
+        data / "reference_resim.parquet",
+    )
     timings: dict[str, float] = {}
 
-    t = _step(f"1/6 reference simulation: {plan.n_train} training + {plan.n_reference} reference qcd jets "
-              "(4 shards on 2 processes)")
+    t = _step(
+        f"1/6 reference simulation: {plan.n_train} training + {plan.n_reference} reference qcd jets "
+        "(4 shards on 2 processes)"
+    )
     parts = {name: [data / f"{name}_part{i}.parquet" for i in range(2)] for name in ("train", "reference")}
     sizes = {"train": plan.n_train, "reference": plan.n_reference}
     jobs = [
@@ -107,7 +113,10 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
 
     candidates = {}
     for family, epochs in (("gvae-paper", plan.epochs_paper), ("gvae", plan.epochs_gvae), ("library", 1)):
-        t = _step(f"3/6 train {family}" + (f" for {epochs} epoch(s)" if family != "library" else " (store the training jets)"))
+        t = _step(
+            f"3/6 train {family}"
+            + (f" for {epochs} epoch(s)" if family != "library" else " (store the training jets)")
+        )
         config_file = Path(__file__).resolve().parents[3] / "configs" / f"{family}.toml"
         file_cfg = load_config_file(config_file) if config_file.exists() else None
         cfg = resolve_run_config(family, file_cfg, [], epochs=epochs, seed=plan.seed)
@@ -128,8 +137,11 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
         label = "generated" if family == "gvae" else "nearest stored"
         print(json.dumps({f"{family} conditional generation jets/s (jet images included)": round(rate, 1)}))
         write_jet_images(out / "samples" / f"{family}_conditional.parquet", generated)
-        candidates[f"{family} ({label} | particles)" if getattr(cfg.model, "use_gen", False) else
-                   f"{family} ({label} | pT, eta, m)"] = generated
+        candidates[
+            f"{family} ({label} | particles)"
+            if getattr(cfg.model, "use_gen", False)
+            else f"{family} ({label} | pT, eta, m)"
+        ] = generated
         if family == "gvae":
             prior = sample_run(loaded, n=len(reference), seed=plan.seed)
             write_jet_images(out / "samples" / "gvae_prior.parquet", prior)
@@ -148,9 +160,14 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
 
     t = _step("6/6 evaluate against the held-out reference, beside the noise floors")
     train = read_jet_images(train_path, max_events=len(reference))
-    result = evaluate_jet_images(reference, candidates, out / "evaluation", resim=resim, second_reference=train)
+    result = evaluate_jet_images(
+        reference, candidates, out / "evaluation", resim=resim, second_reference=train
+    )
     timings["evaluate"] = time.perf_counter() - t
-    print(f"\nReport: {out / 'evaluation' / 'report.html'}\nStage times (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
+    print(
+        f"\nReport: {out / 'evaluation' / 'report.html'}\n"
+        f"Stage times (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}"
+    )
     return result
 
 

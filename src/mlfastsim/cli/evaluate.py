@@ -22,12 +22,20 @@ def add_parser(sub: Any) -> None:
         ),
     )
     p.add_argument("--reference", required=True, help="reference jet-image file (the truth)")
-    p.add_argument("--candidate", action="append", required=True, metavar="[NAME=]PATH",
-                   help="a file to judge (repeatable); NAME defaults to the file name")
+    p.add_argument(
+        "--candidate",
+        action="append",
+        required=True,
+        metavar="[NAME=]PATH",
+        help="a file to judge (repeatable); NAME defaults to the file name",
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--resim", default=None, help="the reference resimulated (per-event floor)")
-    p.add_argument("--second-reference", default=None,
-                   help="an independent reference sample for the truth-vs-truth floor (default: two halves)")
+    p.add_argument(
+        "--second-reference",
+        default=None,
+        help="an independent reference sample for the truth-vs-truth floor (default: two halves)",
+    )
     p.add_argument("--max-events", type=int, default=None, help="read at most this many jets per file")
     p.add_argument("--seed", type=int, default=0, help="seed of bootstraps and classifier tests")
     p.add_argument("--jobs", type=int, default=2, help="processes for the EMD (default 2)")
@@ -53,8 +61,18 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--candidate {item}: the name {name!r} is used twice; write NAME=PATH")
         candidates[name] = read_jet_images(path, max_events=args.max_events)
     resim = read_jet_images(args.resim, max_events=args.max_events) if args.resim else None
-    second = read_jet_images(args.second_reference, max_events=args.max_events) if args.second_reference else None
-    evaluate_jet_images(reference, candidates, args.out, resim=resim, second_reference=second, seed=args.seed,
-                        n_jobs=args.jobs, plots=not args.no_plots)
+    second = (
+        read_jet_images(args.second_reference, max_events=args.max_events) if args.second_reference else None
+    )
+    evaluate_jet_images(
+        reference,
+        candidates,
+        args.out,
+        resim=resim,
+        second_reference=second,
+        seed=args.seed,
+        n_jobs=args.jobs,
+        plots=not args.no_plots,
+    )
     print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'report.html'}")
     return 0

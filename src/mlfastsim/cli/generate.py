@@ -30,18 +30,21 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--events", type=int, default=1000, help="number of jets (default 1000)")
     p.add_argument("--process", default="qcd", help=f"Pythia preset: {', '.join(PROCESSES)} (default qcd)")
     p.add_argument("--seed", type=int, default=1, help="job seed (default 1); same seed, same arrays")
-    p.add_argument("--pileup", type=float, default=0.0, metavar="MU", help="mean pile-up interactions (default 0)")
+    p.add_argument(
+        "--pileup", type=float, default=0.0, metavar="MU", help="mean pile-up interactions (default 0)"
+    )
     p.add_argument("--shard", default="0/1", metavar="i/n", help="this job's shard of n (independent seeds)")
     p.add_argument("--format", choices=("parquet", "hdf5"), default=None, help="default: from the suffix")
-    p.add_argument("--resimulate", metavar="FILE", default=None, help="re-run the detector on FILE's particles")
+    p.add_argument(
+        "--resimulate", metavar="FILE", default=None, help="re-run the detector on FILE's particles"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; prints a one-line JSON summary."""
-    from mlfastsim.data.generate import generate_jet_images, parse_shard, resimulate_jet_images
-
     from mlfastsim._utils import InputError
+    from mlfastsim.data.generate import generate_jet_images, parse_shard, resimulate_jet_images
     from mlfastsim.physics.generation import get_preset
 
     shard = parse_shard(args.shard)

@@ -55,5 +55,5 @@ def train_val_split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray,
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     perm = make_rng(seed).permutation(n)
-    n_val = min(int(round(n * val_fraction)), n - 1)
+    n_val = min(round(n * val_fraction), n - 1)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])

@@ -151,7 +151,11 @@ def generate_jet_images(
 
 
 def resimulate_jet_images(
-    source: str | Path, out: str | Path, seed: int, fmt: str | None = None, detector: DetectorConfig | None = None
+    source: str | Path,
+    out: str | Path,
+    seed: int,
+    fmt: str | None = None,
+    detector: DetectorConfig | None = None,
 ) -> dict[str, Any]:
     """Run the detector again, with ``seed``, on the generator-level particles stored in ``source``.
 
@@ -177,11 +181,16 @@ def resimulate_jet_images(
             start = time.perf_counter()
             image, _ = simulate_jet(jets.gen[i], float(jets.eta[i]), float(jets.phi[i]), rng, detector)
             timing["detector"] += time.perf_counter() - start
-            scalars = {"pt": jets.pt[i], "m0": jets.m0[i], "y": jets.y[i], "eta": jets.eta[i], "phi": jets.phi[i]}
+            scalars = {
+                "pt": jets.pt[i],
+                "m0": jets.m0[i],
+                "y": jets.y[i],
+                "eta": jets.eta[i],
+                "phi": jets.phi[i],
+            }
             yield image, scalars, jets.gen[i]
 
     config = {**src_config, "resimulated_from": str(source), "detector": dataclasses.asdict(detector)}
     attrs = provenance("mlfastsim generate jet-images --resimulate", config, seed)
     n = _write_stream(out, fmt, attrs, items(), timing)
     return {"path": str(out), "n_events": n, **attrs["wall_time_per_event_s"]}
-

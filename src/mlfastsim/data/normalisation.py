@@ -45,13 +45,17 @@ class HitNormaliser:
     def transform(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Physical ``[N, n, F]`` → normalised ``[N, n, F]`` float32; padded slots 0."""
         out = self._logged(features)
-        out[..., :SCALED_FEATURES] = (out[..., :SCALED_FEATURES] - np.float32(self.mean)) / np.float32(self.std)
+        out[..., :SCALED_FEATURES] = (
+            out[..., :SCALED_FEATURES] - np.asarray(self.mean, dtype=np.float32)
+        ) / np.asarray(self.std, dtype=np.float32)
         return out * np.asarray(mask, dtype=np.float32)[..., None]
 
     def inverse_transform(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Normalised ``[N, n, F]`` → physical (η_rel, φ_rel, E in GeV[, channel]); padded slots 0."""
         out = np.array(features, dtype=np.float32, copy=True)
-        out[..., :SCALED_FEATURES] = out[..., :SCALED_FEATURES] * np.float32(self.std) + np.float32(self.mean)
+        out[..., :SCALED_FEATURES] = out[..., :SCALED_FEATURES] * np.asarray(
+            self.std, dtype=np.float32
+        ) + np.asarray(self.mean, dtype=np.float32)
         out[..., ENERGY_INDEX] = np.exp(np.clip(out[..., ENERGY_INDEX], -30.0, 30.0))
         return out * np.asarray(mask, dtype=np.float32)[..., None]
 
@@ -84,12 +88,20 @@ class ConditionNormaliser:
         cond = np.asarray(cond, dtype=np.float32).reshape(len(cond), -1)
         if cond.shape[1] != len(self.mean):
             raise ValueError(f"expected {len(self.mean)} conditions per jet, got {cond.shape[1]}")
-        out = (cond - np.float32(self.mean)) / np.float32(self.std) if self.mean else cond
+        out = (
+            (cond - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
+            if self.mean
+            else cond
+        )
         return np.nan_to_num(out, nan=0.0).astype(np.float32)
 
     def inverse_transform(self, cond: np.ndarray) -> np.ndarray:
         cond = np.asarray(cond, dtype=np.float32)
-        return cond * np.float32(self.std) + np.float32(self.mean) if self.mean else cond
+        return (
+            cond * np.asarray(self.std, dtype=np.float32) + np.asarray(self.mean, dtype=np.float32)
+            if self.mean
+            else cond
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"mean": self.mean, "std": self.std}

@@ -7,7 +7,13 @@ import torch
 from torch import Tensor
 
 from mlfastsim.data.schemas import HitCloud
-from mlfastsim.physics.detector.geometry import CHANNELS, CRYSTAL_DETA, CRYSTAL_DPHI, IMAGE_SIZE, pixel_centres
+from mlfastsim.physics.detector.geometry import (
+    CHANNELS,
+    CRYSTAL_DETA,
+    CRYSTAL_DPHI,
+    IMAGE_SIZE,
+    pixel_centres,
+)
 
 __all__ = ["GEN_FEATURE_NAMES", "cloud_to_image", "gen_particles_to_padded", "image_to_cloud", "knn_graph"]
 
@@ -81,8 +87,11 @@ def image_to_cloud(
     mask = np.zeros((n, n_max), dtype=bool)
     for start in range(0, n, chunk):
         flat = images[start : start + chunk][:, list(channels)].reshape(-1, per_jet).astype(np.float32)
-        top = np.argpartition(-flat, keep - 1, axis=1)[:, :keep] if keep < per_jet else np.tile(
-            np.arange(per_jet), (len(flat), 1))
+        top = (
+            np.argpartition(-flat, keep - 1, axis=1)[:, :keep]
+            if keep < per_jet
+            else np.tile(np.arange(per_jet), (len(flat), 1))
+        )
         e = np.take_along_axis(flat, top, axis=1)
         order = np.argsort(-e, axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)

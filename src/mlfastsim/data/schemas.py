@@ -35,8 +35,8 @@ class JetImages:
     pt: np.ndarray
     m0: np.ndarray
     y: np.ndarray
-    eta: np.ndarray | None = None
-    phi: np.ndarray | None = None
+    eta: np.ndarray = None  # type: ignore[assignment]  # None → NaN array in __post_init__
+    phi: np.ndarray = None  # type: ignore[assignment]
     gen: list[np.ndarray] | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
 
@@ -88,8 +88,8 @@ def concatenate_jets(parts: list[JetImages]) -> JetImages:
         pt=np.concatenate([p.pt for p in parts]),
         m0=np.concatenate([p.m0 for p in parts]),
         y=np.concatenate([p.y for p in parts]),
-        eta=np.concatenate([p.eta for p in parts]),  # type: ignore[misc]
-        phi=np.concatenate([p.phi for p in parts]),  # type: ignore[misc]
+        eta=np.concatenate([p.eta for p in parts]),
+        phi=np.concatenate([p.phi for p in parts]),
         gen=gen,
         attrs={**parts[0].attrs, "concatenated_from": [p.attrs for p in parts]},
     )

@@ -41,7 +41,8 @@ def image_observables(images: np.ndarray, jet_eta: np.ndarray | None = None) -> 
     Returns:
         ``{name: float64 [N]}``: per-channel energy sums ``e_<channel>`` and hit counts
         ``n_hits_<channel>`` (pixels > 0); ``jet_pt`` and ``jet_mass`` from ECAL + HCAL pixels taken as
-        massless particles at their (η, φ) (GeV), and ``jet_pt_ecal``, ``jet_mass_ecal`` from ECAL alone; ``width_ecal``, the energy-weighted mean ΔR of ECAL hits
+        massless particles at their (η, φ) (GeV), and ``jet_pt_ecal``, ``jet_mass_ecal`` from ECAL alone;
+        ``width_ecal``, the energy-weighted mean ΔR of ECAL hits
         from the image centre; ``leading_fraction_ecal``, the hottest ECAL pixel's share of the ECAL sum.
     """
     images = np.asarray(images, dtype=np.float64)

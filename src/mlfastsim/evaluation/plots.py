@@ -42,7 +42,9 @@ def plot_distribution_with_ratio(
     plt = require("matplotlib.pyplot", "plot")
     edges = _edges([reference, *others.values()], bins, log_x)
     centres = 0.5 * (edges[1:] + edges[:-1])
-    fig, (ax, rax) = plt.subplots(2, 1, figsize=(5.2, 4.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    fig, (ax, rax) = plt.subplots(
+        2, 1, figsize=(5.2, 4.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
     ref_h, _ = np.histogram(reference, edges, density=True)
     ax.stairs(ref_h, edges, label=f"reference (N={len(reference)})", **REFERENCE_STYLE)
     for name, values in others.items():
@@ -68,7 +70,9 @@ def plot_distribution_with_ratio(
     return path
 
 
-def plot_per_event(values: Mapping[str, np.ndarray], path: str | Path, xlabel: str, floor_name: str | None = None) -> Path:
+def plot_per_event(
+    values: Mapping[str, np.ndarray], path: str | Path, xlabel: str, floor_name: str | None = None
+) -> Path:
     """Distributions of a per-event metric (e.g. reconstruction EMD) for several samples, the floor dashed."""
     plt = require("matplotlib.pyplot", "plot")
     edges = _edges(list(values.values()), 40, False)

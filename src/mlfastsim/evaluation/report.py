@@ -34,15 +34,31 @@ def write_plots_and_report(
     written: list[Path] = []
     for key in W1_OBSERVABLES:
         unit = OBSERVABLE_UNITS.get(key, "")
-        written.append(plot_distribution_with_ratio(
-            observables["reference"][key], {n: observables[n][key] for n in samples},
-            plots_dir / f"{key}.png", f"{key} [{unit}]" if unit else key, floor_name=FLOOR))
-    written.append(plot_distribution_with_ratio(
-        hit_energies(reference.images), {n: hit_energies(j.images) for n, j in samples.items()},
-        plots_dir / "hit_energy_ecal.png", "ECAL hit energy [GeV]", log_x=True, floor_name=FLOOR))
+        written.append(
+            plot_distribution_with_ratio(
+                observables["reference"][key],
+                {n: observables[n][key] for n in samples},
+                plots_dir / f"{key}.png",
+                f"{key} [{unit}]" if unit else key,
+                floor_name=FLOOR,
+            )
+        )
+    written.append(
+        plot_distribution_with_ratio(
+            hit_energies(reference.images),
+            {n: hit_energies(j.images) for n, j in samples.items()},
+            plots_dir / "hit_energy_ecal.png",
+            "ECAL hit energy [GeV]",
+            log_x=True,
+            floor_name=FLOOR,
+        )
+    )
     if per_event:
-        written.append(plot_per_event(per_event, plots_dir / "emd_per_event.png",
-                                      "EMD to its reference jet [GeV]", floor_name=RESIM))
+        written.append(
+            plot_per_event(
+                per_event, plots_dir / "emd_per_event.png", "EMD to its reference jet [GeV]", floor_name=RESIM
+            )
+        )
     rows, names = [], []
     for i in range(2):
         rows.append(reference.images[i])
@@ -51,8 +67,15 @@ def write_plots_and_report(
             if name != FLOOR and len(jets) > i:
                 rows.append(jets.images[i])
                 names.append(f"{name} #{i}")
-    written.append(plot_event_displays(rows, names, plots_dir / "event_displays.png", channels=(1,),
-                                       title="ECAL: reference and candidates"))
+    written.append(
+        plot_event_displays(
+            rows,
+            names,
+            plots_dir / "event_displays.png",
+            channels=(1,),
+            title="ECAL: reference and candidates",
+        )
+    )
     relative = [str(p.relative_to(out_dir)) for p in written]
     atomic_write_text(out_dir / "report.html", render_html(result, out_dir, relative))
     return relative
@@ -70,8 +93,13 @@ def render_html(result: Mapping[str, Any], base: Path, images: list[str]) -> str
         metrics += [m for m in row if m not in metrics]
     head = "".join(f'<th class="{"floor" if c in floors else ""}">{html.escape(c)}</th>' for c in cols)
     body = "".join(
-        "<tr><td>" + html.escape(m) + "</td>"
-        + "".join(f'<td class="{"floor" if c in floors else ""}">{html.escape(_cell(table[c].get(m)))}</td>' for c in cols)
+        "<tr><td>"
+        + html.escape(m)
+        + "</td>"
+        + "".join(
+            f'<td class="{"floor" if c in floors else ""}">{html.escape(_cell(table[c].get(m)))}</td>'
+            for c in cols
+        )
         + "</tr>"
         for m in metrics
     )
@@ -80,7 +108,9 @@ def render_html(result: Mapping[str, Any], base: Path, images: list[str]) -> str
         f'{base64.b64encode((base / p).read_bytes()).decode()}"><figcaption>{html.escape(p)}</figcaption></figure>'
         for p in images
     )
-    notes = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in result["floors"].items() if v)
+    notes = "".join(
+        f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in result["floors"].items() if v
+    )
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>mlfastsim evaluation</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;

@@ -29,18 +29,40 @@ __all__ = ["FLOOR", "RESIM", "evaluate_jet_images", "format_table"]
 FLOOR = "truth vs truth"
 RESIM = "resimulation"
 #: Observables compared with W1 (keys of :func:`image_observables`).
-W1_OBSERVABLES = ("e_ecal", "n_hits_ecal", "jet_mass_ecal", "jet_pt_ecal", "width_ecal", "leading_fraction_ecal",
-                  "e_hcal", "n_hits_hcal", "e_tracks_pt", "n_hits_tracks_pt", "jet_mass", "jet_pt")
+W1_OBSERVABLES = (
+    "e_ecal",
+    "n_hits_ecal",
+    "jet_mass_ecal",
+    "jet_pt_ecal",
+    "width_ecal",
+    "leading_fraction_ecal",
+    "e_hcal",
+    "n_hits_hcal",
+    "e_tracks_pt",
+    "n_hits_tracks_pt",
+    "jet_mass",
+    "jet_pt",
+)
 #: Observables that need a channel besides ECAL; skipped for samples that do not simulate it.
-NEEDS_CHANNEL = {"e_hcal": 2, "n_hits_hcal": 2, "jet_mass": 2, "jet_pt": 2, "e_tracks_pt": 0, "n_hits_tracks_pt": 0}
+NEEDS_CHANNEL = {
+    "e_hcal": 2,
+    "n_hits_hcal": 2,
+    "jet_mass": 2,
+    "jet_pt": 2,
+    "e_tracks_pt": 0,
+    "n_hits_tracks_pt": 0,
+}
 #: Hits per jet used for EMD and EFPs (the most energetic ECAL hits).
 N_HITS = 400
 
 
 def _paired(reference: JetImages, candidate: JetImages) -> bool:
     """A candidate is paired event by event with the reference when it carries the same jets' kinematics."""
-    return len(candidate) == len(reference) and bool(np.isfinite(reference.pt).any()) and np.array_equal(
-        candidate.pt, reference.pt, equal_nan=True)
+    return (
+        len(candidate) == len(reference)
+        and bool(np.isfinite(reference.pt).any())
+        and np.array_equal(candidate.pt, reference.pt, equal_nan=True)
+    )
 
 
 #: Inputs of the high-level classifier test (ECAL observables, which every candidate simulates).
@@ -57,7 +79,9 @@ def _low_level(images: np.ndarray) -> np.ndarray:
     return np.log1p(ecal.reshape(len(images), -1))
 
 
-def _masked_mse(reference: np.ndarray, ref_mask: np.ndarray, candidate: np.ndarray, cand_mask: np.ndarray) -> dict[str, float]:
+def _masked_mse(
+    reference: np.ndarray, ref_mask: np.ndarray, candidate: np.ndarray, cand_mask: np.ndarray
+) -> dict[str, float]:
     """Slot-by-slot squared errors of energy-ordered hits, over the reference's real hits (seeds' hit and energy MSE).
 
     Candidate slots without a hit count as a hit at the centre with zero energy.
@@ -118,7 +142,10 @@ def evaluate_jet_images(
         floor_note = "an independent second reference sample"
     samples: dict[str, JetImages] = {FLOOR: second_reference, **candidates}
     obs = {name: image_observables(j.images, j.eta) for name, j in [("reference", ref), *samples.items()]}
-    clouds = {name: image_to_cloud(j.images, n_max=N_HITS, channels=(1,)) for name, j in [("reference", ref), *samples.items()]}
+    clouds = {
+        name: image_to_cloud(j.images, n_max=N_HITS, channels=(1,))
+        for name, j in [("reference", ref), *samples.items()]
+    }
     efp = {name: efps(c.features, c.mask) for name, c in clouds.items()}
 
     table: dict[str, dict[str, Any]] = {}
@@ -133,9 +160,13 @@ def evaluate_jet_images(
         row["FPD (EFP d<=4)"] = fpd(efp["reference"], efp[name], seed=seed).to_dict()
         row["KPD (EFP d<=4)"] = kpd(efp["reference"], efp[name], seed=seed).to_dict()
         steps.update()
-        row["classifier AUC (high-level)"] = classifier_test(_high_level(obs["reference"]), _high_level(obs[name]), seed=seed).to_dict()
+        row["classifier AUC (high-level)"] = classifier_test(
+            _high_level(obs["reference"]), _high_level(obs[name]), seed=seed
+        ).to_dict()
         steps.update()
-        row["classifier AUC (low-level)"] = classifier_test(_low_level(ref.images), _low_level(jets.images), seed=seed).to_dict()
+        row["classifier AUC (low-level)"] = classifier_test(
+            _low_level(ref.images), _low_level(jets.images), seed=seed
+        ).to_dict()
         steps.update()
         table[name] = row
         steps.update()
@@ -149,18 +180,32 @@ def evaluate_jet_images(
         paired = {RESIM: resim, **paired}
     for name, jets in paired.items():
         cloud = image_to_cloud(jets.images, n_max=N_HITS, channels=(1,))
-        values = emd_pairwise(full_cloud.features, full_cloud.mask, cloud.features, cloud.mask, R=0.4, n_jobs=n_jobs)
+        values = emd_pairwise(
+            full_cloud.features, full_cloud.mask, cloud.features, cloud.mask, R=0.4, n_jobs=n_jobs
+        )
         per_event[name] = values
         row = table.setdefault(name, {})
         row["median EMD to its reference jet (GeV)"] = _median(values, seed).to_dict()
-        row.update({f"masked {k}": v for k, v in _masked_mse(full_cloud.features, full_cloud.mask, cloud.features, cloud.mask).items()})
+        row.update(
+            {
+                f"masked {k}": v
+                for k, v in _masked_mse(
+                    full_cloud.features, full_cloud.mask, cloud.features, cloud.mask
+                ).items()
+            }
+        )
 
     result: dict[str, Any] = {
         "schema": "mlfastsim.evaluation/1",
         "version": package_version(),
         "seed": seed,
         "n_reference": len(ref),
-        "floors": {FLOOR: floor_note, RESIM: "reference jets resimulated (same particles, new detector seed)" if RESIM in table else None},
+        "floors": {
+            FLOOR: floor_note,
+            RESIM: "reference jets resimulated (same particles, new detector seed)"
+            if RESIM in table
+            else None,
+        },
         "units": {f"W1 {k}": OBSERVABLE_UNITS.get(k, "") for k in W1_OBSERVABLES},
         "samples": {name: {"n": len(j), "provenance": j.attrs} for name, j in samples.items()},
         "metrics": table,
@@ -180,7 +225,9 @@ def evaluate_jet_images(
 def _cell(entry: Any) -> str:
     if isinstance(entry, dict) and "value" in entry:
         unc = entry.get("uncertainty")
-        return f"{entry['value']:.4g} ± {unc:.2g}" if unc == unc and unc is not None else f"{entry['value']:.4g}"
+        return (
+            f"{entry['value']:.4g} ± {unc:.2g}" if unc == unc and unc is not None else f"{entry['value']:.4g}"
+        )
     if isinstance(entry, float):
         return f"{entry:.4g}"
     return "—" if entry is None else str(entry)
@@ -200,7 +247,9 @@ def format_table(result: Mapping[str, Any]) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    lines.append("[bracketed] columns are floors: " + "; ".join(f"{k}: {v}" for k, v in result["floors"].items() if v))
+    lines.append(
+        "[bracketed] columns are floors: " + "; ".join(f"{k}: {v}" for k, v in result["floors"].items() if v)
+    )
     return "\n".join(lines)
 
 

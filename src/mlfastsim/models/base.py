@@ -27,9 +27,7 @@ class GenerativeModel(Protocol):
         """Training losses; the key ``"loss"`` is the scalar to minimise, other keys are logged."""
         ...
 
-    def sample(
-        self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None
-    ) -> Batch:
+    def sample(self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None) -> Batch:
         """Generate ``n`` jets: ``{"features": [n, n_max, F], "mask": [n, n_max]}`` (normalised units)."""
         ...
 

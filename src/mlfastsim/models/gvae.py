@@ -5,7 +5,8 @@ graph (the up to 8 hits in adjacent cells, found through a per-jet cell-index ma
 n × n adjacency, no distance matrix), masked mean and max pooling, the number of hits and the
 conditions → Gaussian posterior q(z | jet, c).
 
-Decoder p(jet | z, c): a categorical distribution of the number of hits (0 … n_max) and a mixture
+Decoder p(jet | z, c): a categorical distribution of the number of hits (0 … n_max), a log-normal
+distribution of the jet's total hit energy (drawn hits are scaled to it), and a mixture
 of K Gaussians in (η, φ, log E) (times a categorical over channels when there are several) from which
 the hits are drawn. The reconstruction loss is the exact negative log-likelihood of the hit set under
 this point process: it is invariant to the order of the hits by construction, needs no matching or
@@ -68,6 +69,7 @@ class GVAEConfig:
     oversample: float = 2.0
     min_log_energy: float = -1e9
     noise_component: bool = True
+    energy_norm: tuple[float, float] = (0.0, 0.0)
     pixel_scale: tuple[float, float] = (0.0, 0.0)
     pixel_offset: tuple[float, float] = (0.0, 0.0)
 
@@ -144,12 +146,19 @@ class GVAE(nn.Module):
         self.encoder_head = mlp([2 * h + 1 + ctx_in, c.context, c.context, 2 * c.latent])
         self.decoder = mlp([c.latent + ctx_in, c.context, c.context], last_activation=True)
         self.count_head = nn.Linear(c.context, c.n_max + 1)
+        # the jet's total hit energy, log-normal (mean, log std): sampled hits are scaled to it
+        self._total_energy = c.energy_norm[1] > 0
+        self.total_head = nn.Linear(c.context, 2)
         per_component = 1 + 3 + 3 + (self.n_ch if self.n_ch > 1 else 0)
         self.mixture_head = nn.Linear(c.context, c.components * per_component)
         self._uniform_noise = c.noise_component and c.pixel_scale[0] > 0
         self._log_window_area = (
-            math.log(GRID / c.pixel_scale[0]) + math.log(GRID / c.pixel_scale[1]) if self._uniform_noise else 0.0)
+            math.log(GRID / c.pixel_scale[0]) + math.log(GRID / c.pixel_scale[1])
+            if self._uniform_noise
+            else 0.0
+        )
         # training conditions, drawn for unconditional sampling: p(jet) = Σ p(c) p(jet | c)
+        self.condition_bank: Tensor
         self.register_buffer("condition_bank", torch.zeros(0, c.n_cond))
         if c.use_gen:
             # one mixture component per generator-level particle, placed near it (the detector response)
@@ -162,7 +171,9 @@ class GVAE(nn.Module):
         from them (the empirical p(c)) instead of using the null condition."""
         self.condition_bank = cond.detach().to(self.condition_bank.device, torch.float32).clone()
 
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+    def _load_from_state_dict(
+        self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
         key = prefix + "condition_bank"
         if key in state_dict:
             self.condition_bank = torch.empty_like(state_dict[key])
@@ -172,8 +183,9 @@ class GVAE(nn.Module):
         """True: with ``cond=None`` the learned null condition is used."""
         return True
 
-    def _context(self, batch: Batch, b: int, device: torch.device, drop: bool,
-                 generator: torch.Generator | None = None) -> tuple[Tensor | None, Tensor | None]:
+    def _context(
+        self, batch: Batch, b: int, device: torch.device, drop: bool, generator: torch.Generator | None = None
+    ) -> tuple[Tensor | None, Tensor | None]:
         """The conditioning vector ``[B, ctx_in]`` (None when unconditional) and, with particles, a mask
         ``[B, m]`` of the particles that anchor mixture components (all False where they were dropped)."""
         c = self.config
@@ -213,19 +225,27 @@ class GVAE(nn.Module):
         h = self.embed(x * m) * m
         if self.mp:
             row, col = _cells(x, self.config.pixel_scale, self.config.pixel_offset)
-            nb = cell_neighbours(row, col, mask) if self.config.pixel_scale[0] > 0 else (
-                torch.arange(x.shape[1], device=x.device).view(1, -1, 1).expand(x.shape[0], -1, 8))
+            nb = (
+                cell_neighbours(row, col, mask)
+                if self.config.pixel_scale[0] > 0
+                else (torch.arange(x.shape[1], device=x.device).view(1, -1, 1).expand(x.shape[0], -1, 8))
+            )
             for layer in self.mp:
                 h = layer(h, nb, mask)
         n_hits = mask.sum(1, keepdim=True).to(x.dtype)
-        pooled = [masked_mean(h, mask), masked_max(h, mask), torch.log1p(n_hits) / math.log(self.config.n_max + 1)]
+        pooled = [
+            masked_mean(h, mask),
+            masked_max(h, mask),
+            torch.log1p(n_hits) / math.log(self.config.n_max + 1),
+        ]
         if ctx is not None:
             pooled.append(ctx)
         mu, logvar = self.encoder_head(torch.cat(pooled, -1)).chunk(2, -1)
         return mu, logvar.clamp(-12.0, 8.0)
 
-    def decode(self, z: Tensor, ctx: Tensor | None, gen_features: Tensor | None = None,
-               anchors: Tensor | None = None) -> dict[str, Tensor]:
+    def decode(
+        self, z: Tensor, ctx: Tensor | None, gen_features: Tensor | None = None, anchors: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """Count logits ``[B, n_max+1]`` and mixture parameters: weights ``[B, K']``, means and log-stds
         ``[B, K', 3]``, where K' = K global components plus, with particles, one component per particle
         ``[B, m]`` anchored at it (those not in ``anchors`` get zero weight)."""
@@ -240,6 +260,7 @@ class GVAE(nn.Module):
             p = torch.cat([p, q], 1)
         out = {
             "count_logits": self.count_head(h),
+            "log_total": self.total_head(h),
             "log_weights": torch.log_softmax(p[..., 0], -1),
             "mean": p[..., 1:4],
             "log_std": p[..., 4:7].clamp(c.min_log_std, 3.0),
@@ -256,7 +277,9 @@ class GVAE(nn.Module):
         position = -0.5 * (diff[..., :2] ** 2).sum(-1) - log_std[..., :2].sum(-1) - LOG_2PI
         if self._uniform_noise:
             # component 0: electronic noise, uniform over the window's cells
-            position = torch.cat([torch.full_like(position[..., :1], -self._log_window_area), position[..., 1:]], -1)
+            position = torch.cat(
+                [torch.full_like(position[..., :1], -self._log_window_area), position[..., 1:]], -1
+            )
         energy = -0.5 * diff[..., 2] ** 2 - log_std[..., 2] - 0.5 * LOG_2PI
         logp = position + energy + params["log_weights"].unsqueeze(1)
         if self.n_ch > 1:
@@ -273,6 +296,12 @@ class GVAE(nn.Module):
         noise = (torch.rand_like(x[..., :2]) - 0.5) / torch.tensor(scale, device=x.device, dtype=x.dtype)
         return torch.cat([x[..., :2] + noise, x[..., 2:]], -1)
 
+    def _log_total_energy(self, log_e: Tensor, mask: Tensor) -> Tensor:
+        """log(Σ E / GeV) of the real hits ``[B]``, from normalised log energies ``[B, n]``."""
+        mean, std = self.config.energy_norm
+        log_gev = (log_e * std + mean).masked_fill(~mask, -torch.inf)
+        return torch.logsumexp(log_gev, 1).clamp_min(-30.0)
+
     def _neg_elbo(self, batch: Batch, stochastic: bool) -> dict[str, Tensor]:
         x, mask = batch["features"], batch["mask"]
         b = len(x)
@@ -284,9 +313,21 @@ class GVAE(nn.Module):
         nll_hits = -(ll * mask.to(ll.dtype)).sum(1)
         n = mask.sum(1)
         nll_count = F.cross_entropy(params["count_logits"], n, reduction="none")
+        nll_total = torch.zeros_like(nll_count)
+        if self._total_energy:
+            mean, log_std = params["log_total"].unbind(-1)
+            log_std = log_std.clamp(-5.0, 3.0)
+            log_total = self._log_total_energy(x[..., 2], mask)
+            nll_total = 0.5 * ((log_total - mean) / log_std.exp()) ** 2 + log_std + 0.5 * LOG_2PI
         kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
-        return {"nll_hits": nll_hits, "nll_count": nll_count, "kl": kl_dims.sum(1), "kl_dims": kl_dims,
-                "n": n.to(x.dtype)}
+        return {
+            "nll_hits": nll_hits,
+            "nll_count": nll_count,
+            "nll_total": nll_total,
+            "kl": kl_dims.sum(1),
+            "kl_dims": kl_dims,
+            "n": n.to(x.dtype),
+        }
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
         """Negative ELBO per hit (nats): (hit NLL + count NLL + β KL) summed over the batch / hits.
@@ -299,21 +340,34 @@ class GVAE(nn.Module):
         # free bits: no pressure below `free_bits` nats per latent dimension (batch mean), against collapse
         kl_dims = t["kl_dims"].mean(0)
         kl_term = torch.maximum(kl_dims, torch.full_like(kl_dims, self.config.free_bits)).sum() * len(t["n"])
-        total = ((t["nll_hits"] + t["nll_count"]).sum() + self.config.beta_kl * kl_term) / hits
-        return {"loss": total, "nll_hits": t["nll_hits"].sum() / hits, "nll_count": t["nll_count"].mean(),
-                "kl": t["kl"].mean()}
+        total = (
+            (t["nll_hits"] + t["nll_count"] + t["nll_total"]).sum() + self.config.beta_kl * kl_term
+        ) / hits
+        return {
+            "loss": total,
+            "nll_hits": t["nll_hits"].sum() / hits,
+            "nll_count": t["nll_count"].mean(),
+            "nll_total": t["nll_total"].mean(),
+            "kl": t["kl"].mean(),
+        }
 
     def score(self, batch: Batch) -> Tensor:
         """Anomaly score: negative ELBO per jet ``[B]`` (nats), at the posterior mean."""
         t = self._neg_elbo(batch, stochastic=False)
-        return t["nll_hits"] + t["nll_count"] + t["kl"]
+        return t["nll_hits"] + t["nll_count"] + t["nll_total"] + t["kl"]
 
     # ---- generation ---------------------------------------------------------------------------
-    def _draw_hits(self, params: dict[str, Tensor], n_hits: Tensor, generator: torch.Generator | None) -> Batch:
+    def _draw_hits(
+        self,
+        params: dict[str, Tensor],
+        n_hits: Tensor,
+        generator: torch.Generator | None,
+        log_total: Tensor | None = None,
+    ) -> Batch:
         """Draw ``n_hits [B]`` hits per jet from the mixture, one per cell, sorted by decreasing energy."""
         c = self.config
         b, dev = len(n_hits), n_hits.device
-        m = max(int(round(c.n_max * c.oversample)), c.n_max)
+        m = max(round(c.n_max * c.oversample), c.n_max)
         comp = torch.multinomial(params["log_weights"].exp(), m, replacement=True, generator=generator)
         idx = comp.unsqueeze(-1).expand(-1, -1, 3)
         mean = torch.gather(params["mean"], 1, idx)
@@ -327,7 +381,9 @@ class GVAE(nn.Module):
         feats = [x]
         ch = torch.zeros(b, m, dtype=torch.long, device=dev)
         if self.n_ch > 1:
-            probs = torch.gather(params["channel_logp"], 1, comp.unsqueeze(-1).expand(-1, -1, self.n_ch)).exp()
+            probs = torch.gather(
+                params["channel_logp"], 1, comp.unsqueeze(-1).expand(-1, -1, self.n_ch)
+            ).exp()
             ch = torch.multinomial(probs.view(-1, self.n_ch), 1, generator=generator).view(b, m)
             feats.append(ch.unsqueeze(-1).to(x.dtype))
         x = torch.cat(feats, -1)
@@ -352,10 +408,15 @@ class GVAE(nn.Module):
         top = torch.topk(key, c.n_max, dim=1).indices
         out = torch.gather(x, 1, top.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
         mask = torch.gather(keep, 1, top)
+        if log_total is not None and self._total_energy:
+            # scale the hits so that their sum is the jet's total energy (drawn from its own distribution)
+            shift = (log_total - self._log_total_energy(out[..., 2], mask)) / c.energy_norm[1]
+            out = torch.cat([out[..., :2], out[..., 2:3] + shift[:, None, None], out[..., 3:]], -1)
         return {"features": out * mask.unsqueeze(-1).to(out.dtype), "mask": mask}
 
-    def sample(self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None,
-               **kwargs: Tensor) -> Batch:
+    def sample(
+        self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None, **kwargs: Tensor
+    ) -> Batch:
         """Generate ``n`` jets from the prior, conditioned on ``cond [n, C]`` (and ``gen_features``/``gen_mask``
         when given), or unconditionally (learned null conditions) when they are None."""
         dev = next(self.parameters()).device
@@ -369,7 +430,9 @@ class GVAE(nn.Module):
         z = torch.randn(n, self.config.latent, generator=generator, device=dev)
         params = self.decode(z, ctx, batch.get("gen_features"), anchors)
         n_hits = torch.multinomial(params["count_logits"].softmax(-1), 1, generator=generator).squeeze(1)
-        return self._draw_hits(params, n_hits, generator)
+        mean, log_std = params["log_total"].unbind(-1)
+        eps = torch.randn(mean.shape, generator=generator, device=dev, dtype=mean.dtype)
+        return self._draw_hits(params, n_hits, generator, mean + log_std.clamp(-5.0, 3.0).exp() * eps)
 
     def reconstruct(self, batch: Batch) -> Batch:
         """Encode, decode the posterior mean and draw as many hits as the input has (seeded, reproducible)."""
@@ -377,4 +440,5 @@ class GVAE(nn.Module):
         ctx, anchors = self._context(batch, len(x), x.device, drop=False)
         mu, _ = self.encode(batch, ctx)
         gen = torch.Generator(device=x.device).manual_seed(0)
-        return self._draw_hits(self.decode(mu, ctx, batch.get("gen_features"), anchors), batch["mask"].sum(1), gen)
+        params = self.decode(mu, ctx, batch.get("gen_features"), anchors)
+        return self._draw_hits(params, batch["mask"].sum(1), gen, params["log_total"][:, 0])

@@ -94,8 +94,15 @@ class GVAEPaper(nn.Module):
         s2 = torch.softmax(logits2, -1)
         h, adj2, mc2, o2 = dense_mincut_pool(h, adj1, logits2)
         h = torch.relu(self.conv3(h, adj2))
-        return {"mu": self.mu(h), "logvar": self.logvar(h), "s1": s1, "s2": s2, "adj2": adj2,
-                "mincut": mc1 + mc2, "ortho": o1 + o2}
+        return {
+            "mu": self.mu(h),
+            "logvar": self.logvar(h),
+            "s1": s1,
+            "s2": s2,
+            "adj2": adj2,
+            "mincut": mc1 + mc2,
+            "ortho": o1 + o2,
+        }
 
     def _decode(self, z: Tensor, enc: dict[str, Tensor], mask: Tensor) -> Tensor:
         s1, s2, adj2 = enc["s1"], enc["s2"], enc["adj2"]
@@ -134,8 +141,9 @@ class GVAEPaper(nn.Module):
         enc = self._encode(batch)
         return self._masked_mse(self._decode(enc["mu"], enc, batch["mask"]), batch)
 
-    def sample(self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None,
-               **kwargs: Tensor) -> Batch:
+    def sample(
+        self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None, **kwargs: Tensor
+    ) -> Batch:
         raise NotImplementedError(
             "gvae-paper cannot generate from the prior: its decoder needs the cluster assignments of a "
             "real event (as in the seeds). Use 'gvae' to generate, or reconstruct with gvae-paper."

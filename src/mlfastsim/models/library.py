@@ -48,7 +48,9 @@ class Library(nn.Module):
         self.mask = tensors["mask"][:n].clone()
         self.cond = tensors["cond"][:n, : self.config.n_cond].clone()
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
         """Buffers take the stored library's size (unlike ordinary modules, whose shapes are fixed)."""
         for name in ("features", "mask", "cond"):
             setattr(self, name, state_dict[name].clone())
@@ -62,8 +64,9 @@ class Library(nn.Module):
         if len(self.mask) == 0:
             raise RuntimeError("the library is empty: train it first ('mlfastsim train library ...')")
 
-    def sample(self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None,
-               **kwargs: Tensor) -> Batch:
+    def sample(
+        self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None, **kwargs: Tensor
+    ) -> Batch:
         """``n`` stored jets: nearest in condition space to ``cond [n, C]``, or drawn uniformly when None.
 
         Returns ``features``, ``mask`` and ``matched_cond`` (the stored jets' normalised conditions).

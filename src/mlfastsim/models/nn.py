@@ -10,7 +10,9 @@ from torch import Tensor, nn
 __all__ = ["gaussian_kl", "masked_max", "masked_mean", "mlp", "reparameterise"]
 
 
-def mlp(sizes: list[int], activation: type[nn.Module] = nn.SiLU, last_activation: bool = False) -> nn.Sequential:
+def mlp(
+    sizes: list[int], activation: type[nn.Module] = nn.SiLU, last_activation: bool = False
+) -> nn.Sequential:
     """A fully connected network ``sizes[0] → … → sizes[-1]`` with ``activation`` between layers."""
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):

@@ -27,5 +27,5 @@ def build_model(name: str, config: dict[str, Any] | None = None) -> tuple[nn.Mod
     if name not in MODELS:
         raise KeyError(f"unknown model family {name!r}; choose one of {', '.join(MODELS)}")
     config_cls, model_cls = MODELS[name]
-    cfg = config_from_dict(config_cls, config or {}, "model")
+    cfg: Any = config_from_dict(config_cls, config or {}, "model")
     return model_cls(cfg), cfg

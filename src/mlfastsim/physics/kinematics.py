@@ -31,9 +31,7 @@ def eta_phi_from_momentum(
     return pt, eta, np.arctan2(py, px)
 
 
-def four_momentum(
-    pt: ArrayLike, eta: ArrayLike, phi: ArrayLike, e: ArrayLike
-) -> NDArray[np.float64]:
+def four_momentum(pt: ArrayLike, eta: ArrayLike, phi: ArrayLike, e: ArrayLike) -> NDArray[np.float64]:
     """Cartesian four-momenta ``[..., 4]`` = (E, px, py, pz) in GeV from (pT, η, φ, E)."""
     pt, eta, phi, e = (np.asarray(a, dtype=np.float64) for a in (pt, eta, phi, e))
     return np.stack([e, pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)], axis=-1)

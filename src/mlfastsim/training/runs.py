@@ -107,7 +107,9 @@ def resolve_run_config(
     sets = list(overrides or [])
     for item in sets:
         if item.split("=", 1)[0].split(".", 1)[0] not in ("model", "train", "data"):
-            raise InputError(f"--set {item!r}: start the key with model., train. or data. (e.g. train.lr=3e-4)")
+            raise InputError(
+                f"--set {item!r}: start the key with model., train. or data. (e.g. train.lr=3e-4)"
+            )
     cfg = apply_overrides(cfg, sets)
     extra = {k: v for k, v in train_overrides.items() if v is not None}
     if extra:
@@ -143,6 +145,7 @@ def _fit_model_to_data(cfg: RunConfig, n_features: int, norm: HitNormaliser, min
         "n_channels": len(cfg.data.channels),
         "pixel_scale": (norm.std[0] / CRYSTAL_DETA, norm.std[1] / CRYSTAL_DPHI),
         "pixel_offset": (norm.mean[0] / CRYSTAL_DETA + half, norm.mean[1] / CRYSTAL_DPHI + half),
+        "energy_norm": (norm.mean[2], norm.std[2]),
         "min_log_energy": (float(np.log(max(min_energy, norm.energy_floor))) - norm.mean[2]) / norm.std[2],
     }
     fields = _model_fields(cfg.family)
@@ -157,20 +160,26 @@ def _load_jets(path: str | Path, data: DataConfig) -> JetImages:
     if data.label is not None:
         jets = jets.subset(jets.y == data.label)
     if len(jets) < 2:
-        raise InputError(f"{path}: fewer than 2 jets after selection (data.label={data.label}); use more data")
+        raise InputError(
+            f"{path}: fewer than 2 jets after selection (data.label={data.label}); use more data"
+        )
     return jets
 
 
-def _dataset(cloud: HitCloud, cond: np.ndarray, gen: tuple[np.ndarray, np.ndarray] | None,
-             norm: HitNormaliser, cond_norm: ConditionNormaliser, idx: np.ndarray) -> HitCloudDataset:
+def _dataset(
+    cloud: HitCloud,
+    cond: np.ndarray,
+    gen: tuple[np.ndarray, np.ndarray] | None,
+    norm: HitNormaliser,
+    cond_norm: ConditionNormaliser,
+    idx: np.ndarray,
+) -> HitCloudDataset:
     part = HitCloud(cloud.features[idx], cloud.mask[idx], cloud.feature_names)
     gen_part = None if gen is None else (gen[0][idx], gen[1][idx])
     return HitCloudDataset(part, cond[idx], norm, cond_norm, gen=gen_part)
 
 
-def train_run(
-    cfg: RunConfig, data_path: str | Path, out: str | Path, resume: bool = False
-) -> dict[str, Any]:
+def train_run(cfg: RunConfig, data_path: str | Path, out: str | Path, resume: bool = False) -> dict[str, Any]:
     """Train ``cfg.family`` on the jets of ``data_path``; checkpoints and logs go to ``out``.
 
     Returns the trainer's summary plus the numbers of training and validation jets.
@@ -194,7 +203,7 @@ def train_run(
     cfg = _fit_model_to_data(cfg, cloud.features.shape[2], norm, float(train_energies.min()))
     with torch.random.fork_rng():
         torch.manual_seed(cfg.train.seed)  # the initial weights follow the run's seed
-        model, model_cfg = build_model(cfg.family, config_to_dict(cfg.model))
+        model, _ = build_model(cfg.family, config_to_dict(cfg.model))
     extra = {
         "family": cfg.family,
         "run_config": config_to_dict(cfg),
@@ -208,8 +217,12 @@ def train_run(
     if hasattr(model, "set_condition_bank"):
         model.set_condition_bank(train_data.tensors["cond"])  # type: ignore[operator]
     if hasattr(model, "fit_data"):  # the library stores its training data; no gradient descent
-        return {**_store_library(model, cfg, train_data, out, extra), "n_train": len(idx_train),
-                "n_val": len(idx_val), "family": cfg.family}
+        return {
+            **_store_library(model, cfg, train_data, out, extra),
+            "n_train": len(idx_train),
+            "n_val": len(idx_val),
+            "family": cfg.family,
+        }
     trainer = Trainer(
         model,
         cfg.train,
@@ -222,15 +235,25 @@ def train_run(
     return {**summary, "n_train": len(idx_train), "n_val": len(idx_val), "family": cfg.family}
 
 
-def _store_library(model: torch.nn.Module, cfg: RunConfig, data: HitCloudDataset, out: Path,
-                   extra: dict[str, Any]) -> dict[str, Any]:
+def _store_library(
+    model: torch.nn.Module, cfg: RunConfig, data: HitCloudDataset, out: Path, extra: dict[str, Any]
+) -> dict[str, Any]:
     """Fill a library model with the training jets and write its checkpoints and config."""
     model.fit_data(data.tensors)  # type: ignore[operator]
     out.mkdir(parents=True, exist_ok=True)
     resolved = config_to_dict(cfg)
     for name in ("last.pt", "best.pt"):
-        save_checkpoint(out / name, model=model, optimizer=None, scheduler=None, step=0, epoch=0,
-                        config=resolved, extra=extra, seed=cfg.train.seed)
+        save_checkpoint(
+            out / name,
+            model=model,
+            optimizer=None,
+            scheduler=None,
+            step=0,
+            epoch=0,
+            config=resolved,
+            extra=extra,
+            seed=cfg.train.seed,
+        )
     atomic_write_text(out / "config.json", json.dumps(jsonable(resolved), indent=2))
     return {"stored_jets": len(model.mask)}  # type: ignore[arg-type]
 
@@ -307,7 +330,9 @@ def sample_run(
         raise InputError("give --n N (a positive number of jets) or --conditions FILE")
     conditional_only = (n_cond or getattr(cfg.model, "use_gen", False)) and not _unconditional_ok(run.model)
     if conditions is None and conditional_only:
-        raise InputError(f"the {run.family} run is conditional; give --conditions FILE with jets to condition on")
+        raise InputError(
+            f"the {run.family} run is conditional; give --conditions FILE with jets to condition on"
+        )
     total = len(conditions) if conditions is not None else int(n or 0)
     cond = None
     gen = None
@@ -342,11 +367,22 @@ def sample_run(
     mask = np.concatenate(masks)
     cloud = HitCloud(np.concatenate(feats), mask, run.feature_names)
     images = cloud_to_image(cloud, channels=cfg.data.channels)
-    attrs = provenance("mlfastsim sample", {"run_config": run.checkpoint["extra"]["run_config"],
-                                            "family": run.family, "n": total}, seed)
+    attrs = provenance(
+        "mlfastsim sample",
+        {"run_config": run.checkpoint["extra"]["run_config"], "family": run.family, "n": total},
+        seed,
+    )
     if conditions is not None:
-        return JetImages(images, conditions.pt, conditions.m0, conditions.y, conditions.eta, conditions.phi,
-                         conditions.gen, attrs)
+        return JetImages(
+            images,
+            conditions.pt,
+            conditions.m0,
+            conditions.y,
+            conditions.eta,
+            conditions.phi,
+            conditions.gen,
+            attrs,
+        )
     nan = np.full(total, np.nan, dtype=np.float32)
     return JetImages(images, nan, nan, nan, attrs=attrs)
 

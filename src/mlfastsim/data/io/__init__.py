@@ -32,7 +32,9 @@ __all__ = [
 ]
 
 
-def iter_jet_images(path: str | os.PathLike[str], start: int = 0, stop: int | None = None) -> Iterator[JetImages]:
+def iter_jet_images(
+    path: str | os.PathLike[str], start: int = 0, stop: int | None = None
+) -> Iterator[JetImages]:
     """Jets ``start … stop-1`` of a jet-image file, in batches (≤ 256 jets), channel order checked on the first."""
     path = Path(path)
     fmt = detect_format(path)
@@ -85,7 +87,9 @@ class JetImageWriter:
         attrs: attributes (JSON types) to store.
     """
 
-    def __init__(self, path: str | os.PathLike[str], fmt: str | None = None, attrs: dict[str, Any] | None = None):
+    def __init__(
+        self, path: str | os.PathLike[str], fmt: str | None = None, attrs: dict[str, Any] | None = None
+    ):
         self.path = Path(path)
         self.fmt = format_for_suffix(self.path, fmt)
         self.attrs: dict[str, Any] = attrs if attrs is not None else {}

@@ -30,14 +30,18 @@ def _open(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        raise InputError(f"{path}: unreadable HDF5 file (truncated or corrupt: {exc}); regenerate it") from None
+        raise InputError(
+            f"{path}: unreadable HDF5 file (truncated or corrupt: {exc}); regenerate it"
+        ) from None
 
 
 def iter_hdf5(path: Path, start: int = 0, stop: int | None = None) -> Iterator[JetImages]:
     """Jets ``start … stop-1`` of an HDF5 file in batches of up to 256."""
     with _open(path) as f:
         if "X_jets" not in f:
-            raise InputError(f"{path}: no dataset 'X_jets' (has: {', '.join(list(f)[:8])}); not a jet-image file")
+            raise InputError(
+                f"{path}: no dataset 'X_jets' (has: {', '.join(list(f)[:8])}); not a jet-image file"
+            )
         images = f["X_jets"]
         first = channels_first(images.shape, f"{path}: X_jets")
         n_total = images.shape[0]
@@ -51,16 +55,20 @@ def iter_hdf5(path: Path, start: int = 0, stop: int | None = None) -> Iterator[J
             try:
                 block = images[lo:hi].astype(np.float32, copy=False)
                 scalars = {
-                    name: f[name][lo:hi].astype(np.float32) if name in f else np.full(hi - lo, np.nan, np.float32)
+                    name: f[name][lo:hi].astype(np.float32)
+                    if name in f
+                    else np.full(hi - lo, np.nan, np.float32)
                     for name in _SCALARS
                 }
                 gen = None
                 if offsets is not None:
-                    flat = f["gen_particles"][offsets[lo]:offsets[hi]].astype(PARTICLE_DTYPE)
-                    rel = offsets[lo:hi + 1] - offsets[lo]
-                    gen = [flat[rel[i]:rel[i + 1]] for i in range(hi - lo)]
+                    flat = f["gen_particles"][offsets[lo] : offsets[hi]].astype(PARTICLE_DTYPE)
+                    rel = offsets[lo : hi + 1] - offsets[lo]
+                    gen = [flat[rel[i] : rel[i + 1]] for i in range(hi - lo)]
             except (OSError, KeyError) as exc:
-                raise InputError(f"{path}: unreadable data in events {lo}–{hi} (truncated or corrupt: {exc})") from None
+                raise InputError(
+                    f"{path}: unreadable data in events {lo}–{hi} (truncated or corrupt: {exc})"
+                ) from None
             if not first:
                 block = np.ascontiguousarray(block.transpose(0, 3, 1, 2))
             yield JetImages(images=block, gen=gen, attrs=attrs, **scalars)
@@ -72,8 +80,16 @@ class HDF5JetWriter:
     def __init__(self, path: Path) -> None:
         self.file = h5py.File(path, "w")
         s, c = IMAGE_SIZE, len(CHANNELS)
-        self.file.create_dataset("X_jets", shape=(0, s, s, c), maxshape=(None, s, s, c), dtype="f4",
-                                 chunks=(1, s, s, c), compression="gzip", compression_opts=4, shuffle=True)
+        self.file.create_dataset(
+            "X_jets",
+            shape=(0, s, s, c),
+            maxshape=(None, s, s, c),
+            dtype="f4",
+            chunks=(1, s, s, c),
+            compression="gzip",
+            compression_opts=4,
+            shuffle=True,
+        )
         for name in _SCALARS:
             self.file.create_dataset(name, shape=(0,), maxshape=(None,), dtype="f4", chunks=(1024,))
         self.n = 0
@@ -82,8 +98,13 @@ class HDF5JetWriter:
 
     def _append(self, name: str, values: np.ndarray, dtype: Any = None) -> None:
         if name not in self.file:
-            self.file.create_dataset(name, shape=(0, *values.shape[1:]), maxshape=(None, *values.shape[1:]),
-                                     dtype=dtype or values.dtype, chunks=(4096, *values.shape[1:]))
+            self.file.create_dataset(
+                name,
+                shape=(0, *values.shape[1:]),
+                maxshape=(None, *values.shape[1:]),
+                dtype=dtype or values.dtype,
+                chunks=(4096, *values.shape[1:]),
+            )
         ds = self.file[name]
         old = ds.shape[0]
         ds.resize(old + len(values), axis=0)

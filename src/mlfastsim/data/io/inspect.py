@@ -56,8 +56,10 @@ def inspect_file(path: str | os.PathLike[str], max_events: int | None = None) ->
     energy = np.concatenate(sums) if sums else np.zeros((0, len(CHANNELS)))
     counts = np.concatenate(hits) if hits else np.zeros((0, len(CHANNELS)))
     labels = np.concatenate(y) if y else np.zeros(0)
-    label_counts = {("nan" if np.isnan(v) else f"{v:g}"): int(c)
-                    for v, c in zip(*np.unique(labels, return_counts=True), strict=True)}
+    label_counts = {
+        ("nan" if np.isnan(v) else f"{v:g}"): int(c)
+        for v, c in zip(*np.unique(labels, return_counts=True), strict=True)
+    }
     return {
         "path": str(path),
         "format": fmt,
@@ -71,8 +73,10 @@ def inspect_file(path: str | os.PathLike[str], max_events: int | None = None) ->
         "jet_pt_gev": _stats(np.concatenate(pt) if pt else np.zeros(0)),
         "jet_mass_gev": _stats(np.concatenate(m0) if m0 else np.zeros(0)),
         "labels": label_counts,
-        "gen_particles": {"stored": has_gen and n > 0, **({"per_jet": _stats(np.array(n_gen, float))}
-                                                          if has_gen and n_gen else {})},
+        "gen_particles": {
+            "stored": has_gen and n > 0,
+            **({"per_jet": _stats(np.array(n_gen, float))} if has_gen and n_gen else {}),
+        },
         "attrs": attrs,
     }
 
@@ -92,16 +96,22 @@ def format_inspection(summary: dict[str, Any]) -> str:
             f"{h['mean']:7.1f}  {h['median']:6.0f}  ({h['q05']:.0f}–{h['q95']:.0f})"
         )
     p, m = summary["jet_pt_gev"], summary["jet_mass_gev"]
-    lines.append(f"  jet pT / GeV: median {p['median']:.1f} ({p['q05']:.1f}–{p['q95']:.1f});"
-                 f"  jet mass / GeV: median {m['median']:.1f} ({m['q05']:.1f}–{m['q95']:.1f})")
+    lines.append(
+        f"  jet pT / GeV: median {p['median']:.1f} ({p['q05']:.1f}–{p['q95']:.1f});"
+        f"  jet mass / GeV: median {m['median']:.1f} ({m['q05']:.1f}–{m['q95']:.1f})"
+    )
     gen = summary["gen_particles"]
-    lines.append(f"  generator-level particles stored: {'yes' if gen['stored'] else 'no'}"
-                 + (f" (median {gen['per_jet']['median']:.0f} per jet)" if "per_jet" in gen else ""))
+    lines.append(
+        f"  generator-level particles stored: {'yes' if gen['stored'] else 'no'}"
+        + (f" (median {gen['per_jet']['median']:.0f} per jet)" if "per_jet" in gen else "")
+    )
     attrs = summary["attrs"]
     if attrs:
         config = attrs.get("config", {})
-        lines.append(f"  producer: {attrs.get('producer', '?')}  version {attrs.get('version', '?')}"
-                     f"  seed {attrs.get('seed', '?')}  process {config.get('process', config.get('family', '?'))}")
+        lines.append(
+            f"  producer: {attrs.get('producer', '?')}  version {attrs.get('version', '?')}"
+            f"  seed {attrs.get('seed', '?')}  process {config.get('process', config.get('family', '?'))}"
+        )
         if "wall_time_per_event_s" in attrs:
             times = ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in attrs["wall_time_per_event_s"].items())
             lines.append(f"  wall time per event: {times}")

@@ -50,8 +50,11 @@ def _nested_images(column: pa.ChunkedArray | pa.Array, path: Path) -> np.ndarray
     dims = []
     level: pa.Array = arr
     for _ in range(3):
-        if not (pa.types.is_list(level.type) or pa.types.is_large_list(level.type)
-                or pa.types.is_fixed_size_list(level.type)):
+        if not (
+            pa.types.is_list(level.type)
+            or pa.types.is_large_list(level.type)
+            or pa.types.is_fixed_size_list(level.type)
+        ):
             raise InputError(f"{path}: column X_jets is not a 3-level nested list; expected 3 × 125 × 125")
         if pa.types.is_fixed_size_list(level.type):
             size = level.type.list_size
@@ -61,7 +64,9 @@ def _nested_images(column: pa.ChunkedArray | pa.Array, path: Path) -> np.ndarray
             bounds = pc.min_max(level.value_lengths())
             size = bounds["min"].as_py()
             if size != bounds["max"].as_py() or level.null_count:
-                raise InputError(f"{path}: X_jets has ragged or missing nested lists; every image must be 3 × 125 × 125")
+                raise InputError(
+                    f"{path}: X_jets has ragged or missing nested lists; every image must be 3 × 125 × 125"
+                )
         dims.append(size)
         level = level.flatten()
     values = level.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
@@ -74,16 +79,17 @@ def _nested_images(column: pa.ChunkedArray | pa.Array, path: Path) -> np.ndarray
 
 
 def _gen_particles(table: pa.Table) -> list[np.ndarray] | None:
-    names = [f"gen_{f}" for f in PARTICLE_DTYPE.names]
+    fields: tuple[str, ...] = PARTICLE_DTYPE.names or ()
+    names = [f"gen_{f}" for f in fields]
     if not all(name in table.column_names for name in names):
         return None
     first = table.column(names[0]).combine_chunks()
     offsets = first.offsets.to_numpy()
     offsets = offsets - offsets[0]
     flat = np.zeros(offsets[-1], dtype=PARTICLE_DTYPE)
-    for field, name in zip(PARTICLE_DTYPE.names, names, strict=True):
+    for field, name in zip(fields, names, strict=True):
         flat[field] = table.column(name).combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+    return [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
 def _attrs(pf: pq.ParquetFile) -> dict[str, Any]:
@@ -97,7 +103,9 @@ def iter_parquet(path: Path, start: int = 0, stop: int | None = None) -> Iterato
     pf = _open(path)
     columns = pf.schema_arrow.names
     if "X_jets" not in columns:
-        raise InputError(f"{path}: no column 'X_jets' (columns: {', '.join(columns[:8])}); not a jet-image file")
+        raise InputError(
+            f"{path}: no column 'X_jets' (columns: {', '.join(columns[:8])}); not a jet-image file"
+        )
     attrs = _attrs(pf)
     n_total = pf.metadata.num_rows
     stop = n_total if stop is None else min(stop, n_total)
@@ -149,7 +157,7 @@ def _gen_arrays(gen: list[np.ndarray]) -> dict[str, pa.Array]:
     offsets[1:] = np.cumsum([len(g) for g in gen])
     flat = np.concatenate(gen) if gen else np.zeros(0, PARTICLE_DTYPE)
     out = {}
-    for field in PARTICLE_DTYPE.names:
+    for field in PARTICLE_DTYPE.names or ():
         values = np.ascontiguousarray(flat[field])
         out[f"gen_{field}"] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
     return out
@@ -172,13 +180,19 @@ class ParquetJetWriter:
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
         elif table.schema != self._writer.schema:
-            raise ValueError("every batch written to one file must have the same columns (gen particles or not)")
+            raise ValueError(
+                "every batch written to one file must have the same columns (gen particles or not)"
+            )
         self._writer.write_table(table)
 
     def close(self, attrs: dict[str, Any]) -> None:
         if self._writer is None:  # no jets: an empty file with the right columns
-            empty = JetImages(np.zeros((0, len(CHANNELS), IMAGE_SIZE, IMAGE_SIZE), np.float32),
-                              np.zeros(0), np.zeros(0), np.zeros(0))
+            empty = JetImages(
+                np.zeros((0, len(CHANNELS), IMAGE_SIZE, IMAGE_SIZE), np.float32),
+                np.zeros(0),
+                np.zeros(0),
+                np.zeros(0),
+            )
             self.write(empty)
         assert self._writer is not None
         self._writer.add_key_value_metadata({ATTRS_KEY: json.dumps(jsonable(attrs))})
