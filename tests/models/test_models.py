@@ -75,11 +75,14 @@ def test_padded_slots_change_nothing(name: str) -> None:
     assert torch.allclose(a["features"], b["features"], atol=1e-4)
 
 
-@pytest.mark.parametrize(("name", "extra"), [("gvae", {"use_gen": True}), ("gvae", {}), ("gvae-paper", {})])
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [("gvae", {"use_gen": True}), ("gvae", {"total_energy": True}), ("gvae", {}), ("gvae-paper", {})],
+)
 def test_gradients_reach_every_parameter(name: str, extra: dict[str, object]) -> None:
     model = _build(name, **extra).train()
     torch.manual_seed(1)
-    model.loss(_batch(b=64, gen=bool(extra)))["loss"].backward()
+    model.loss(_batch(b=64, gen="use_gen" in extra))["loss"].backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing, missing
     zero = [n for n, p in model.named_parameters() if p.grad.abs().sum() == 0]
@@ -171,3 +174,15 @@ def test_short_training_lowers_the_loss(name: str) -> None:
         losses.append(float(loss.detach()))
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < first - 0.05 * abs(first), (first, last)
+
+
+def test_gvae_total_energy_option_samples_and_reconstructs() -> None:
+    model = _build("gvae", total_energy=True).eval()
+    with torch.no_grad():
+        out = model.sample(20, generator=torch.Generator().manual_seed(0))
+        rec = model.reconstruct(_batch())
+    assert torch.isfinite(out["features"]).all() and torch.isfinite(rec["features"]).all()
+    assert (
+        torch.equal(rec["mask"].sum(1), _batch()["mask"].sum(1))
+        or (rec["mask"].sum(1) <= _batch()["mask"].sum(1)).all()
+    )

@@ -5,8 +5,9 @@ graph (the up to 8 hits in adjacent cells, found through a per-jet cell-index ma
 n × n adjacency, no distance matrix), masked mean and max pooling, the number of hits and the
 conditions → Gaussian posterior q(z | jet, c).
 
-Decoder p(jet | z, c): a categorical distribution of the number of hits (0 … n_max), a log-normal
-distribution of the jet's total hit energy (drawn hits are scaled to it), and a mixture
+Decoder p(jet | z, c): a categorical distribution of the number of hits (0 … n_max), optionally
+(``total_energy``) a log-normal distribution of the jet's total hit energy to which the drawn shower hits
+are scaled, and a mixture
 of K Gaussians in (η, φ, log E) (times a categorical over channels when there are several) from which
 the hits are drawn. The reconstruction loss is the exact negative log-likelihood of the hit set under
 this point process: it is invariant to the order of the hits by construction, needs no matching or
@@ -70,6 +71,7 @@ class GVAEConfig:
     min_log_energy: float = -1e9
     noise_component: bool = True
     energy_norm: tuple[float, float] = (0.0, 0.0)
+    total_energy: bool = False
     pixel_scale: tuple[float, float] = (0.0, 0.0)
     pixel_offset: tuple[float, float] = (0.0, 0.0)
 
@@ -147,8 +149,9 @@ class GVAE(nn.Module):
         self.decoder = mlp([c.latent + ctx_in, c.context, c.context], last_activation=True)
         self.count_head = nn.Linear(c.context, c.n_max + 1)
         # the jet's total hit energy, log-normal (mean, log std): sampled hits are scaled to it
-        self._total_energy = c.energy_norm[1] > 0
-        self.total_head = nn.Linear(c.context, 2)
+        self._total_energy = c.total_energy and c.energy_norm[1] > 0
+        if self._total_energy:
+            self.total_head = nn.Linear(c.context, 2)
         per_component = 1 + 3 + 3 + (self.n_ch if self.n_ch > 1 else 0)
         self.mixture_head = nn.Linear(c.context, c.components * per_component)
         self._uniform_noise = c.noise_component and c.pixel_scale[0] > 0
@@ -260,11 +263,12 @@ class GVAE(nn.Module):
             p = torch.cat([p, q], 1)
         out = {
             "count_logits": self.count_head(h),
-            "log_total": self.total_head(h),
             "log_weights": torch.log_softmax(p[..., 0], -1),
             "mean": p[..., 1:4],
             "log_std": p[..., 4:7].clamp(c.min_log_std, 3.0),
         }
+        if self._total_energy:
+            out["log_total"] = self.total_head(h)
         if self.n_ch > 1:
             out["channel_logp"] = torch.log_softmax(p[..., 7 : 7 + self.n_ch], -1)
         return out
@@ -409,9 +413,15 @@ class GVAE(nn.Module):
         out = torch.gather(x, 1, top.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
         mask = torch.gather(keep, 1, top)
         if log_total is not None and self._total_energy:
-            # scale the hits so that their sum is the jet's total energy (drawn from its own distribution)
-            shift = (log_total - self._log_total_energy(out[..., 2], mask)) / c.energy_norm[1]
-            out = torch.cat([out[..., :2], out[..., 2:3] + shift[:, None, None], out[..., 3:]], -1)
+            # scale the shower hits (not the electronic noise) so that the sum of all hits is the jet's
+            # total energy, drawn from its own distribution
+            noise = torch.gather(comp == 0, 1, top) & mask if self._uniform_noise else torch.zeros_like(mask)
+            e_noise = self._log_total_energy(out[..., 2], noise).exp() * noise.any(1)
+            e_shower = self._log_total_energy(out[..., 2], mask & ~noise)
+            wanted = torch.log((log_total.exp() - e_noise).clamp_min(1e-3))
+            shift = torch.where((mask & ~noise).any(1), (wanted - e_shower) / c.energy_norm[1], 0.0)
+            scaled = out[..., 2:3] + shift[:, None, None] * (~noise).unsqueeze(-1)
+            out = torch.cat([out[..., :2], scaled, out[..., 3:]], -1)
         return {"features": out * mask.unsqueeze(-1).to(out.dtype), "mask": mask}
 
     def sample(
@@ -430,9 +440,12 @@ class GVAE(nn.Module):
         z = torch.randn(n, self.config.latent, generator=generator, device=dev)
         params = self.decode(z, ctx, batch.get("gen_features"), anchors)
         n_hits = torch.multinomial(params["count_logits"].softmax(-1), 1, generator=generator).squeeze(1)
-        mean, log_std = params["log_total"].unbind(-1)
-        eps = torch.randn(mean.shape, generator=generator, device=dev, dtype=mean.dtype)
-        return self._draw_hits(params, n_hits, generator, mean + log_std.clamp(-5.0, 3.0).exp() * eps)
+        log_total = None
+        if self._total_energy:
+            mean, log_std = params["log_total"].unbind(-1)
+            eps = torch.randn(mean.shape, generator=generator, device=dev, dtype=mean.dtype)
+            log_total = mean + log_std.clamp(-5.0, 3.0).exp() * eps
+        return self._draw_hits(params, n_hits, generator, log_total)
 
     def reconstruct(self, batch: Batch) -> Batch:
         """Encode, decode the posterior mean and draw as many hits as the input has (seeded, reproducible)."""
@@ -441,4 +454,5 @@ class GVAE(nn.Module):
         mu, _ = self.encode(batch, ctx)
         gen = torch.Generator(device=x.device).manual_seed(0)
         params = self.decode(mu, ctx, batch.get("gen_features"), anchors)
-        return self._draw_hits(params, batch["mask"].sum(1), gen, params["log_total"][:, 0])
+        log_total = params["log_total"][:, 0] if self._total_energy else None
+        return self._draw_hits(params, batch["mask"].sum(1), gen, log_total)
