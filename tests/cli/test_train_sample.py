@@ -67,6 +67,11 @@ def test_gvae_trains_resumes_exactly_and_samples(
     capsys.readouterr()
     assert main(["inspect", str(prior), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n_events"] == 30
+    scores = tmp_path / "scores.npz"
+    assert main(["score", "--run", str(tmp_path / "full"), "--data", str(qcd), "--out", str(scores)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert 0.0 <= summary["auc_y1_vs_y0"] <= 1.0 and summary["n_y0"] + summary["n_y1"] == len(ref)
+    assert np.load(scores)["scores"].shape == (len(ref),)
 
 
 def test_gvae_paper_reconstructs_and_refuses_to_sample(

@@ -182,7 +182,4 @@ def test_gvae_total_energy_option_samples_and_reconstructs() -> None:
         out = model.sample(20, generator=torch.Generator().manual_seed(0))
         rec = model.reconstruct(_batch())
     assert torch.isfinite(out["features"]).all() and torch.isfinite(rec["features"]).all()
-    assert (
-        torch.equal(rec["mask"].sum(1), _batch()["mask"].sum(1))
-        or (rec["mask"].sum(1) <= _batch()["mask"].sum(1)).all()
-    )
+    assert (rec["mask"].sum(1) <= _batch()["mask"].sum(1)).all()  # one hit per cell, zero suppression

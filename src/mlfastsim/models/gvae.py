@@ -224,6 +224,9 @@ class GVAE(nn.Module):
     def encode(self, batch: Batch, ctx: Tensor | None) -> tuple[Tensor, Tensor]:
         """Posterior ``(μ, log σ²)``, each ``[B, latent]``."""
         x, mask = batch["features"], batch["mask"]
+        real = mask.any(0).nonzero()
+        width = int(real.max()) + 1 if len(real) else 1
+        x, mask = x[:, :width], mask[:, :width]  # slots padded in every jet do no work
         m = mask.unsqueeze(-1).to(x.dtype)
         h = self.embed(x * m) * m
         if self.mp:
@@ -371,7 +374,8 @@ class GVAE(nn.Module):
         """Draw ``n_hits [B]`` hits per jet from the mixture, one per cell, sorted by decreasing energy."""
         c = self.config
         b, dev = len(n_hits), n_hits.device
-        m = max(round(c.n_max * c.oversample), c.n_max)
+        most = int(n_hits.max()) if len(n_hits) else 0
+        m = max(round(most * c.oversample), most, 1)  # draws per jet, for the largest jet of the batch
         comp = torch.multinomial(params["log_weights"].exp(), m, replacement=True, generator=generator)
         idx = comp.unsqueeze(-1).expand(-1, -1, 3)
         mean = torch.gather(params["mean"], 1, idx)
@@ -409,9 +413,13 @@ class GVAE(nn.Module):
         keep = keep & (rank <= n_hits.unsqueeze(1))
         # the kept hits, by decreasing energy, into the first slots
         key = torch.where(keep, x[..., 2], torch.full_like(x[..., 2], -torch.inf))
-        top = torch.topk(key, c.n_max, dim=1).indices
+        top = torch.topk(key, min(c.n_max, m), dim=1).indices
         out = torch.gather(x, 1, top.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
         mask = torch.gather(keep, 1, top)
+        if out.shape[1] < c.n_max:  # back to n_max slots
+            out = F.pad(out, (0, 0, 0, c.n_max - out.shape[1]))
+            mask = F.pad(mask, (0, c.n_max - mask.shape[1]))
+            top = F.pad(top, (0, c.n_max - top.shape[1]))
         if log_total is not None and self._total_energy:
             # scale the shower hits (not the electronic noise) so that the sum of all hits is the jet's
             # total energy, drawn from its own distribution
