@@ -58,7 +58,7 @@ class GVAEConfig:
     n_channels: int = 1
     use_gen: bool = False
     gen_features: int = 5
-    hidden: int = 64
+    hidden: int = 32
     context: int = 128
     latent: int = 32
     components: int = 32

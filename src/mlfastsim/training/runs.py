@@ -316,7 +316,7 @@ def sample_run(
     n: int | None = None,
     conditions: JetImages | None = None,
     seed: int = 0,
-    batch_size: int = 512,
+    batch_size: int = 1024,
 ) -> JetImages:
     """Generate jets from a trained run: ``n`` from the prior, or one per jet of ``conditions``.
 
