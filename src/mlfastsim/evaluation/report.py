@@ -83,14 +83,10 @@ def write_plots_and_report(
 
 def render_html(result: Mapping[str, Any], base: Path, images: list[str]) -> str:
     """One self-contained HTML page: the metric table (floors highlighted) and every image inlined."""
-    from mlfastsim.evaluation.suite import FLOOR, RESIM, _cell
+    from mlfastsim.evaluation.suite import _cell, table_layout
 
     table = result["metrics"]
-    floors = [c for c in (FLOOR, RESIM) if c in table]
-    cols = floors + [c for c in table if c not in floors]
-    metrics: list[str] = []
-    for row in table.values():
-        metrics += [m for m in row if m not in metrics]
+    floors, cols, metrics = table_layout(table)
     head = "".join(f'<th class="{"floor" if c in floors else ""}">{html.escape(c)}</th>' for c in cols)
     body = "".join(
         "<tr><td>"

@@ -23,7 +23,7 @@ from mlfastsim.evaluation.observables import OBSERVABLE_UNITS, hit_energies, ima
 from mlfastsim.metrics import MetricResult, classifier_test, efps, emd_pairwise, fpd, kpd, w1
 from mlfastsim.metrics.result import bootstrap
 
-__all__ = ["FLOOR", "RESIM", "evaluate_jet_images", "format_table"]
+__all__ = ["FLOOR", "RESIM", "evaluate_jet_images", "format_table", "table_layout"]
 
 #: Column names of the two floors in tables and ``metrics.json``.
 FLOOR = "truth vs truth"
@@ -233,14 +233,20 @@ def _cell(entry: Any) -> str:
     return "—" if entry is None else str(entry)
 
 
-def format_table(result: Mapping[str, Any]) -> str:
-    """The metrics as a text table: one row per metric, candidates side by side, the floors in their own columns."""
-    table = result["metrics"]
+def table_layout(table: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[str], list[str]]:
+    """(floor columns, all columns with the floors first, metric rows in first-seen order) of a metrics table."""
     floors = [c for c in (FLOOR, RESIM) if c in table]
     cols = floors + [c for c in table if c not in floors]
     metrics: list[str] = []
     for row in table.values():
         metrics += [m for m in row if m not in metrics]
+    return floors, cols, metrics
+
+
+def format_table(result: Mapping[str, Any]) -> str:
+    """The metrics as a text table: one row per metric, candidates side by side, the floors in their own columns."""
+    table = result["metrics"]
+    floors, cols, metrics = table_layout(table)
     cells = [[m] + [_cell(table[c].get(m)) for c in cols] for m in metrics]
     header = ["metric"] + [f"[{c}]" if c in floors else c for c in cols]
     widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -387,15 +388,8 @@ def sample_run(
     return JetImages(images, nan, nan, nan, attrs=attrs)
 
 
-@torch.no_grad()
-def reconstruct_run(run: LoadedRun, jets: JetImages, batch_size: int = 256) -> JetImages:
-    """Encode and decode every jet of ``jets`` with an autoencoding run; returns images in GeV.
-
-    The output keeps the input's scalars and particles, so event ``i`` of both can be compared
-    (reconstruction EMD, masked MSE).
-    """
-    if not hasattr(run.model, "reconstruct"):
-        raise InputError(f"the {run.family} model does not reconstruct jets")
+def _model_batches(run: LoadedRun, jets: JetImages, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
+    """The jets as the model's normalised batch dicts (features, mask, cond, and particles if it uses them)."""
     cfg = run.config
     cloud = image_to_cloud(jets.images, n_max=cfg.data.n_max, channels=cfg.data.channels)
     feats = run.normaliser.transform(cloud.features, cloud.mask)
@@ -403,7 +397,6 @@ def reconstruct_run(run: LoadedRun, jets: JetImages, batch_size: int = 256) -> J
     gen = None
     if getattr(cfg.model, "use_gen", False) and jets.gen is not None:
         gen = gen_particles_to_padded(jets.gen, jets.eta, jets.phi, cfg.data.gen_max)
-    out_f, out_m = [], []
     for start in range(0, len(jets), batch_size):
         sl = slice(start, start + batch_size)
         batch = {
@@ -414,6 +407,21 @@ def reconstruct_run(run: LoadedRun, jets: JetImages, batch_size: int = 256) -> J
         if gen is not None:
             batch["gen_features"] = torch.as_tensor(gen[0][sl], dtype=torch.float32)
             batch["gen_mask"] = torch.as_tensor(gen[1][sl])
+        yield batch
+
+
+@torch.no_grad()
+def reconstruct_run(run: LoadedRun, jets: JetImages, batch_size: int = 256) -> JetImages:
+    """Encode and decode every jet of ``jets`` with an autoencoding run; returns images in GeV.
+
+    The output keeps the input's scalars and particles, so event ``i`` of both can be compared
+    (reconstruction EMD, masked MSE).
+    """
+    if not hasattr(run.model, "reconstruct"):
+        raise InputError(f"the {run.family} model does not reconstruct jets")
+    cfg = run.config
+    out_f, out_m = [], []
+    for batch in _model_batches(run, jets, batch_size):
         out = run.model.reconstruct(batch)  # type: ignore[operator]
         out_f.append(out["features"].float().numpy())
         out_m.append(out["mask"].numpy().astype(bool))
@@ -432,23 +440,7 @@ def score_run(run: LoadedRun, jets: JetImages, batch_size: int = 256) -> np.ndar
     """
     if not hasattr(run.model, "score"):
         raise InputError(f"the {run.family} model has no anomaly score")
-    cfg = run.config
-    cloud = image_to_cloud(jets.images, n_max=cfg.data.n_max, channels=cfg.data.channels)
-    feats = run.normaliser.transform(cloud.features, cloud.mask)
-    cond = run.cond_normaliser.transform(_conditions(jets, cfg.data.conditions))
-    gen = None
-    if getattr(cfg.model, "use_gen", False) and jets.gen is not None:
-        gen = gen_particles_to_padded(jets.gen, jets.eta, jets.phi, cfg.data.gen_max)
     scores = []
-    for start in range(0, len(jets), batch_size):
-        sl = slice(start, start + batch_size)
-        batch = {
-            "features": torch.as_tensor(feats[sl], dtype=torch.float32),
-            "mask": torch.as_tensor(cloud.mask[sl]),
-            "cond": torch.as_tensor(cond[sl], dtype=torch.float32),
-        }
-        if gen is not None:
-            batch["gen_features"] = torch.as_tensor(gen[0][sl], dtype=torch.float32)
-            batch["gen_mask"] = torch.as_tensor(gen[1][sl])
+    for batch in _model_batches(run, jets, batch_size):
         scores.append(run.model.score(batch).double().numpy())  # type: ignore[operator]
     return np.concatenate(scores) if scores else np.zeros(0)
