@@ -34,3 +34,16 @@ def test_atomic_path_leaves_nothing_on_error(tmp_path: Path) -> None:
         tmp.write_text("new")
     assert target.read_text() == "new"
     assert np.array_equal(sorted(p.name for p in tmp_path.iterdir()), ["out.bin"])
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from mlfastsim._utils import atomic_write_text
+
+    target = tmp_path / "x.txt"
+    atomic_write_text(target, "hello")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask

@@ -53,6 +53,8 @@ def plot_distribution_with_ratio(
         ax.stairs(h, edges, label=f"{name} (N={len(values)})", **style)
         with np.errstate(divide="ignore", invalid="ignore"):
             rax.plot(centres, np.where(ref_h > 0, h / ref_h, np.nan), drawstyle="steps-mid", **style)
+    if ref_h.max() > 0:
+        ax.set_ylim(0.0, 1.6 * ref_h.max())  # a far-off sample must not flatten the reference
     rax.axhline(1.0, color="black", lw=0.8)
     rax.set_ylim(0.0, 2.0)
     rax.set_ylabel("ratio")
