@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mlfastsim._utils import atomic_path, require
 
-__all__ = ["plot_distribution_with_ratio", "plot_per_event"]
+__all__ = ["plot_distribution_with_ratio", "plot_per_event", "save_png"]
 
 REFERENCE_STYLE = {"color": "black", "lw": 1.8}
+
+
+def save_png(fig: Any, path: str | Path) -> Path:
+    """Write a matplotlib figure as PNG atomically (folders created) and close it."""
+    plt = require("matplotlib.pyplot", "plot")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
 
 
 def _edges(values: list[np.ndarray], bins: int, log: bool) -> np.ndarray:
@@ -63,13 +76,7 @@ def plot_distribution_with_ratio(
     if log_x:
         ax.set_xscale("log")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 def plot_per_event(
@@ -85,10 +92,4 @@ def plot_per_event(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
