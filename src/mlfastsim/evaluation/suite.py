@@ -174,12 +174,17 @@ def evaluate_jet_images(
 
     # event-level metrics for paired samples, beside the resimulation floor
     per_event: dict[str, np.ndarray] = {}
-    full_cloud = image_to_cloud(reference.images, n_max=N_HITS, channels=(1,))
+    # hit clouds already made above are reused (the reference's own when it was not split in halves)
+    full_cloud = (
+        clouds["reference"]
+        if ref is reference
+        else image_to_cloud(reference.images, n_max=N_HITS, channels=(1,))
+    )
     paired = {name: j for name, j in candidates.items() if _paired(reference, j)}
     if resim is not None and _paired(reference, resim):
         paired = {RESIM: resim, **paired}
     for name, jets in paired.items():
-        cloud = image_to_cloud(jets.images, n_max=N_HITS, channels=(1,))
+        cloud = clouds[name] if name in clouds else image_to_cloud(jets.images, n_max=N_HITS, channels=(1,))
         values = emd_pairwise(
             full_cloud.features, full_cloud.mask, cloud.features, cloud.mask, R=0.4, n_jobs=n_jobs
         )

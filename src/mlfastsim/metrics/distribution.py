@@ -60,6 +60,14 @@ def _linear(x: np.ndarray, intercept: float, slope: float) -> np.ndarray:
     return intercept + slope * x
 
 
+def _two_samples(x: np.ndarray, y: np.ndarray, normalise: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Both samples as float64 ``[N, F]`` with the same F, optionally normalised together."""
+    x, y = _features(x, "x"), _features(y, "y")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y need the same features, got {x.shape[1]} and {y.shape[1]}")
+    return _normalise(x, y) if normalise else (x, y)
+
+
 def fpd(
     x: np.ndarray,
     y: np.ndarray,
@@ -91,11 +99,7 @@ def fpd(
         :class:`MetricResult` (FPD in squared normalised-feature units, the fit's 1σ error on the intercept,
         min(N_x, N_y)).
     """
-    x, y = _features(x, "x"), _features(y, "y")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y need the same features, got {x.shape[1]} and {y.shape[1]}")
-    if normalise:
-        x, y = _normalise(x, y)
+    x, y = _two_samples(x, y, normalise)
     n = min(len(x), len(y))
     if max_samples is None:
         max_samples = min(50_000, n)
@@ -181,11 +185,7 @@ def kpd(
         :class:`MetricResult` (median MMD² over batches, half the 16.275–83.725 % inter-quantile range as in
         JetNet, min(N_x, N_y)).
     """
-    x, y = _features(x, "x"), _features(y, "y")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y need the same features, got {x.shape[1]} and {y.shape[1]}")
-    if normalise:
-        x, y = _normalise(x, y)
+    x, y = _two_samples(x, y, normalise)
     n = min(len(x), len(y))
     size = min(int(batch_size), n)
     if size < 2:
