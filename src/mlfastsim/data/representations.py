@@ -14,6 +14,7 @@ from mlfastsim.physics.detector.geometry import (
     IMAGE_SIZE,
     pixel_centres,
 )
+from mlfastsim.physics.detector.tracker import propagate_to_ecal
 
 __all__ = ["GEN_FEATURE_NAMES", "cloud_to_image", "gen_particles_to_padded", "image_to_cloud", "knn_graph"]
 
@@ -139,7 +140,17 @@ def cloud_to_image(cloud: HitCloud, channels: tuple[int, ...] = (1,), size: int 
 
 
 #: Generator-level particle features produced by :func:`gen_particles_to_padded`.
-GEN_FEATURE_NAMES = ("eta_rel", "phi_rel", "log_pt", "charge", "is_em")
+GEN_FEATURE_NAMES = (
+    "eta_rel",
+    "phi_rel",
+    "log_pt",
+    "charge",
+    "is_em",
+    "log_e",
+    "eta_ecal_rel",
+    "phi_ecal_rel",
+    "reaches_ecal",
+)
 
 
 def gen_particles_to_padded(
@@ -153,8 +164,11 @@ def gen_particles_to_padded(
         m_max: particles kept per jet, highest pT first.
 
     Returns:
-        features float32 ``[N, m_max, 5]`` = (η_rel, φ_rel wrapped to (−π, π], log(pT / GeV),
-        charge, is_em (photon or electron)), and mask bool ``[N, m_max]``.
+        features float32 ``[N, m_max, 9]`` = :data:`GEN_FEATURE_NAMES`: η_rel, φ_rel wrapped to (−π, π],
+        log(pT / GeV), charge, is_em (photon or electron), log(E / GeV) with E = pT cosh η (what a
+        calorimeter measures), the impact point on the ECAL face relative to the jet axis (charged
+        particles bend in the solenoid field: :func:`~mlfastsim.physics.detector.tracker.propagate_to_ecal`)
+        and whether the particle reaches the ECAL (1/0); and mask bool ``[N, m_max]``.
     """
     n = len(gen)
     feats = np.zeros((n, m_max, len(GEN_FEATURE_NAMES)), dtype=np.float32)
@@ -174,5 +188,10 @@ def gen_particles_to_padded(
         feats[i, :k, 2] = np.log(pt)
         feats[i, :k, 3] = p["charge"]
         feats[i, :k, 4] = np.isin(np.abs(p["pdgid"]), (11, 22))
+        feats[i, :k, 5] = np.log(pt * np.cosh(p["eta"].astype(np.float64)))
+        eta_ecal, phi_ecal, reaches = propagate_to_ecal(pt, p["eta"], p["phi"], p["charge"])
+        feats[i, :k, 6] = eta_ecal - eta0
+        feats[i, :k, 7] = np.remainder(phi_ecal - phi0 + np.pi, 2 * np.pi) - np.pi
+        feats[i, :k, 8] = reaches
         mask[i, :k] = True
     return feats, mask

@@ -42,6 +42,14 @@ from torch import Tensor, nn
 from mlfastsim.models.base import Batch
 from mlfastsim.models.cellgraph import GRID, CellMessagePassing, cell_indices, cell_neighbours
 from mlfastsim.models.nn import LOG_2PI, masked_max, masked_mean, mlp, reparameterise
+from mlfastsim.models.particle_response import (
+    core_cells,
+    core_log_likelihood,
+    draw_cores,
+    halo_exclusion,
+    match_core_hits,
+    particle_base,
+)
 
 __all__ = ["GVAE", "GVAEConfig"]
 
@@ -55,7 +63,7 @@ class GVAEConfig:
     n_cond: int = 0
     n_channels: int = 1
     use_gen: bool = False
-    gen_features: int = 5
+    gen_features: int = 9
     hidden: int = 32
     context: int = 128
     latent: int = 32
@@ -69,7 +77,6 @@ class GVAEConfig:
     min_log_energy: float = -1e9
     noise_component: bool = True
     energy_norm: tuple[float, float] = (0.0, 0.0)
-    total_energy: bool = False
     pixel_scale: tuple[float, float] = (0.0, 0.0)
     pixel_offset: tuple[float, float] = (0.0, 0.0)
 
@@ -99,11 +106,7 @@ class GVAE(nn.Module):
         self.encoder_head = mlp([2 * h + 1 + ctx_in, c.context, c.context, 2 * c.latent])
         self.decoder = mlp([c.latent + ctx_in, c.context, c.context], last_activation=True)
         self.count_head = nn.Linear(c.context, c.n_max + 1)
-        # the jet's total hit energy, log-normal (mean, log std): sampled hits are scaled to it
-        self._total_energy = c.total_energy and c.energy_norm[1] > 0
-        if self._total_energy:
-            self.total_head = nn.Linear(c.context, 2)
-        per_component = 1 + 3 + 3 + (self.n_ch if self.n_ch > 1 else 0)
+        per_component = 1 + 3 + 3 + 1 + (self.n_ch if self.n_ch > 1 else 0)
         self.mixture_head = nn.Linear(c.context, c.components * per_component)
         self._uniform_noise = c.noise_component and c.pixel_scale[0] > 0
         self._log_window_area = (
@@ -115,9 +118,18 @@ class GVAE(nn.Module):
         self.condition_bank: Tensor
         self.register_buffer("condition_bank", torch.zeros(0, c.n_cond))
         if c.use_gen:
-            # one mixture component per generator-level particle, placed near it (the detector response)
-            self.anchor_head = mlp([c.gen_features + c.context, h, per_component])
+            # per generator-level particle: a core hit in the crystal it strikes and a halo component around
+            # it, starting from particle_base (where it hits the ECAL, how much energy it brings); the
+            # networks learn corrections: the detector's response
+            self.anchor_head = mlp([c.gen_features + c.context, h, 3 + per_component])
             self.anchor_position = nn.Linear(c.gen_features, 3)
+            with torch.no_grad():  # small corrections at first (not zero: gradients must reach every layer)
+                last = self.anchor_head[-1]
+                assert isinstance(last, nn.Linear)
+                for layer in (last, self.anchor_position):
+                    layer.weight.mul_(0.01)
+                    layer.bias.zero_()
+        self._cores = c.use_gen and self.n_ch == 1 and c.pixel_scale[0] > 0
 
     # ---- context ------------------------------------------------------------------------------
     def set_condition_bank(self, cond: Tensor) -> None:
@@ -204,14 +216,25 @@ class GVAE(nn.Module):
         self, z: Tensor, ctx: Tensor | None, gen_features: Tensor | None = None, anchors: Tensor | None = None
     ) -> dict[str, Tensor]:
         """Count logits ``[B, n_max+1]`` and mixture parameters: weights ``[B, K']``, means and log-stds
-        ``[B, K', 3]``, where K' = K global components plus, with particles, one component per particle
-        ``[B, m]`` anchored at it (those not in ``anchors`` get zero weight)."""
+        ``[B, K', 3]`` and energy slopes ``[B, K']``, where K' = K global components plus, with particles,
+        one component per particle ``[B, m]`` anchored at it (those not in ``anchors`` get zero weight).
+
+        A component's log-energy mean falls with the hit's distance from the component's centre:
+        log E ~ N(μ_E + slope · σ_E · u, σ_E) with u = ½ |(x − μ_x) / σ_x|² — a shower's core cell holds
+        most of its energy, its halo little (with a diagonal Gaussian, energy and position would be
+        independent). The density stays normalised: p(x) p(log E | x)."""
         c = self.config
         h = self.decoder(z if ctx is None else torch.cat([z, ctx], -1))
         p = self.mixture_head(h).view(len(z), c.components, -1)
+        cores = None
         if c.use_gen and gen_features is not None and anchors is not None:
             per = torch.cat([gen_features, h.unsqueeze(1).expand(-1, gen_features.shape[1], -1)], -1)
+            core_base, halo_base = particle_base(
+                gen_features, c.pixel_scale, c.pixel_offset, c.energy_norm, p.shape[-1]
+            )
             q = self.anchor_head(per)
+            cores = q[..., :3] + core_base
+            q = q[..., 3:] + halo_base
             q = torch.cat([q[..., :1], q[..., 1:4] + self.anchor_position(gen_features), q[..., 4:]], -1)
             q = torch.cat([q[..., :1].masked_fill(~anchors.unsqueeze(-1), -1e9), q[..., 1:]], -1)
             p = torch.cat([p, q], 1)
@@ -220,25 +243,38 @@ class GVAE(nn.Module):
             "log_weights": torch.log_softmax(p[..., 0], -1),
             "mean": p[..., 1:4],
             "log_std": p[..., 4:7].clamp(c.min_log_std, 3.0),
+            "slope": p[..., 7],
         }
-        if self._total_energy:
-            out["log_total"] = self.total_head(h)
+        if cores is not None and self._cores and anchors is not None and gen_features is not None:
+            out["core_logit"], out["core_mean"] = cores[..., 0], cores[..., 1]
+            out["core_log_std"] = cores[..., 2].clamp(c.min_log_std, 3.0)
+            out["core_cell"], out["core_owner"] = core_cells(gen_features, anchors)
         if self.n_ch > 1:
-            out["channel_logp"] = torch.log_softmax(p[..., 7 : 7 + self.n_ch], -1)
+            out["channel_logp"] = torch.log_softmax(p[..., 8 : 8 + self.n_ch], -1)
         return out
 
     # ---- likelihood ---------------------------------------------------------------------------
-    def _hit_log_likelihood(self, x: Tensor, params: dict[str, Tensor]) -> Tensor:
-        """log p(hit) of every hit ``[B, n]`` under the mixture."""
+    def _hit_log_likelihood(
+        self, x: Tensor, params: dict[str, Tensor], hit_cell: Tensor | None = None
+    ) -> Tensor:
+        """log p(hit) of every hit ``[B, n]`` under the mixture (``hit_cell [B, n]``: the hits' cells, to take
+        the particles' core crystals out of their halos)."""
         diff = (x[..., None, :3] - params["mean"].unsqueeze(1)) * torch.exp(-params["log_std"]).unsqueeze(1)
         log_std = params["log_std"].unsqueeze(1)
-        position = -0.5 * (diff[..., :2] ** 2).sum(-1) - log_std[..., :2].sum(-1) - LOG_2PI
+        u = 0.5 * (diff[..., :2] ** 2).sum(-1)  # [B, n, K']
+        position = -u - log_std[..., :2].sum(-1) - LOG_2PI
         if self._uniform_noise:
-            # component 0: electronic noise, uniform over the window's cells
+            # component 0: electronic noise, uniform over the window's cells, energy independent of position
             position = torch.cat(
                 [torch.full_like(position[..., :1], -self._log_window_area), position[..., 1:]], -1
             )
-        energy = -0.5 * diff[..., 2] ** 2 - log_std[..., 2] - 0.5 * LOG_2PI
+            u = torch.cat([torch.zeros_like(u[..., :1]), u[..., 1:]], -1)
+        if hit_cell is not None and "core_cell" in params:
+            m = params["core_cell"].shape[1]
+            ring = halo_exclusion(params, hit_cell, self.config.pixel_scale, self.config.pixel_offset)
+            position = torch.cat([position[..., :-m], position[..., -m:] + ring], -1)
+        shift = params["slope"].unsqueeze(1) * u  # in units of σ_E
+        energy = -0.5 * (diff[..., 2] - shift) ** 2 - log_std[..., 2] - 0.5 * LOG_2PI
         logp = position + energy + params["log_weights"].unsqueeze(1)
         if self.n_ch > 1:
             ch = x[..., 3].round().long().clamp(0, self.n_ch - 1)
@@ -254,12 +290,6 @@ class GVAE(nn.Module):
         noise = (torch.rand_like(x[..., :2]) - 0.5) / torch.tensor(scale, device=x.device, dtype=x.dtype)
         return torch.cat([x[..., :2] + noise, x[..., 2:]], -1)
 
-    def _log_total_energy(self, log_e: Tensor, mask: Tensor) -> Tensor:
-        """log(Σ E / GeV) of the real hits ``[B]``, from normalised log energies ``[B, n]``."""
-        mean, std = self.config.energy_norm
-        log_gev = (log_e * std + mean).masked_fill(~mask, -torch.inf)
-        return torch.logsumexp(log_gev, 1).clamp_min(-30.0)
-
     def _neg_elbo(self, batch: Batch, stochastic: bool) -> dict[str, Tensor]:
         x, mask = batch["features"], batch["mask"]
         b = len(x)
@@ -267,21 +297,22 @@ class GVAE(nn.Module):
         mu, logvar = self.encode(batch, ctx)
         z = reparameterise(mu, logvar) if stochastic else mu
         params = self.decode(z, ctx, batch.get("gen_features"), anchors)
-        ll = self._hit_log_likelihood(self._dequantise(x), params)
-        nll_hits = -(ll * mask.to(ll.dtype)).sum(1)
         n = mask.sum(1)
-        nll_count = F.cross_entropy(params["count_logits"], n, reduction="none")
-        nll_total = torch.zeros_like(nll_count)
-        if self._total_energy:
-            mean, log_std = params["log_total"].unbind(-1)
-            log_std = log_std.clamp(-5.0, 3.0)
-            log_total = self._log_total_energy(x[..., 2], mask)
-            nll_total = 0.5 * ((log_total - mean) / log_std.exp()) ** 2 + log_std + 0.5 * LOG_2PI
+        rest, nll_cores = mask, torch.zeros(b, device=x.device, dtype=x.dtype)
+        hit_cell = None
+        if "core_logit" in params:  # hits in the particles' impact cells are their cores
+            row, col = cell_indices(x, self.config.pixel_scale, self.config.pixel_offset)
+            hit_cell = row * GRID + col
+            core_hit, is_core = match_core_hits(hit_cell, mask, params["core_cell"], params["core_owner"])
+            nll_cores = -core_log_likelihood(x[..., 2], core_hit, params["core_owner"], params)
+            rest = mask & ~is_core
+        ll = self._hit_log_likelihood(self._dequantise(x), params, hit_cell)
+        nll_hits = -(ll * rest.to(ll.dtype)).sum(1) + nll_cores
+        nll_count = F.cross_entropy(params["count_logits"], rest.sum(1), reduction="none")
         kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
         return {
             "nll_hits": nll_hits,
             "nll_count": nll_count,
-            "nll_total": nll_total,
             "kl": kl_dims.sum(1),
             "kl_dims": kl_dims,
             "n": n.to(x.dtype),
@@ -298,21 +329,18 @@ class GVAE(nn.Module):
         # free bits: no pressure below `free_bits` nats per latent dimension (batch mean), against collapse
         kl_dims = t["kl_dims"].mean(0)
         kl_term = torch.maximum(kl_dims, torch.full_like(kl_dims, self.config.free_bits)).sum() * len(t["n"])
-        total = (
-            (t["nll_hits"] + t["nll_count"] + t["nll_total"]).sum() + self.config.beta_kl * kl_term
-        ) / hits
+        total = ((t["nll_hits"] + t["nll_count"]).sum() + self.config.beta_kl * kl_term) / hits
         return {
             "loss": total,
             "nll_hits": t["nll_hits"].sum() / hits,
             "nll_count": t["nll_count"].mean(),
-            "nll_total": t["nll_total"].mean(),
             "kl": t["kl"].mean(),
         }
 
     def score(self, batch: Batch) -> Tensor:
         """Anomaly score: negative ELBO per jet ``[B]`` (nats), at the posterior mean."""
         t = self._neg_elbo(batch, stochastic=False)
-        return t["nll_hits"] + t["nll_count"] + t["nll_total"] + t["kl"]
+        return t["nll_hits"] + t["nll_count"] + t["kl"]
 
     # ---- generation ---------------------------------------------------------------------------
     def _draw_hits(
@@ -320,18 +348,35 @@ class GVAE(nn.Module):
         params: dict[str, Tensor],
         n_hits: Tensor,
         generator: torch.Generator | None,
-        log_total: Tensor | None = None,
+        total: bool = False,
     ) -> Batch:
-        """Draw ``n_hits [B]`` hits per jet from the mixture, one per cell, sorted by decreasing energy."""
+        """Draw the particles' cores (when the model has them) and ``n_hits [B]`` further hits from the
+        mixture (``total``: ``n_hits`` counts the cores too), one per cell, sorted by decreasing energy."""
         c = self.config
         b, dev = len(n_hits), n_hits.device
+        core_feats = core_cell = None
+        if "core_logit" in params:
+            rc, core_e, present = draw_cores(
+                params, params["core_cell"], params["core_owner"], c.min_log_energy, generator
+            )
+            core_cell = torch.where(present, rc[..., 0] * GRID + rc[..., 1], -2)
+            scale = torch.tensor(c.pixel_scale, device=dev, dtype=core_e.dtype)
+            pos = (rc.to(core_e.dtype) - torch.tensor(c.pixel_offset, device=dev, dtype=core_e.dtype)) / scale
+            core_feats = (torch.cat([pos, core_e.unsqueeze(-1)], -1), present)
+            if total:
+                n_hits = (n_hits - present.sum(1)).clamp_min(0)
         most = int(n_hits.max()) if len(n_hits) else 0
         m = max(round(most * c.oversample), most, 1)  # draws per jet, for the largest jet of the batch
         comp = torch.multinomial(params["log_weights"].exp(), m, replacement=True, generator=generator)
         idx = comp.unsqueeze(-1).expand(-1, -1, 3)
         mean = torch.gather(params["mean"], 1, idx)
         std = torch.gather(params["log_std"], 1, idx).exp()
-        x = mean + std * torch.randn(mean.shape, generator=generator, device=dev, dtype=mean.dtype)
+        eps = torch.randn(mean.shape, generator=generator, device=dev, dtype=mean.dtype)
+        slope = torch.gather(params["slope"], 1, comp)
+        if self._uniform_noise:
+            slope = slope.masked_fill(comp == 0, 0.0)
+        eps[..., 2] += slope * 0.5 * (eps[..., :2] ** 2).sum(-1)  # log E falls away from the centre
+        x = mean + std * eps
         if self._uniform_noise:
             cells = torch.randint(GRID, (b, m, 2), generator=generator, device=dev).to(x.dtype)
             scale = torch.tensor(c.pixel_scale, device=dev, dtype=x.dtype)
@@ -351,60 +396,61 @@ class GVAE(nn.Module):
             row, col = cell_indices(x, c.pixel_scale, c.pixel_offset)
             inside = (row >= 0) & (row < GRID) & (col >= 0) & (col < GRID)
             cell = torch.where(inside, (ch * GRID + row) * GRID + col, -1 - torch.arange(m, device=dev))
+            # one hit per cell, the first drawn there (a draw of the model's p(E | cell)) ...
             sorted_cell, order = torch.sort(cell, dim=1, stable=True)
             first_sorted = torch.ones_like(sorted_cell, dtype=torch.bool)
             first_sorted[:, 1:] = sorted_cell[:, 1:] != sorted_cell[:, :-1]
-            first = torch.zeros_like(first_sorted).scatter(1, order, first_sorted)
-            keep = first & inside
+            keep = torch.zeros_like(first_sorted).scatter(1, order, first_sorted) & inside
+            if (
+                core_cell is not None
+            ):  # ... none where a particle's core is, none in a halo's own core crystal
+                keep = keep & ~(cell.unsqueeze(2) == core_cell.unsqueeze(1)).any(2)
+                n_global = params["mean"].shape[1] - params["core_cell"].shape[1]
+                owned = torch.where(params["core_owner"], params["core_cell"], -2)
+                own = torch.gather(owned, 1, (comp - n_global).clamp_min(0))
+                keep = keep & ~((comp >= n_global) & (cell == own))
             # snap to the cell centre, as the detector reports it
             x[..., 0] = (row.to(x.dtype) - c.pixel_offset[0]) / c.pixel_scale[0]
             x[..., 1] = (col.to(x.dtype) - c.pixel_offset[1]) / c.pixel_scale[1]
         keep = keep & (x[..., 2] >= c.min_log_energy)  # zero suppression, as in the data
-        rank = torch.cumsum(keep.long(), 1)
-        keep = keep & (rank <= n_hits.unsqueeze(1))
+        keep = keep & (torch.cumsum(keep.long(), 1) <= n_hits.unsqueeze(1))  # the first n_hits cells drawn
+        if core_feats is not None:
+            x = torch.cat([core_feats[0], x], 1)
+            keep = torch.cat([core_feats[1], keep], 1)
         # the kept hits, by decreasing energy, into the first slots
         key = torch.where(keep, x[..., 2], torch.full_like(x[..., 2], -torch.inf))
-        top = torch.topk(key, min(c.n_max, m), dim=1).indices
+        top = torch.topk(key, min(c.n_max, x.shape[1]), dim=1).indices
         out = torch.gather(x, 1, top.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
         mask = torch.gather(keep, 1, top)
         if out.shape[1] < c.n_max:  # back to n_max slots
             out = F.pad(out, (0, 0, 0, c.n_max - out.shape[1]))
             mask = F.pad(mask, (0, c.n_max - mask.shape[1]))
-            top = F.pad(top, (0, c.n_max - top.shape[1]))
-        if log_total is not None and self._total_energy:
-            # scale the shower hits (not the electronic noise) so that the sum of all hits is the jet's
-            # total energy, drawn from its own distribution
-            noise = torch.gather(comp == 0, 1, top) & mask if self._uniform_noise else torch.zeros_like(mask)
-            e_noise = self._log_total_energy(out[..., 2], noise).exp() * noise.any(1)
-            e_shower = self._log_total_energy(out[..., 2], mask & ~noise)
-            wanted = torch.log((log_total.exp() - e_noise).clamp_min(1e-3))
-            shift = torch.where((mask & ~noise).any(1), (wanted - e_shower) / c.energy_norm[1], 0.0)
-            scaled = out[..., 2:3] + shift[:, None, None] * (~noise).unsqueeze(-1)
-            out = torch.cat([out[..., :2], scaled, out[..., 3:]], -1)
         return {"features": out * mask.unsqueeze(-1).to(out.dtype), "mask": mask}
 
     def sample(
         self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None, **kwargs: Tensor
     ) -> Batch:
         """Generate ``n`` jets from the prior, conditioned on ``cond [n, C]`` (and ``gen_features``/``gen_mask``
-        when given), or unconditionally (learned null conditions) when they are None."""
+        when given), or unconditionally when they are None: conditions are then drawn from the stored
+        training conditions (returned as ``matched_cond [n, C]``, normalised, so that the jets' kinematics
+        are known) or, without a bank, replaced by the learned null condition."""
         dev = next(self.parameters()).device
         batch: Batch = dict(kwargs)
+        drawn = None
         if cond is not None:
             batch["cond"] = cond.to(dev)
         elif self.config.n_cond and len(self.condition_bank):
             pick = torch.randint(len(self.condition_bank), (n,), generator=generator, device=dev)
             batch["cond"] = self.condition_bank[pick]
+            drawn = batch["cond"]
         ctx, anchors = self._context(batch, n, dev, drop=False)
         z = torch.randn(n, self.config.latent, generator=generator, device=dev)
         params = self.decode(z, ctx, batch.get("gen_features"), anchors)
         n_hits = torch.multinomial(params["count_logits"].softmax(-1), 1, generator=generator).squeeze(1)
-        log_total = None
-        if self._total_energy:
-            mean, log_std = params["log_total"].unbind(-1)
-            eps = torch.randn(mean.shape, generator=generator, device=dev, dtype=mean.dtype)
-            log_total = mean + log_std.clamp(-5.0, 3.0).exp() * eps
-        return self._draw_hits(params, n_hits, generator, log_total)
+        out = self._draw_hits(params, n_hits, generator)
+        if drawn is not None:
+            out["matched_cond"] = drawn
+        return out
 
     def reconstruct(self, batch: Batch) -> Batch:
         """Encode, decode the posterior mean and draw as many hits as the input has (seeded, reproducible)."""
@@ -413,5 +459,4 @@ class GVAE(nn.Module):
         mu, _ = self.encode(batch, ctx)
         gen = torch.Generator(device=x.device).manual_seed(0)
         params = self.decode(mu, ctx, batch.get("gen_features"), anchors)
-        log_total = params["log_total"][:, 0] if self._total_energy else None
-        return self._draw_hits(params, batch["mask"].sum(1), gen, log_total)
+        return self._draw_hits(params, batch["mask"].sum(1), gen, total=True)

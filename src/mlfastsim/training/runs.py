@@ -19,6 +19,7 @@ import torch
 
 from mlfastsim._utils import InputError, atomic_write_text, jsonable, provenance, torch_generator
 from mlfastsim.data import (
+    GEN_FEATURE_NAMES,
     ConditionNormaliser,
     HitCloud,
     HitCloudDataset,
@@ -144,6 +145,7 @@ def _fit_model_to_data(cfg: RunConfig, n_features: int, norm: HitNormaliser, min
         "n_features": n_features,
         "n_cond": len(cfg.data.conditions),
         "n_channels": len(cfg.data.channels),
+        "gen_features": len(GEN_FEATURE_NAMES),
         "pixel_scale": (norm.std[0] / CRYSTAL_DETA, norm.std[1] / CRYSTAL_DPHI),
         "pixel_offset": (norm.mean[0] / CRYSTAL_DETA + half, norm.mean[1] / CRYSTAL_DPHI + half),
         "energy_norm": (norm.mean[2], norm.std[2]),
@@ -323,7 +325,9 @@ def sample_run(
 
     With ``conditions`` (a jet-image file's jets), the per-jet scalars (and, for models that use them,
     the generator-level particles) condition the model; the output keeps their pt, m0, y, η, φ and
-    particles, so it is directly comparable to that file. Returns images in GeV.
+    particles, so it is directly comparable to that file. From the prior, the output records the jet
+    pt, m0 and η the model drew for each jet (conditional models); those it did not draw are NaN.
+    Returns images in GeV.
     """
     cfg = run.config
     n_cond = int(getattr(cfg.model, "n_cond", 0) or 0)
@@ -344,7 +348,7 @@ def sample_run(
             raise InputError("--conditions: the model uses generator-level particles and the file has none")
         gen = gen_particles_to_padded(conditions.gen, conditions.eta, conditions.phi, cfg.data.gen_max)
     generator = torch_generator(seed)
-    feats, masks = [], []
+    feats, masks, drawn = [], [], []
     for start in range(0, total, batch_size):
         stop = min(start + batch_size, total)
         c = None if cond is None else torch.as_tensor(cond[start:stop], dtype=torch.float32)
@@ -365,6 +369,8 @@ def sample_run(
             f[..., 2] *= (wanted / np.maximum(stored, 1e-6))[:, None]
         feats.append(f)
         masks.append(out["mask"].numpy().astype(bool))
+        if conditions is None and "matched_cond" in out and n_cond:
+            drawn.append(out["matched_cond"].numpy())
     mask = np.concatenate(masks)
     cloud = HitCloud(np.concatenate(feats), mask, run.feature_names)
     images = cloud_to_image(cloud, channels=cfg.data.channels)
@@ -385,7 +391,11 @@ def sample_run(
             attrs,
         )
     nan = np.full(total, np.nan, dtype=np.float32)
-    return JetImages(images, nan, nan, nan, attrs=attrs)
+    kinematics = {name: nan for name in ("pt", "eta", "m0")}
+    if drawn:  # the jets' kinematics drawn by the model (a library's stored jets, gvae's condition bank)
+        values = run.cond_normaliser.inverse_transform(np.concatenate(drawn))
+        kinematics.update({n: values[:, i].astype(np.float32) for i, n in enumerate(cfg.data.conditions)})
+    return JetImages(images, kinematics["pt"], kinematics["m0"], nan, kinematics["eta"], attrs=attrs)
 
 
 def _model_batches(run: LoadedRun, jets: JetImages, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:

@@ -1,0 +1,188 @@
+"""The detector's response to each generator-level particle, for the particle-conditioned ``gvae``.
+
+Each particle gets a "core" — the hit in the crystal it strikes — and a "halo" mixture component around
+it; :func:`particle_base` gives both their starting parameters, which the networks then correct.
+
+An EM particle puts about three quarters of its energy into the one ECAL crystal it hits (the reference
+ECAL's crystals are about one Molière radius wide); a charged hadron leaves a MIP there. A point process
+with i.i.d. hits cannot say "exactly one hit in this cell": a Gaussian component centred on the cell also
+spreads draws over its neighbours, and a broad component's soft draws land in the cell too. So the model
+treats the impact cells apart: each particle's impact cell holds a hit with probability σ(logit), with a
+log-normal energy, and every other hit comes from the mixture. When several particles hit one cell, the
+most energetic of them owns it (the others' deposits merge into its hit).
+
+The likelihood stays exact under this model: the hit found in a particle's impact cell is its core, an
+empty impact cell is a core that was not there (no deposit, or one below the zero-suppression threshold).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from mlfastsim.data.representations import GEN_FEATURE_NAMES
+from mlfastsim.models.cellgraph import GRID
+from mlfastsim.models.nn import LOG_2PI
+from mlfastsim.physics.detector.geometry import CRYSTAL_DETA, CRYSTAL_DPHI
+
+__all__ = [
+    "core_cells",
+    "core_log_likelihood",
+    "draw_cores",
+    "halo_exclusion",
+    "match_core_hits",
+    "particle_base",
+]
+
+#: Starting values (training adapts them): the share of an EM particle's energy in the crystal it hits
+#: (76 % in the reference simulation), the energy of each of its halo hits as a share of its energy, a
+#: MIP's energy in 23 cm of PbWO4 (GeV), and the halo's width σ in cells.
+EM_CORE_FRACTION = 0.75
+EM_HALO_FRACTION = 0.02
+MIP_ENERGY = 0.235
+HALO_WIDTH_CELLS = 1.0
+HADRON_HALO_WIDTH_CELLS = 2.0
+HADRON_HALO_FRACTION = 0.03
+
+_ETA, _PHI, _LOG_E, _REACHES = (
+    GEN_FEATURE_NAMES.index(n) for n in ("eta_ecal_rel", "phi_ecal_rel", "log_e", "reaches_ecal")
+)
+
+
+def particle_base(
+    gen: Tensor,
+    pixel_scale: tuple[float, float],
+    pixel_offset: tuple[float, float],
+    energy_norm: tuple[float, float],
+    per_component: int,
+) -> tuple[Tensor, Tensor]:
+    """Starting parameters of the particles ``gen [B, m, G]``, in the model's normalised units.
+
+    Returns ``core [B, m, 3]`` = (logit of a hit in the impact cell, mean and log std of its log energy)
+    and ``halo [B, m, per_component]`` = a mixture component's (weight logit, mean (x, y, log E), log std
+    (x, y, log E), energy slope, …). An EM particle's core holds :data:`EM_CORE_FRACTION` of its energy
+    with a sharp spread; a hadron's starts at a MIP (:data:`MIP_ENERGY`). The halo is centred on the impact
+    point, :data:`HALO_WIDTH_CELLS` wide (:data:`HADRON_HALO_WIDTH_CELLS` for hadrons), with weight ∝ E and
+    hits of :data:`EM_HALO_FRACTION` (:data:`HADRON_HALO_FRACTION`) of the particle's energy.
+    Particles that do not reach the ECAL (curling in the field) start with weights e⁻⁵. Entries that need
+    the pixel map or the energy scale stay 0 where those are not set (a model not yet fitted to data).
+    """
+    f = {name: gen[..., i] for i, name in enumerate(GEN_FEATURE_NAMES)}
+    core = torch.zeros(*gen.shape[:2], 3, device=gen.device, dtype=gen.dtype)
+    halo = torch.zeros(*gen.shape[:2], per_component, device=gen.device, dtype=gen.dtype)
+    core[..., 0] = halo[..., 0] = -5.0 * (1.0 - f["reaches_ecal"])
+    halo[..., 0] += f["log_e"].clamp(-3.0, 5.0)  # more energy, more halo hits
+    if pixel_scale[0] > 0:
+        for axis, (name, size) in enumerate((("eta_ecal_rel", CRYSTAL_DETA), ("phi_ecal_rel", CRYSTAL_DPHI))):
+            cells = f[name] / size + GRID // 2
+            halo[..., 1 + axis] = (cells - pixel_offset[axis]) / pixel_scale[axis]
+            width = torch.where(f["is_em"] > 0.5, HALO_WIDTH_CELLS, HADRON_HALO_WIDTH_CELLS)
+            halo[..., 4 + axis] = torch.log(width / pixel_scale[axis])
+    if energy_norm[1] > 0:
+        em = f["is_em"] > 0.5
+        mean, std = energy_norm
+        core[..., 1] = (
+            torch.where(em, f["log_e"] + math.log(EM_CORE_FRACTION), math.log(MIP_ENERGY)) - mean
+        ) / std
+        core[..., 2] = torch.where(em, math.log(0.3), 0.0)
+        share = torch.where(em, EM_HALO_FRACTION, HADRON_HALO_FRACTION)
+        halo[..., 3] = (f["log_e"] + torch.log(share) - mean) / std
+    return core, halo
+
+
+def core_cells(gen: Tensor, anchors: Tensor) -> tuple[Tensor, Tensor]:
+    """Impact cells ``[B, m]`` (row · GRID + column, int64) of the particles ``gen [B, m, G]``, and which
+    particles own a core ``[B, m]``: in ``anchors``, reaching the ECAL inside the window, and the most
+    energetic particle in their cell (ties: the first)."""
+    half = GRID // 2
+    row = torch.round(gen[..., _ETA] / CRYSTAL_DETA + half).long()
+    col = torch.round(gen[..., _PHI] / CRYSTAL_DPHI + half).long()
+    inside = (row >= 0) & (row < GRID) & (col >= 0) & (col < GRID)
+    valid = anchors & inside & (gen[..., _REACHES] > 0.5)
+    cell = torch.where(valid, row * GRID + col, -1)
+    log_e = gen[..., _LOG_E]
+    m = gen.shape[1]
+    same = (cell.unsqueeze(2) == cell.unsqueeze(1)) & valid.unsqueeze(2) & valid.unsqueeze(1)
+    earlier = torch.ones(m, m, dtype=torch.bool, device=gen.device).tril(-1)  # j < i
+    beaten = (log_e.unsqueeze(1) > log_e.unsqueeze(2)) | (
+        (log_e.unsqueeze(1) == log_e.unsqueeze(2)) & earlier
+    )
+    owner = valid & ~(same & beaten).any(2)
+    return cell, owner
+
+
+def match_core_hits(hit_cell: Tensor, hit_mask: Tensor, cell: Tensor, owner: Tensor) -> tuple[Tensor, Tensor]:
+    """The hits ``[B, n]`` (cells ``hit_cell``, real where ``hit_mask``) that are particles' cores.
+
+    Returns ``core_hit [B, m, n]`` (bool: hit k is particle j's core; at most one per particle, since
+    hits lie on distinct cells) and ``is_core [B, n]``.
+    """
+    core_hit = (cell.unsqueeze(2) == hit_cell.unsqueeze(1)) & owner.unsqueeze(2) & hit_mask.unsqueeze(1)
+    return core_hit, core_hit.any(1)
+
+
+def core_log_likelihood(log_e: Tensor, core_hit: Tensor, owner: Tensor, params: dict[str, Tensor]) -> Tensor:
+    """log p of the cores ``[B]``: for each owning particle, a hit in its cell (with its normalised log
+    energy from ``log_e [B, n]``) with probability σ(``core_logit``), or none.
+
+    ``params`` holds ``core_logit``, ``core_mean`` and ``core_log_std``, each ``[B, m]``.
+    """
+    present = core_hit.any(2)
+    energy = (core_hit.to(log_e.dtype) * log_e.unsqueeze(1)).sum(2)
+    z = (energy - params["core_mean"]) * torch.exp(-params["core_log_std"])
+    lp_energy = -0.5 * z**2 - params["core_log_std"] - 0.5 * LOG_2PI
+    logit = params["core_logit"]
+    lp = torch.where(
+        present, torch.nn.functional.logsigmoid(logit) + lp_energy, torch.nn.functional.logsigmoid(-logit)
+    )
+    return (lp * owner.to(lp.dtype)).sum(1)
+
+
+def draw_cores(
+    params: dict[str, Tensor],
+    cell: Tensor,
+    owner: Tensor,
+    min_log_energy: float,
+    generator: torch.Generator | None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Draw the cores: cells ``[B, m, 2]`` (row, column; int64), normalised log energies ``[B, m]`` and
+    ``present [B, m]`` for those drawn (owner, σ(logit) coin, above ``min_log_energy``)."""
+    logit = params["core_logit"]
+    coin = torch.rand(logit.shape, generator=generator, device=logit.device, dtype=logit.dtype)
+    eps = torch.randn(logit.shape, generator=generator, device=logit.device, dtype=logit.dtype)
+    energy = params["core_mean"] + params["core_log_std"].exp() * eps
+    present = owner & (coin < torch.sigmoid(logit)) & (energy >= min_log_energy)
+    safe = cell.clamp_min(0)
+    return torch.stack([safe // GRID, safe % GRID], -1), energy, present
+
+
+def halo_exclusion(
+    params: dict[str, Tensor],
+    hit_cell: Tensor,
+    pixel_scale: tuple[float, float],
+    pixel_offset: tuple[float, float],
+) -> Tensor:
+    """Log-density correction ``[B, n, m]`` that takes each owning particle's core crystal out of its halo.
+
+    The halo of particle j (the last m mixture components, means and log-stds ``[B, K', 3]`` in ``params``)
+    is its Gaussian truncated to outside the crystal j's core owns: −∞ (−1e4) for hits ``hit_cell [B, n]``
+    in that crystal, −log(1 − P_core) elsewhere, with P_core the Gaussian's mass in the crystal — a ring
+    around the core, normalised. 0 for particles that own no core.
+    """
+    cell, owner = params["core_cell"], params["core_owner"]
+    m = cell.shape[1]
+    mean, std = params["mean"][:, -m:, :2], params["log_std"][:, -m:, :2].exp()
+    safe = cell.clamp_min(0)
+    p_core = torch.ones_like(mean[..., 0])
+    for axis, index in enumerate((safe // GRID, safe % GRID)):
+        centre = (index.to(mean.dtype) - pixel_offset[axis]) / pixel_scale[axis]
+        half = 0.5 / pixel_scale[axis]
+        lo = (centre - half - mean[..., axis]) / std[..., axis]
+        hi = (centre + half - mean[..., axis]) / std[..., axis]
+        p_core = p_core * (torch.special.ndtr(hi) - torch.special.ndtr(lo))
+    outside = -torch.log1p(-p_core.clamp(max=1.0 - 1e-4))
+    inside = hit_cell.unsqueeze(2) == cell.unsqueeze(1)
+    corr = torch.where(inside, torch.full_like(inside, -1e4, dtype=mean.dtype), outside.unsqueeze(1))
+    return corr * owner.unsqueeze(1).to(mean.dtype)
