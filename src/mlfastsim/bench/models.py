@@ -1,5 +1,6 @@
-"""Speed of the models, measured as ratios in one run: reconstruction per batch (graph building included)
-and prior sampling throughput."""
+"""Speed of the models, measured as ratios in one run: reconstruction per batch (graph building included),
+prior sampling throughput and, where the jets carry their generator-level particles, the throughput of
+generation from particles (the fast-simulation use)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 
 from mlfastsim.data.normalisation import HitNormaliser
-from mlfastsim.data.representations import cloud_to_image, image_to_cloud
+from mlfastsim.data.representations import cloud_to_image, gen_particles_to_padded, image_to_cloud
 from mlfastsim.data.schemas import JetImages
 from mlfastsim.models import build_model
 from mlfastsim.physics.detector.geometry import CRYSTAL_DETA, CRYSTAL_DPHI, IMAGE_SIZE
@@ -58,7 +59,11 @@ def _batch_from_jets(
     cloud = image_to_cloud(jets.images[:batch], n_max=n_max, channels=(1,))
     norm = HitNormaliser().fit(cloud.features, cloud.mask)
     feats = torch.as_tensor(norm.transform(cloud.features, cloud.mask))
-    return {"features": feats, "mask": torch.as_tensor(cloud.mask), "cond": torch.zeros(len(feats), 3)}, norm
+    data = {"features": feats, "mask": torch.as_tensor(cloud.mask), "cond": torch.zeros(len(feats), 3)}
+    if jets.gen is not None:
+        gen, gen_mask = gen_particles_to_padded(jets.gen[:batch], jets.eta[:batch], jets.phi[:batch])
+        data["gen_features"], data["gen_mask"] = torch.as_tensor(gen), torch.as_tensor(gen_mask)
+    return data, norm
 
 
 @torch.no_grad()
@@ -95,7 +100,9 @@ def bench_models(
     paper: Any
     ours: Any
     paper, _ = build_model("gvae-paper", {"n_max": n_max})
-    ours, _ = build_model("gvae", {"n_max": n_max, "n_cond": 3, **grid})
+    energy = {"energy_norm": (norm.mean[2], norm.std[2]), "min_log_energy": -10.0}
+    with_gen = "gen_features" in data  # the default configuration conditions on the particles
+    ours, _ = build_model("gvae", {"n_max": n_max, "n_cond": 3, "use_gen": with_gen, **grid, **energy})
     paper.eval()
     ours.eval()
     result: dict[str, Any] = {
@@ -103,6 +110,7 @@ def bench_models(
         "batch": batch,
         "n_max": n_max,
         "mean_hits": float(data["mask"].sum(1).float().mean()),
+        "gvae_uses_particles": with_gen,
     }
     result["gvae-paper reconstruct"] = time_call(lambda: paper.reconstruct(data), repeats)
     result["gvae reconstruct"] = time_call(lambda: ours.reconstruct(data), repeats)
@@ -130,5 +138,25 @@ def bench_models(
         "n": n_sample,
         "jets_per_s": n_sample / with_images["median_s"],
     }
+    if with_gen:  # generation from particles: the batch's particles, over and over
+
+        def from_particles() -> None:
+            for i in range(0, n_sample, chunk):
+                k = min(chunk, n_sample - i)
+                pick = torch.arange(k) % batch
+                ours.sample(
+                    k,
+                    cond=data["cond"][pick],
+                    generator=gen,
+                    gen_features=data["gen_features"][pick],
+                    gen_mask=data["gen_mask"][pick],
+                )
+
+        timing = time_call(from_particles, max(3, repeats // 5), warmup=1)
+        result["gvae generation from particles"] = {
+            **timing,
+            "n": n_sample,
+            "jets_per_s": n_sample / timing["median_s"],
+        }
     result["machine"] = machine_facts()
     return result

@@ -16,8 +16,9 @@ def add_parser(sub: Any) -> None:
         help="measure speed: models (per batch, sampling), detector, metrics",
         description=(
             "Speed benchmarks, every number from this one run on this machine: 'models' times gvae-paper "
-            "and gvae reconstruction on the same batch of real jets (graph building included) and gvae "
-            "prior sampling; 'detector' times the reference detector alone; 'metrics' times the whole "
+            "and gvae reconstruction on the same batch of real jets (graph building included), gvae "
+            "prior sampling and gvae generation from the jets' particles; 'detector' times the reference "
+            "detector alone; 'metrics' times the whole "
             "evaluation suite. Results are printed as JSON with the machine's facts."
         ),
     )

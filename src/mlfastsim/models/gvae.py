@@ -5,16 +5,15 @@ graph (the up to 8 hits in adjacent cells, found through a per-jet cell-index ma
 n × n adjacency, no distance matrix), masked mean and max pooling, the number of hits and the
 conditions → Gaussian posterior q(z | jet, c).
 
-Decoder p(jet | z, c): a categorical distribution of the number of hits (0 … n_max), optionally
-(``total_energy``) a log-normal distribution of the jet's total hit energy to which the drawn shower hits
-are scaled, and a mixture
-of K Gaussians in (η, φ, log E) (times a categorical over channels when there are several) from which
-the hits are drawn. The reconstruction loss is the exact negative log-likelihood of the hit set under
-this point process: it is invariant to the order of the hits by construction, needs no matching or
-Chamfer approximation, is masked to real hits, and — being a proper likelihood — makes the negative
-ELBO a principled anomaly score. Sampling draws hits on the detector's cells without replacement
-(over-sample, keep the first hit in each cell), so generated jets respect the one-hit-per-cell
-geometry, and sorts them by energy like the data.
+Decoder p(jet | z, c): a categorical distribution of the number of hits (0 … n_max) and a mixture of
+K Gaussians in (η, φ, log E) (times a categorical over channels when there are several) from which the
+hits are drawn. With generator-level particles, each particle also gets a core hit in the crystal it
+strikes and a halo component around it (``models/particle_response.py``). The reconstruction loss is the
+exact negative log-likelihood of the hit set under this model: it is invariant to the order of the hits
+by construction, needs no matching or Chamfer approximation, is masked to real hits, and — being a
+proper likelihood — makes the negative ELBO a principled anomaly score. Sampling draws hits on the
+detector's cells without replacement (over-sample, keep the first hit in each cell no core holds), so
+generated jets respect the one-hit-per-cell geometry, and sorts them by energy like the data.
 
 Conditions (normalised jet pT, η, mass) and an optional DeepSets embedding of the generator-level
 particles enter encoder and decoder; during training each is replaced by a learned "null" vector with
