@@ -72,6 +72,22 @@ def test_gvae_trains_resumes_exactly_and_samples(
     summary = json.loads(capsys.readouterr().out)
     assert 0.0 <= summary["auc_y1_vs_y0"] <= 1.0 and summary["n_y0"] + summary["n_y1"] == len(ref)
     assert np.load(scores)["scores"].shape == (len(ref),)
+    # prior samples record the jet kinematics they were drawn for (the jet η sets the ECAL mass and pT)
+    assert np.isfinite(jets.eta).all() and np.isfinite(jets.pt).all() and np.isfinite(jets.m0).all()
+    nearest = np.abs(jets.pt[:, None] - ref.pt[None, :]).min(1)  # drawn from the training jets' kinematics
+    assert (nearest < 1e-3 * jets.pt).all()
+
+    # a checkpoint from a model this version does not build: one clear line, nothing written
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    ckpt = torch.load(tmp_path / "full" / "last.pt", weights_only=False)
+    ckpt["model_state"]["mixture_head.weight"] = ckpt["model_state"]["mixture_head.weight"][:, :5]
+    torch.save(ckpt, broken / "last.pt")
+    capsys.readouterr()
+    out = tmp_path / "never.h5"
+    assert main(["sample", "--run", str(broken), "--n", "5", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "retrain" in err and "\n" not in err and not out.exists()
 
 
 def test_gvae_paper_reconstructs_and_refuses_to_sample(

@@ -64,6 +64,10 @@ def test_core_likelihood_is_bernoulli_times_lognormal() -> None:
     expected = math.log(1 - sig(0.3)) + math.log(sig(-0.4)) + normal
     got = core_log_likelihood(log_e, core_hit, owner, params)
     assert abs(got.item() - expected) < 1e-5
+    # above a zero-suppression threshold the energy's normal is truncated there: −log P(E > threshold)
+    above = 0.5 * math.erfc((0.5 - 1.0) / 0.5 / math.sqrt(2))
+    got = core_log_likelihood(log_e, core_hit, owner, params, min_log_energy=0.5)
+    assert abs(got.item() - (expected - math.log(above))) < 1e-5
 
 
 def test_sampled_cores_sit_in_the_crystals_the_particles_hit() -> None:

@@ -303,7 +303,9 @@ class GVAE(nn.Module):
             row, col = cell_indices(x, self.config.pixel_scale, self.config.pixel_offset)
             hit_cell = row * GRID + col
             core_hit, is_core = match_core_hits(hit_cell, mask, params["core_cell"], params["core_owner"])
-            nll_cores = -core_log_likelihood(x[..., 2], core_hit, params["core_owner"], params)
+            nll_cores = -core_log_likelihood(
+                x[..., 2], core_hit, params["core_owner"], params, self.config.min_log_energy
+            )
             rest = mask & ~is_core
         ll = self._hit_log_likelihood(self._dequantise(x), params, hit_cell)
         nll_hits = -(ll * rest.to(ll.dtype)).sum(1) + nll_cores

@@ -123,16 +123,22 @@ def match_core_hits(hit_cell: Tensor, hit_mask: Tensor, cell: Tensor, owner: Ten
     return core_hit, core_hit.any(1)
 
 
-def core_log_likelihood(log_e: Tensor, core_hit: Tensor, owner: Tensor, params: dict[str, Tensor]) -> Tensor:
+def core_log_likelihood(
+    log_e: Tensor, core_hit: Tensor, owner: Tensor, params: dict[str, Tensor], min_log_energy: float = -1e9
+) -> Tensor:
     """log p of the cores ``[B]``: for each owning particle, a hit in its cell (with its normalised log
     energy from ``log_e [B, n]``) with probability σ(``core_logit``), or none.
 
+    The energy is a normal in log E truncated to the zero-suppression threshold ``min_log_energy`` (the
+    detector reports no hit below it), so that drawing cores adds no second, unlearned loss of hits.
     ``params`` holds ``core_logit``, ``core_mean`` and ``core_log_std``, each ``[B, m]``.
     """
     present = core_hit.any(2)
     energy = (core_hit.to(log_e.dtype) * log_e.unsqueeze(1)).sum(2)
-    z = (energy - params["core_mean"]) * torch.exp(-params["core_log_std"])
-    lp_energy = -0.5 * z**2 - params["core_log_std"] - 0.5 * LOG_2PI
+    inv_std = torch.exp(-params["core_log_std"])
+    z = (energy - params["core_mean"]) * inv_std
+    above = torch.special.ndtr((params["core_mean"] - min_log_energy) * inv_std).clamp_min(1e-12)
+    lp_energy = -0.5 * z**2 - params["core_log_std"] - 0.5 * LOG_2PI - torch.log(above)
     logit = params["core_logit"]
     lp = torch.where(
         present, torch.nn.functional.logsigmoid(logit) + lp_energy, torch.nn.functional.logsigmoid(-logit)
@@ -147,13 +153,16 @@ def draw_cores(
     min_log_energy: float,
     generator: torch.Generator | None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Draw the cores: cells ``[B, m, 2]`` (row, column; int64), normalised log energies ``[B, m]`` and
-    ``present [B, m]`` for those drawn (owner, σ(logit) coin, above ``min_log_energy``)."""
-    logit = params["core_logit"]
+    """Draw the cores: cells ``[B, m, 2]`` (row, column; int64), normalised log energies ``[B, m]`` (from the
+    normal truncated at ``min_log_energy``, by inverting its CDF) and ``present [B, m]`` (owner and a
+    σ(logit) coin)."""
+    logit, mean, std = params["core_logit"], params["core_mean"], params["core_log_std"].exp()
     coin = torch.rand(logit.shape, generator=generator, device=logit.device, dtype=logit.dtype)
-    eps = torch.randn(logit.shape, generator=generator, device=logit.device, dtype=logit.dtype)
-    energy = params["core_mean"] + params["core_log_std"].exp() * eps
-    present = owner & (coin < torch.sigmoid(logit)) & (energy >= min_log_energy)
+    u = torch.rand(logit.shape, generator=generator, device=logit.device, dtype=logit.dtype)
+    low = torch.special.ndtr((min_log_energy - mean) / std)
+    u = (low + u * (1.0 - low)).clamp(1e-7, 1.0 - 1e-7)
+    energy = torch.maximum(mean + std * torch.special.ndtri(u), torch.full_like(mean, min_log_energy))
+    present = owner & (coin < torch.sigmoid(logit))
     safe = cell.clamp_min(0)
     return torch.stack([safe // GRID, safe % GRID], -1), energy, present
 

@@ -288,14 +288,22 @@ def load_run(run_dir: str | Path, which: str = "best") -> LoadedRun:
         raise InputError(f"{path}: not a checkpoint of 'mlfastsim train' (no model family stored)")
     family = extra["family"]
     raw = extra["run_config"]
-    cfg = RunConfig(
-        family=family,
-        model=config_from_dict(MODELS[family][0], raw["model"], "model"),
-        train=config_from_dict(TrainConfig, raw["train"], "train"),
-        data=config_from_dict(DataConfig, raw["data"], "data"),
-    )
-    model, _ = build_model(family, raw["model"])
-    model.load_state_dict(ckpt["model_state"])
+    made_by = f"mlfastsim {ckpt.get('package_version', '?')}"
+    try:
+        cfg = RunConfig(
+            family=family,
+            model=config_from_dict(MODELS[family][0], raw["model"], "model"),
+            train=config_from_dict(TrainConfig, raw["train"], "train"),
+            data=config_from_dict(DataConfig, raw["data"], "data"),
+        )
+        model, _ = build_model(family, raw["model"])
+        model.load_state_dict(ckpt["model_state"])
+    except (InputError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"{path}: written by {made_by} for a {family} model that this version does not build ({first}); "
+            f"retrain it with this version ('mlfastsim train {family} ...')"
+        ) from None
     model.eval()
     return LoadedRun(
         family=family,
