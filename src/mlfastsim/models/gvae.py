@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
 from mlfastsim.models.cellgraph import GRID, CellMessagePassing, cell_indices, cell_neighbours
-from mlfastsim.models.nn import LOG_2PI, masked_max, masked_mean, mlp, reparameterise
+from mlfastsim.models.nn import LOG_2PI, masked_max, masked_mean, mlp, reparameterise, truncated_normal
 from mlfastsim.models.particle_response import (
     core_cells,
     core_log_likelihood,
@@ -51,6 +51,10 @@ from mlfastsim.models.particle_response import (
 )
 
 __all__ = ["GVAE", "GVAEConfig"]
+
+#: The energy slope acts up to u = ½|(x − μ)/σ|² = 18 (6 σ): beyond, a component's density is negligible,
+#: and an unbounded shift overflows the truncation term in float32.
+MAX_SLOPE_DISTANCE = 18.0
 
 
 @dataclass(frozen=True)
@@ -242,11 +246,11 @@ class GVAE(nn.Module):
             "log_weights": torch.log_softmax(p[..., 0], -1),
             "mean": p[..., 1:4],
             "log_std": p[..., 4:7].clamp(c.min_log_std, 3.0),
-            "slope": p[..., 7],
+            "slope": 5.0 * torch.tanh(p[..., 7] / 5.0),  # bounded: |shift| ≤ 5 σ_E · MAX_SLOPE_DISTANCE
         }
         if cores is not None and self._cores and anchors is not None and gen_features is not None:
             out["core_logit"], out["core_mean"] = cores[..., 0], cores[..., 1]
-            out["core_log_std"] = cores[..., 2].clamp(c.min_log_std, 3.0)
+            out["core_log_std"] = cores[..., 2].clamp(c.min_log_std, 1.0)  # σ ≤ e: no absurd energies
             out["core_cell"], out["core_owner"] = core_cells(gen_features, anchors)
         if self.n_ch > 1:
             out["channel_logp"] = torch.log_softmax(p[..., 8 : 8 + self.n_ch], -1)
@@ -272,8 +276,12 @@ class GVAE(nn.Module):
             m = params["core_cell"].shape[1]
             ring = halo_exclusion(params, hit_cell, self.config.pixel_scale, self.config.pixel_offset)
             position = torch.cat([position[..., :-m], position[..., -m:] + ring], -1)
-        shift = params["slope"].unsqueeze(1) * u  # in units of σ_E
-        energy = -0.5 * (diff[..., 2] - shift) ** 2 - log_std[..., 2] - 0.5 * LOG_2PI
+        shift = params["slope"].unsqueeze(1) * u.clamp(max=MAX_SLOPE_DISTANCE)  # in units of σ_E
+        # energies are truncated at the zero-suppression threshold: the data have no hit below it, and
+        # mass there would be drawn and thrown away, thinning the components whose hits are soft
+        above = (params["mean"][..., 2] - self.config.min_log_energy) * torch.exp(-params["log_std"][..., 2])
+        log_above = torch.special.log_ndtr(above.unsqueeze(1) + shift)
+        energy = -0.5 * (diff[..., 2] - shift) ** 2 - log_std[..., 2] - 0.5 * LOG_2PI - log_above
         logp = position + energy + params["log_weights"].unsqueeze(1)
         if self.n_ch > 1:
             ch = x[..., 3].round().long().clamp(0, self.n_ch - 1)
@@ -376,7 +384,10 @@ class GVAE(nn.Module):
         slope = torch.gather(params["slope"], 1, comp)
         if self._uniform_noise:
             slope = slope.masked_fill(comp == 0, 0.0)
-        eps[..., 2] += slope * 0.5 * (eps[..., :2] ** 2).sum(-1)  # log E falls away from the centre
+        shift = slope * (0.5 * (eps[..., :2] ** 2).sum(-1)).clamp(max=MAX_SLOPE_DISTANCE)  # falls off
+        # log E above the zero-suppression threshold, as in the likelihood
+        low = (c.min_log_energy - mean[..., 2]) / std[..., 2] - shift
+        eps[..., 2] = shift + truncated_normal(low, generator)
         x = mean + std * eps
         if self._uniform_noise:
             cells = torch.randint(GRID, (b, m, 2), generator=generator, device=dev).to(x.dtype)

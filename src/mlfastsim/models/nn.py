@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["gaussian_kl", "masked_max", "masked_mean", "mlp", "reparameterise"]
+__all__ = ["gaussian_kl", "masked_max", "masked_mean", "mlp", "reparameterise", "truncated_normal"]
 
 
 def mlp(
@@ -38,6 +38,22 @@ def reparameterise(mu: Tensor, logvar: Tensor, generator: torch.Generator | None
     """``z = μ + σ ε`` with ``ε ~ N(0, 1)`` drawn from ``generator``."""
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
     return mu + torch.exp(0.5 * logvar) * eps
+
+
+def truncated_normal(low: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Standard normal draws truncated to ``z ≥ low`` (``low`` any shape; one draw per entry).
+
+    Inverse CDF in float64, through the lower tail for ``low > 0`` (1 − Φ would round to 0 there, and
+    torch's Φ already below −9: its log is used); beyond low = 37, where Φ(−low) underflows, the truncated
+    normal is low + Exp(1)/low.
+    """
+    u = torch.rand(low.shape, generator=generator, device=low.device, dtype=torch.float64)
+    a = low.double().clamp(-40.0, 60.0)
+    head = torch.special.ndtri(torch.special.ndtr(a) + u * torch.special.ndtr(-a))  # a ≤ 0
+    tail = -torch.special.ndtri(torch.exp(torch.log(u) + torch.special.log_ndtr(-a)).clamp_min(1e-308))
+    z = torch.where(a > 0, tail, head)
+    z = torch.where(a > 37.0, a - torch.log1p(-u) / a.clamp_min(37.0), z)
+    return z.clamp_min(a).to(low.dtype)
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:

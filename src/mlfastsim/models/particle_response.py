@@ -24,7 +24,7 @@ from torch import Tensor
 
 from mlfastsim.data.representations import GEN_FEATURE_NAMES
 from mlfastsim.models.cellgraph import GRID
-from mlfastsim.models.nn import LOG_2PI
+from mlfastsim.models.nn import LOG_2PI, truncated_normal
 from mlfastsim.physics.detector.geometry import CRYSTAL_DETA, CRYSTAL_DPHI
 
 __all__ = [
@@ -137,8 +137,8 @@ def core_log_likelihood(
     energy = (core_hit.to(log_e.dtype) * log_e.unsqueeze(1)).sum(2)
     inv_std = torch.exp(-params["core_log_std"])
     z = (energy - params["core_mean"]) * inv_std
-    above = torch.special.ndtr((params["core_mean"] - min_log_energy) * inv_std).clamp_min(1e-12)
-    lp_energy = -0.5 * z**2 - params["core_log_std"] - 0.5 * LOG_2PI - torch.log(above)
+    log_above = torch.special.log_ndtr((params["core_mean"] - min_log_energy) * inv_std)
+    lp_energy = -0.5 * z**2 - params["core_log_std"] - 0.5 * LOG_2PI - log_above
     logit = params["core_logit"]
     lp = torch.where(
         present, torch.nn.functional.logsigmoid(logit) + lp_energy, torch.nn.functional.logsigmoid(-logit)
@@ -154,14 +154,11 @@ def draw_cores(
     generator: torch.Generator | None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Draw the cores: cells ``[B, m, 2]`` (row, column; int64), normalised log energies ``[B, m]`` (from the
-    normal truncated at ``min_log_energy``, by inverting its CDF) and ``present [B, m]`` (owner and a
+    normal truncated at ``min_log_energy``) and ``present [B, m]`` (owner and a
     σ(logit) coin)."""
     logit, mean, std = params["core_logit"], params["core_mean"], params["core_log_std"].exp()
     coin = torch.rand(logit.shape, generator=generator, device=logit.device, dtype=logit.dtype)
-    u = torch.rand(logit.shape, generator=generator, device=logit.device, dtype=logit.dtype)
-    low = torch.special.ndtr((min_log_energy - mean) / std)
-    u = (low + u * (1.0 - low)).clamp(1e-7, 1.0 - 1e-7)
-    energy = torch.maximum(mean + std * torch.special.ndtri(u), torch.full_like(mean, min_log_energy))
+    energy = mean + std * truncated_normal((min_log_energy - mean) / std, generator)
     present = owner & (coin < torch.sigmoid(logit))
     safe = cell.clamp_min(0)
     return torch.stack([safe // GRID, safe % GRID], -1), energy, present
