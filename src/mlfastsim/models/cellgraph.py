@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mlfastsim.models.nn import mlp
+from mlfastsim.models.nn import batched_take, mlp
 
 __all__ = ["GRID", "CellMessagePassing", "cell_indices", "cell_neighbours"]
 
@@ -56,6 +56,6 @@ class CellMessagePassing(nn.Module):
 
     def forward(self, h: Tensor, nb: Tensor, mask: Tensor) -> Tensor:
         b, n, w = h.shape
-        gathered = torch.gather(h, 1, nb.reshape(b, -1, 1).expand(-1, -1, w)).view(b, n, nb.shape[-1], w)
+        gathered = batched_take(h, nb.reshape(b, -1)).view(b, n, nb.shape[-1], w)
         out = h + self.net(torch.cat([h, gathered.mean(2)], -1))
         return out * mask.unsqueeze(-1).to(h.dtype)

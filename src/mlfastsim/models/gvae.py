@@ -40,7 +40,15 @@ from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
 from mlfastsim.models.cellgraph import GRID, CellMessagePassing, cell_indices, cell_neighbours
-from mlfastsim.models.nn import LOG_2PI, masked_max, masked_mean, mlp, reparameterise, truncated_normal
+from mlfastsim.models.nn import (
+    LOG_2PI,
+    batched_take,
+    masked_max,
+    masked_mean,
+    mlp,
+    reparameterise,
+    truncated_normal,
+)
 from mlfastsim.models.particle_response import (
     core_cells,
     core_log_likelihood,
@@ -377,11 +385,10 @@ class GVAE(nn.Module):
         most = int(n_hits.max()) if len(n_hits) else 0
         m = max(round(most * c.oversample), most, 1)  # draws per jet, for the largest jet of the batch
         comp = torch.multinomial(params["log_weights"].exp(), m, replacement=True, generator=generator)
-        idx = comp.unsqueeze(-1).expand(-1, -1, 3)
-        mean = torch.gather(params["mean"], 1, idx)
-        std = torch.gather(params["log_std"], 1, idx).exp()
+        mean = batched_take(params["mean"], comp)
+        std = batched_take(params["log_std"], comp).exp()
         eps = torch.randn(mean.shape, generator=generator, device=dev, dtype=mean.dtype)
-        slope = torch.gather(params["slope"], 1, comp)
+        slope = batched_take(params["slope"], comp)
         if self._uniform_noise:
             slope = slope.masked_fill(comp == 0, 0.0)
         shift = slope * (0.5 * (eps[..., :2] ** 2).sum(-1)).clamp(max=MAX_SLOPE_DISTANCE)  # falls off
@@ -416,7 +423,10 @@ class GVAE(nn.Module):
             if (
                 core_cell is not None
             ):  # ... none where a particle's core is, none in a halo's own core crystal
-                keep = keep & ~(cell.unsqueeze(2) == core_cell.unsqueeze(1)).any(2)
+                taken = torch.zeros(b, GRID * GRID + 1, dtype=torch.bool, device=dev)  # last: no cell
+                taken.scatter_(1, torch.where(core_cell >= 0, core_cell, GRID * GRID), True)
+                taken[:, -1] = False
+                keep = keep & ~torch.gather(taken, 1, torch.where(inside, cell, GRID * GRID))
                 n_global = params["mean"].shape[1] - params["core_cell"].shape[1]
                 owned = torch.where(params["core_owner"], params["core_cell"], -2)
                 own = torch.gather(owned, 1, (comp - n_global).clamp_min(0))
@@ -432,7 +442,7 @@ class GVAE(nn.Module):
         # the kept hits, by decreasing energy, into the first slots
         key = torch.where(keep, x[..., 2], torch.full_like(x[..., 2], -torch.inf))
         top = torch.topk(key, min(c.n_max, x.shape[1]), dim=1).indices
-        out = torch.gather(x, 1, top.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+        out = batched_take(x, top)
         mask = torch.gather(keep, 1, top)
         if out.shape[1] < c.n_max:  # back to n_max slots
             out = F.pad(out, (0, 0, 0, c.n_max - out.shape[1]))
