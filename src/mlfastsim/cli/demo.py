@@ -20,7 +20,7 @@ class DemoPlan:
     n_train: int = 3000
     n_reference: int = 1500
     epochs_paper: int = 2
-    epochs_gvae: int = 20
+    epochs_gvae: int = 30
     seed: int = 1
 
 
