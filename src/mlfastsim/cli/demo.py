@@ -31,7 +31,7 @@ def add_parser(sub: Any) -> None:
     """Register ``demo`` on the top-level subparsers."""
     p = sub.add_parser(
         "demo",
-        help="run the whole chain on the embedded reference simulation (about 10 minutes; --quick about 2)",
+        help="run the whole chain on the embedded reference simulation (about 11 minutes on 2 cores; --quick about 2)",
         description=(
             "Generate qcd jets with the reference simulation (training set, a disjoint reference set and "
             "its resimulated copy), inspect them, draw event displays, train gvae-paper and gvae briefly, "
