@@ -260,7 +260,9 @@ class GVAE(nn.Module):
             "log_weights": torch.log_softmax(p[..., 0], -1),
             "mean": p[..., 1:4],
             "log_std": p[..., 4:7].clamp(c.min_log_std, 3.0),
-            "slope": 5.0 * torch.tanh(p[..., 7] / 5.0),  # bounded: |shift| ≤ 5 σ_E · MAX_SLOPE_DISTANCE
+            # energy may only fall away from a component's centre (bounded: |shift| ≤ 5 σ_E · 18); a rising
+            # slope sent the far draws of briefly trained models to absurd energies
+            "slope": -5.0 * torch.sigmoid(p[..., 7] - 3.0),
         }
         if cores is not None and self._cores and anchors is not None and gen_features is not None:
             out["core_logit"], out["core_mean"] = cores[..., 0], cores[..., 1]
