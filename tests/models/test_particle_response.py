@@ -38,7 +38,6 @@ def test_the_most_energetic_particle_in_a_crystal_owns_its_core() -> None:
     gen, mask = _particles(
         [(3, -2, 5.0, 1, True), (3.2, -1.9, 20.0, 1, True), (0, 0, 8.0, 0, False), (40, 0, 2.0, 1, True)]
     )
-    mask[0, 3] = True
     cell, owner = core_cells(gen, mask)
     assert cell[0, 1].item() == (GRID // 2 + 3) * GRID + GRID // 2 - 2  # row along η, column along φ
     assert owner[0].tolist() == [False, True, False, True]  # merged into the 20 GeV one; curler; alone

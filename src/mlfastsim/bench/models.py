@@ -100,6 +100,7 @@ def bench_models(
     paper: Any
     ours: Any
     paper, _ = build_model("gvae-paper", {"n_max": n_max})
+    # fresh weights: any threshold far below the hits will do for timing
     energy = {"energy_norm": (norm.mean[2], norm.std[2]), "min_log_energy": -10.0}
     with_gen = "gen_features" in data  # the default configuration conditions on the particles
     ours, _ = build_model("gvae", {"n_max": n_max, "n_cond": 3, "use_gen": with_gen, **grid, **energy})

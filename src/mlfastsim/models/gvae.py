@@ -232,23 +232,34 @@ class GVAE(nn.Module):
     ) -> dict[str, Tensor]:
         """Count logits ``[B, n_max+1]`` and mixture parameters: weights ``[B, K']``, means and log-stds
         ``[B, K', 3]`` and energy slopes ``[B, K']``, where K' = K global components plus, with particles,
-        one component per particle ``[B, m]`` anchored at it (those not in ``anchors`` get zero weight).
+        one halo per particle ``[B, m]`` (those not in ``anchors`` get zero weight); with particles in the
+        ECAL-only configuration also the cores (``core_logit``, ``core_mean``, ``core_log_std``,
+        ``core_cell``, ``core_owner``, each ``[B, m]``; see ``models/particle_response.py``).
 
-        A component's log-energy mean falls with the hit's distance from the component's centre:
+        A component's log-energy mean falls (never rises) with the hit's distance from its centre:
         log E ~ N(μ_E + slope · σ_E · u, σ_E) with u = ½ |(x − μ_x) / σ_x|² — a shower's core cell holds
         most of its energy, its halo little (with a diagonal Gaussian, energy and position would be
         independent). The density stays normalised: p(x) p(log E | x)."""
         c = self.config
         h = self.decoder(z if ctx is None else torch.cat([z, ctx], -1))
         p = self.mixture_head(h).view(len(z), c.components, -1)
-        cores = None
+        core_params: dict[str, Tensor] = {}
         if c.use_gen and gen_features is not None and anchors is not None:
             per = torch.cat([gen_features, h.unsqueeze(1).expand(-1, gen_features.shape[1], -1)], -1)
             core_base, halo_base = particle_base(
                 gen_features, c.pixel_scale, c.pixel_offset, c.energy_norm, p.shape[-1]
             )
             q = self.anchor_head(per)
-            cores = q[..., :3] + core_base
+            if self._cores:
+                cores = q[..., :3] + core_base
+                cell, owner = core_cells(gen_features, anchors)
+                core_params = {
+                    "core_logit": cores[..., 0],
+                    "core_mean": cores[..., 1],
+                    "core_log_std": cores[..., 2].clamp(c.min_log_std, 1.0),  # σ ≤ e: no absurd energies
+                    "core_cell": cell,
+                    "core_owner": owner,
+                }
             q = q[..., 3:] + halo_base
             q = torch.cat([q[..., :1], q[..., 1:4] + self.anchor_position(gen_features), q[..., 4:]], -1)
             q = torch.cat([q[..., :1].masked_fill(~anchors.unsqueeze(-1), -1e9), q[..., 1:]], -1)
@@ -264,10 +275,7 @@ class GVAE(nn.Module):
             # slope sent the far draws of briefly trained models to absurd energies
             "slope": -5.0 * torch.sigmoid(p[..., 7] - 3.0),
         }
-        if cores is not None and self._cores and anchors is not None and gen_features is not None:
-            out["core_logit"], out["core_mean"] = cores[..., 0], cores[..., 1]
-            out["core_log_std"] = cores[..., 2].clamp(c.min_log_std, 1.0)  # σ ≤ e: no absurd energies
-            out["core_cell"], out["core_owner"] = core_cells(gen_features, anchors)
+        out.update(core_params)
         if self.n_ch > 1:
             out["channel_logp"] = torch.log_softmax(p[..., 8 : 8 + self.n_ch], -1)
         return out
