@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from mlfastsim._utils import require
-from mlfastsim.physics.kinematics import delta_phi, eta_phi_from_momentum, four_momentum, invariant_mass
+from mlfastsim.physics.kinematics import delta_r, eta_phi_from_momentum, four_momentum, invariant_mass
 
 __all__ = ["Jet", "cluster_jets", "delta_r", "is_fully_merged", "jet_mass", "label_quark_gluon"]
 
@@ -104,12 +104,6 @@ def jet_mass(particles: np.ndarray) -> float:
         return 0.0
     p4 = four_momentum(particles["pt"], particles["eta"], particles["phi"], particles["e"])
     return float(invariant_mass(p4))
-
-
-def delta_r(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> np.ndarray:
-    """ΔR = √(Δη² + Δφ²) with Δφ wrapped into (−π, π]."""
-    return np.hypot(np.asarray(eta1, dtype=np.float64) - np.asarray(eta2, dtype=np.float64),
-                    delta_phi(phi1, phi2))  # fmt: skip
 
 
 def label_quark_gluon(jet: Jet, partons: np.ndarray, radius: float) -> int | None:
