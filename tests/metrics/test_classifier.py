@@ -1,12 +1,13 @@
-"""Classifier two-sample test: chance level on one distribution, near 1 on separable ones."""
+"""Classifier two-sample test: chance level on one distribution, near 1 on separable ones; ROC AUC and its error."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
-from mlfastsim.metrics.classifier import classifier_test
+from mlfastsim.metrics.classifier import classifier_test, roc_auc
 
 
 def test_same_distribution_gives_chance() -> None:
@@ -38,3 +39,17 @@ def test_rejects_bad_inputs() -> None:
     bad[0, 0] = np.nan
     with pytest.raises(ValueError):
         classifier_test(x, bad)
+
+
+def test_roc_auc_and_its_error() -> None:
+    rng = np.random.default_rng(6)
+    b, s = rng.normal(size=3000), rng.normal(1.0, 1.0, size=2000)
+    res = roc_auc(b, s)
+    labels = np.r_[np.zeros(3000), np.ones(2000)]
+    assert res.value == pytest.approx(roc_auc_score(labels, np.r_[b, s]))
+    boot = []
+    for _ in range(100):
+        bi, si = rng.integers(0, 3000, 3000), rng.integers(0, 2000, 2000)
+        boot.append(roc_auc_score(labels, np.r_[b[bi], s[si]]))
+    assert res.uncertainty == pytest.approx(np.std(boot), rel=0.3)
+    assert roc_auc(np.zeros(3), np.ones(3)).value == 1.0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from mlfastsim.metrics.emd import emd, emd_matrix, emd_pair, emd_pairwise
+from mlfastsim.metrics.emd import emd, emd_matrix, emd_pair, emd_pairs, emd_pairwise
 
 
 def _emd_linprog(a: np.ndarray, b: np.ndarray, R: float) -> float:
@@ -88,6 +88,31 @@ def test_pairwise_masks_and_empty_events() -> None:
     mat = emd_matrix(feat_a, mask_a, feat_b, mask_b, R=0.4, n_jobs=1)
     assert mat.shape == (n, n)
     np.testing.assert_allclose(np.diag(mat), got, rtol=1e-12)
+
+
+def test_pairs_of_any_events_with_a_radius_and_columns() -> None:
+    rng = np.random.default_rng(8)
+    a = rng.normal(0, 0.3, (6, 5, 4))
+    b = rng.normal(0, 0.3, (4, 7, 4))
+    a[..., 0], b[..., 0] = rng.exponential(5.0, (6, 5)), rng.exponential(5.0, (4, 7))  # E first
+    cols = (1, 2, 0)
+    mask_a, mask_b = rng.random((6, 5)) < 0.8, rng.random((4, 7)) < 0.8
+    ia, ib = np.array([5, 0, 5, 2]), np.array([3, 3, 0, 1])
+    got = emd_pairs(a, mask_a, b, mask_b, ia, ib, R=1.0, n_jobs=1, cols=cols)
+    want = [
+        emd_pair(a[i][mask_a[i]][:, cols], b[j][mask_b[j]][:, cols], R=1.0)
+        for i, j in zip(ia, ib, strict=True)
+    ]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    mat = emd_matrix(a, mask_a, b, mask_b, R=1.0, n_jobs=1, cols=cols)
+    np.testing.assert_allclose(got, mat[ia, ib], rtol=1e-12)
+    assert emd_pairs(a, mask_a, b, mask_b, ia[:0], ib[:0], n_jobs=1).shape == (0,)
+    with pytest.raises(ValueError, match="one length"):
+        emd_pairs(a, mask_a, b, mask_b, ia, ib[:2])
+    with pytest.raises(ValueError, match="ib must index the 4 events"):
+        emd_pairs(a, mask_a, b, mask_b, ia, ib + 1)
+    with pytest.raises(ValueError, match=r"\[N, n_max, F\]"):
+        emd_pairs(a[0], None, b, mask_b, ia, ib)
 
 
 def test_process_pool_matches_inline() -> None:

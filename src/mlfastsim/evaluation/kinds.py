@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlfastsim.metrics.distribution import efficiency_ratio
+from mlfastsim.metrics.binned import efficiency_ratio
+from mlfastsim.physics.kinematics import delta_r, jet_pt_mass
 
 __all__ = ["particle_jet_observables", "pid_efficiency_table", "shower_observables"]
 
@@ -25,16 +26,15 @@ def particle_jet_observables(features: np.ndarray, mask: np.ndarray | None = Non
     f = np.asarray(features, dtype=np.float64)
     m = f[..., 2] > 0 if mask is None else np.asarray(mask, dtype=bool)
     eta, phi, pt = f[..., 0], f[..., 1], np.where(m, f[..., 2], 0.0)
-    px, py, pz = (pt * np.cos(phi)).sum(1), (pt * np.sin(phi)).sum(1), (pt * np.sinh(eta)).sum(1)
-    e = (pt * np.cosh(eta)).sum(1)
+    jet_pt, jet_mass = jet_pt_mass(eta, phi, pt)
     total = pt.sum(1)
     safe = np.where(total > 0, total, 1.0)
     return {
-        "jet_pt": np.hypot(px, py),
-        "jet_mass": np.sqrt(np.clip(e**2 - px**2 - py**2 - pz**2, 0.0, None)),
+        "jet_pt": jet_pt,
+        "jet_mass": jet_mass,
         "n_constituents": m.sum(1).astype(np.float64),
         "leading_pt_fraction": pt.max(1) / safe,
-        "width": (pt * np.hypot(eta, phi)).sum(1) / safe,
+        "width": (pt * delta_r(eta, phi, 0.0, 0.0)).sum(1) / safe,
     }
 
 

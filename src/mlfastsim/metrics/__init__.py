@@ -1,19 +1,12 @@
 """Metrics as plain functions on arrays: EMD, Chamfer, W1, EFPs, FPD/KPD, classifier AUC, efficiency ratio."""
 
-from mlfastsim.metrics.classifier import classifier_test
+from mlfastsim.metrics.binned import efficiency_ratio, separation_power
+from mlfastsim.metrics.classifier import classifier_test, roc_auc
+from mlfastsim.metrics.coverage import coverage_mmd, coverage_mmd_emd
 from mlfastsim.metrics.distances import chamfer, masked_mse, w1
-from mlfastsim.metrics.distribution import (
-    coverage_mmd,
-    coverage_mmd_emd,
-    efficiency_ratio,
-    fpd,
-    frechet_distance,
-    kpd,
-    roc_auc,
-    separation_power,
-)
 from mlfastsim.metrics.efp import efp_graphs, efps
-from mlfastsim.metrics.emd import emd, emd_matrix, emd_pair, emd_pairwise
+from mlfastsim.metrics.emd import emd, emd_matrix, emd_pair, emd_pairs, emd_pairwise
+from mlfastsim.metrics.frechet import fpd, frechet_distance, kpd
 from mlfastsim.metrics.result import MetricResult, batch_means, bootstrap
 
 __all__ = [
@@ -30,6 +23,7 @@ __all__ = [
     "emd",
     "emd_matrix",
     "emd_pair",
+    "emd_pairs",
     "emd_pairwise",
     "fpd",
     "frechet_distance",

@@ -1,19 +1,41 @@
-"""Classifier two-sample test (CaloChallenge style): calibrated held-out AUC of reference vs generated."""
+"""Classifier two-sample test (CaloChallenge style): calibrated held-out AUC of reference vs generated; ROC AUC."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from mlfastsim.metrics.distribution import roc_auc
 from mlfastsim.metrics.result import MetricResult
 
-__all__ = ["classifier_test"]
+__all__ = ["classifier_test", "roc_auc"]
 
 
 def _split(n: int, rng: np.random.Generator, fractions: tuple[float, float]) -> tuple[np.ndarray, ...]:
     perm = rng.permutation(n)
     n_train, n_val = round(fractions[0] * n), round(fractions[1] * n)
     return perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :]
+
+
+def roc_auc(scores_bkg: np.ndarray, scores_sig: np.ndarray) -> MetricResult:
+    """Area under the ROC curve for separating signal (label 1) from background (label 0) by score.
+
+    Args:
+        scores_bkg: ``[N_b]`` scores of the background (e.g. reference) sample.
+        scores_sig: ``[N_s]`` scores of the signal (e.g. generated) sample.
+
+    Returns:
+        :class:`MetricResult` (AUC from sklearn, Hanley & McNeil 1982 standard error, N_b + N_s).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    b = np.asarray(scores_bkg, dtype=np.float64).ravel()
+    s = np.asarray(scores_sig, dtype=np.float64).ravel()
+    if len(b) == 0 or len(s) == 0:
+        raise ValueError("roc_auc needs both samples non-empty")
+    labels = np.concatenate([np.zeros(len(b)), np.ones(len(s))])
+    auc = float(roc_auc_score(labels, np.concatenate([b, s])))
+    q1, q2 = auc / (2.0 - auc), 2.0 * auc**2 / (1.0 + auc)
+    var = (auc * (1 - auc) + (len(s) - 1) * (q1 - auc**2) + (len(b) - 1) * (q2 - auc**2)) / (len(s) * len(b))
+    return MetricResult(auc, float(np.sqrt(max(var, 0.0))), len(b) + len(s))
 
 
 def classifier_test(

@@ -199,12 +199,10 @@ def _chunk_values(
     """Values ``[B]`` of the connected graphs ``conn`` for one chunk of compacted jets ``[B, n]``."""
     import torch
 
+    from mlfastsim.physics.torch_kinematics import delta_r
+
     t_eta, t_phi = torch.from_numpy(eta), torch.from_numpy(phi)
-    deta = t_eta.unsqueeze(2) - t_eta.unsqueeze(1)
-    dphi = t_phi.unsqueeze(2) - t_phi.unsqueeze(1)
-    if float(np.abs(phi).max(initial=0.0)) > np.pi / 2:  # |Δφ| may pass π: wrap into (−π, π]
-        dphi = dphi - 2.0 * torch.pi * torch.ceil((dphi - torch.pi) / (2.0 * torch.pi))
-    theta = torch.sqrt(deta * deta + dphi * dphi)
+    theta = delta_r(t_eta.unsqueeze(2), t_phi.unsqueeze(2), t_eta.unsqueeze(1), t_phi.unsqueeze(1))
     if beta != 1.0:
         theta = theta**beta
     jets = _Jets(torch.from_numpy(z), theta)

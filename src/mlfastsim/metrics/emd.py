@@ -20,16 +20,12 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from mlfastsim.metrics.result import MetricResult, bootstrap
+from mlfastsim.physics.kinematics import delta_r
 
-__all__ = ["emd", "emd_matrix", "emd_pair", "emd_pairwise"]
+__all__ = ["emd", "emd_matrix", "emd_pair", "emd_pairs", "emd_pairwise"]
 
 _MAX_ITER = 10_000_000
 _INLINE_BELOW = 256  # fewer pairs than this run inline: a worker pool costs ~2 s to start
-
-
-def _wrap_phi(dphi: np.ndarray) -> np.ndarray:
-    """Δφ wrapped into (−π, π]."""
-    return dphi - 2.0 * np.pi * np.ceil((dphi - np.pi) / (2.0 * np.pi))
 
 
 def _emd_one(pos_a: np.ndarray, e_a: np.ndarray, pos_b: np.ndarray, e_b: np.ndarray, R: float) -> float:
@@ -41,9 +37,7 @@ def _emd_one(pos_a: np.ndarray, e_a: np.ndarray, pos_b: np.ndarray, e_b: np.ndar
     sum_a, sum_b = float(e_a.sum()), float(e_b.sum())
     if len(e_a) == 0 or len(e_b) == 0:
         return abs(sum_a - sum_b)
-    deta = pos_a[:, 0, None] - pos_b[None, :, 0]
-    dphi = _wrap_phi(pos_a[:, 1, None] - pos_b[None, :, 1])
-    cost = np.sqrt(deta * deta + dphi * dphi) / R
+    cost = delta_r(pos_a[:, 0, None], pos_a[:, 1, None], pos_b[None, :, 0], pos_b[None, :, 1]) / R
     diff = sum_a - sum_b
     if diff > 0:  # b is lighter: dummy point in b at distance 1 from every point of a
         e_b = np.append(e_b, diff)
@@ -64,13 +58,20 @@ def emd_pair(a: np.ndarray, b: np.ndarray, R: float = 0.4) -> float:
     return _emd_one(a[:, :2], np.clip(a[:, 2], 0.0, None), b[:, :2], np.clip(b[:, 2], 0.0, None), float(R))
 
 
+def _n_events(feat: np.ndarray) -> int:
+    """N of padded hits ``[N, n_max, F]``; a one-line ValueError for any other shape."""
+    shape = np.shape(feat)
+    if len(shape) != 3:
+        raise ValueError(f"features must be [N, n_max, F], got shape {list(shape)}")
+    return int(shape[0])
+
+
 def _ragged(
     feat: np.ndarray, mask: np.ndarray | None, cols: tuple[int, int, int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Real hits of a padded batch as (positions [H, 2], energies [H], offsets [N + 1])."""
     feat = np.asarray(feat)
-    if feat.ndim != 3:
-        raise ValueError(f"features must be [N, n_max, F], got shape {list(feat.shape)}")
+    _n_events(feat)
     if mask is None:
         mask = np.ones(feat.shape[:2], dtype=bool)
     mask = np.asarray(mask).astype(bool)
@@ -143,6 +144,48 @@ def _emd_pairs(data_a, data_b, ia: np.ndarray, ib: np.ndarray, R: float, n_jobs:
     return out
 
 
+def emd_pairs(
+    a_feat: np.ndarray,
+    a_mask: np.ndarray | None,
+    b_feat: np.ndarray,
+    b_mask: np.ndarray | None,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    R: float = 0.4,
+    n_jobs: int | None = 2,
+    cols: tuple[int, int, int] = (0, 1, 2),
+) -> np.ndarray:
+    """Exact EMD between event ``ia[k]`` of sample a and event ``ib[k]`` of sample b, for every k.
+
+    Args:
+        a_feat: float ``[N_a, n_max, F]`` padded hits; columns ``cols`` hold (η, φ, E) in (η units, rad,
+            GeV).
+        a_mask: bool ``[N_a, n_max]``, True for real hits (None: all real). Negative energies count as zero.
+        b_feat: float ``[N_b, m_max, F]``, same layout (the hit count may differ from a's).
+        b_mask: bool ``[N_b, m_max]`` or None.
+        ia, ib: int ``[K]`` event indices into a and b; an event may appear in many pairs.
+        R: jet radius (same units as θ); the ground distance is θ/R (JetNet uses R = 1 on particle jets).
+        n_jobs: worker processes (1 runs inline; None or ≤ 0 uses every CPU). Fewer than 256 pairs always
+            run inline. Workers are started with the 'spawn' method (~2 s each, importing POT), so a script
+            that calls this with n_jobs > 1 must keep its top level under ``if __name__ == "__main__":``.
+            Pairs are balanced over the workers by their expected cost.
+        cols: indices of the (η, φ, E) features.
+
+    Returns:
+        float64 ``[K]`` EMDs in GeV. Cost: about 10 ms of one core for a pair of 400-hit events, 1 ms for
+            100 hits (network simplex, roughly cubic in the hit count).
+    """
+    data_a, data_b = _ragged(a_feat, a_mask, cols), _ragged(b_feat, b_mask, cols)
+    ia, ib = np.asarray(ia, dtype=np.int64).ravel(), np.asarray(ib, dtype=np.int64).ravel()
+    if len(ia) != len(ib):
+        raise ValueError(f"ia and ib must have one length, got {len(ia)} and {len(ib)}")
+    for name, idx, data in (("ia", ia, data_a), ("ib", ib, data_b)):
+        n = len(data[2]) - 1
+        if len(idx) and not (0 <= idx.min() and idx.max() < n):
+            raise ValueError(f"{name} must index the {n} events of its sample, got {idx.min()}..{idx.max()}")
+    return _emd_pairs(data_a, data_b, ia, ib, R, n_jobs)
+
+
 def emd_pairwise(
     a_feat: np.ndarray,
     a_mask: np.ndarray | None,
@@ -154,27 +197,16 @@ def emd_pairwise(
 ) -> np.ndarray:
     """Exact EMD between event i of sample a and event i of sample b, for every i.
 
-    Args:
-        a_feat: float ``[N, n_max, F]`` padded hits; columns ``cols`` hold (η, φ, E) in (η units, rad, GeV).
-        a_mask: bool ``[N, n_max]``, True for real hits (None: all real). Negative energies count as zero.
-        b_feat: float ``[N, m_max, F]``, same layout (the hit count may differ from a's).
-        b_mask: bool ``[N, m_max]`` or None.
-        R: jet radius (same units as θ); the ground distance is θ/R.
-        n_jobs: worker processes (1 runs inline; None or ≤ 0 uses every CPU). Fewer than 256 pairs always
-            run inline. Workers are started with the 'spawn' method (~2 s each, importing POT), so a script
-            that calls this with n_jobs > 1 must keep its top level under ``if __name__ == "__main__":``.
-        cols: indices of the (η, φ, E) features.
+    Arguments as in :func:`emd_pairs`, with ``N`` events in each sample.
 
     Returns:
-        float64 ``[N]`` EMDs in GeV. Cost: about 10 ms of one core for a pair of 400-hit events, 1 ms for
-            100 hits (network simplex, roughly cubic in the hit count).
+        float64 ``[N]`` EMDs in GeV.
     """
-    data_a, data_b = _ragged(a_feat, a_mask, cols), _ragged(b_feat, b_mask, cols)
-    n = len(data_a[2]) - 1
-    if len(data_b[2]) - 1 != n:
-        raise ValueError(f"emd_pairwise needs samples of one length, got {n} and {len(data_b[2]) - 1}")
+    n, n_b = _n_events(a_feat), _n_events(b_feat)
+    if n_b != n:
+        raise ValueError(f"emd_pairwise needs samples of one length, got {n} and {n_b}")
     idx = np.arange(n)
-    return _emd_pairs(data_a, data_b, idx, idx, R, n_jobs)
+    return emd_pairs(a_feat, a_mask, b_feat, b_mask, idx, idx, R=R, n_jobs=n_jobs, cols=cols)
 
 
 def emd_matrix(
@@ -188,15 +220,14 @@ def emd_matrix(
 ) -> np.ndarray:
     """Exact EMD between every event of a and every event of b.
 
-    Arguments as in :func:`emd_pairwise`, with ``N_a`` and ``N_b`` events.
+    Arguments as in :func:`emd_pairs`, with ``N_a`` and ``N_b`` events.
 
     Returns:
         float64 ``[N_a, N_b]`` EMDs in GeV.
     """
-    data_a, data_b = _ragged(a_feat, a_mask, cols), _ragged(b_feat, b_mask, cols)
-    na, nb = len(data_a[2]) - 1, len(data_b[2]) - 1
+    na, nb = _n_events(a_feat), _n_events(b_feat)
     ia, ib = np.divmod(np.arange(na * nb), nb)
-    return _emd_pairs(data_a, data_b, ia, ib, R, n_jobs).reshape(na, nb)
+    return emd_pairs(a_feat, a_mask, b_feat, b_mask, ia, ib, R=R, n_jobs=n_jobs, cols=cols).reshape(na, nb)
 
 
 def emd(
@@ -212,7 +243,7 @@ def emd(
 ) -> MetricResult:
     """Median per-event EMD between paired events (e.g. an event and its reconstruction).
 
-    Arguments as in :func:`emd_pairwise`; ``n_boot`` bootstrap replicas (seeded by ``seed``) of the N
+    Arguments as in :func:`emd_pairs`; ``n_boot`` bootstrap replicas (seeded by ``seed``) of the N
     per-event values give the uncertainty on the median.
 
     Returns:
