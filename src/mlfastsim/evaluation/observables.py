@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlfastsim.physics.detector.geometry import CHANNELS, pixel_centres
+from mlfastsim.physics.kinematics import delta_r, jet_pt_mass_from_energy
 
 __all__ = ["OBSERVABLE_UNITS", "hit_energies", "image_observables", "radial_profile"]
 
@@ -55,16 +56,11 @@ def image_observables(images: np.ndarray, jet_eta: np.ndarray | None = None) -> 
     eta0 = np.zeros(n) if jet_eta is None else np.nan_to_num(np.asarray(jet_eta, dtype=np.float64))
     eta_abs = eta0[:, None, None] + eta_rel[None]
     for suffix, calo in (("", images[:, 1] + images[:, 2]), ("_ecal", images[:, 1])):
-        pt = calo / np.cosh(eta_abs)
-        px = (pt * np.cos(phi_rel)).sum(axis=(1, 2))
-        py = (pt * np.sin(phi_rel)).sum(axis=(1, 2))
-        pz = (pt * np.sinh(eta_abs)).sum(axis=(1, 2))
-        e = calo.sum(axis=(1, 2))
-        out[f"jet_pt{suffix}"] = np.hypot(px, py)
-        out[f"jet_mass{suffix}"] = np.sqrt(np.clip(e**2 - px**2 - py**2 - pz**2, 0.0, None))
+        pt_mass = jet_pt_mass_from_energy(eta_abs, phi_rel, calo, axis=(1, 2))
+        out[f"jet_pt{suffix}"], out[f"jet_mass{suffix}"] = pt_mass
     ecal = images[:, 1]
     total = np.where(out["e_ecal"] > 0, out["e_ecal"], 1.0)
-    dr = np.hypot(eta_rel, phi_rel)
+    dr = delta_r(eta_rel, phi_rel, 0.0, 0.0)
     out["width_ecal"] = (ecal * dr).sum(axis=(1, 2)) / total
     out["leading_fraction_ecal"] = ecal.reshape(n, -1).max(axis=1) / total
     return out
@@ -85,7 +81,7 @@ def radial_profile(images: np.ndarray, channel: int = 1, edges: np.ndarray | Non
     size = images.shape[-1]
     edges = np.linspace(0.0, 0.8, 17) if edges is None else np.asarray(edges, dtype=np.float64)
     eta_rel, phi_rel = _geometry(size)
-    ring = np.digitize(np.hypot(eta_rel, phi_rel).ravel(), edges) - 1
+    ring = np.digitize(delta_r(eta_rel, phi_rel, 0.0, 0.0).ravel(), edges) - 1
     inside = (ring >= 0) & (ring < len(edges) - 1)
     flat = images[:, channel].reshape(len(images), -1)[:, inside]
     onehot = np.eye(len(edges) - 1)[ring[inside]]  # [pixels, rings]
