@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from mlfastsim.bench.models import machine_facts
+from mlfastsim.bench.timing import machine_facts
 from mlfastsim.data.schemas import JetImages
 from mlfastsim.physics.detector import simulate_jet
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mlfastsim.bench.models import machine_facts
+from mlfastsim.bench.timing import machine_facts
 from mlfastsim.data.io import read_jet_images
 from mlfastsim.data.schemas import JetImages
 

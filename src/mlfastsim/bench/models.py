@@ -4,53 +4,18 @@ generation from particles (the fast-simulation use)."""
 
 from __future__ import annotations
 
-import platform
-import time
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 
+from mlfastsim.bench.timing import machine_facts, time_call
 from mlfastsim.data.normalisation import HitNormaliser
 from mlfastsim.data.representations import cloud_to_image, gen_particles_to_padded, image_to_cloud
 from mlfastsim.data.schemas import JetImages
 from mlfastsim.models import build_model
 from mlfastsim.physics.detector.geometry import CRYSTAL_DETA, CRYSTAL_DPHI, IMAGE_SIZE
 
-__all__ = ["bench_models", "machine_facts", "time_call"]
-
-
-def machine_facts() -> dict[str, Any]:
-    """CPU, threads and library versions, recorded beside every timing."""
-    return {
-        "cpu": platform.processor() or platform.machine(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-
-
-def time_call(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> dict[str, float]:
-    """Median and spread of the wall time of ``fn()`` (s) over ``repeats`` calls after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    arr = np.asarray(times)
-    return {
-        "median_s": float(np.median(arr)),
-        "q16_s": float(np.quantile(arr, 0.16)),
-        "q84_s": float(np.quantile(arr, 0.84)),
-        "repeats": repeats,
-    }
+__all__ = ["bench_models"]
 
 
 def _batch_from_jets(
