@@ -13,7 +13,8 @@ exact negative log-likelihood of the hit set under this model: it is invariant t
 by construction, needs no matching or Chamfer approximation, is masked to real hits, and — being a
 proper likelihood — makes the negative ELBO a principled anomaly score. Sampling draws hits on the
 detector's cells without replacement (over-sample, keep the first hit in each cell no core holds), so
-generated jets respect the one-hit-per-cell geometry, and sorts them by energy like the data.
+generated jets respect the one-hit-per-cell geometry, and sorts them by energy like the data. The density of
+one hit is in ``models/gvae_likelihood.py``, the sampler in ``models/gvae_sampler.py``.
 
 Conditions (normalised jet pT, η, mass) and an optional DeepSets embedding of the generator-level
 particles enter encoder and decoder; during training each is replaced by a learned "null" vector with
@@ -40,29 +41,12 @@ from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
 from mlfastsim.models.cellgraph import GRID, CellMessagePassing, cell_indices, cell_neighbours
-from mlfastsim.models.nn import (
-    LOG_2PI,
-    batched_take,
-    masked_max,
-    masked_mean,
-    mlp,
-    reparameterise,
-    truncated_normal,
-)
-from mlfastsim.models.particle_response import (
-    core_cells,
-    core_log_likelihood,
-    draw_cores,
-    halo_exclusion,
-    match_core_hits,
-    particle_base,
-)
+from mlfastsim.models.gvae_likelihood import channels, dequantise, hit_log_likelihood
+from mlfastsim.models.gvae_sampler import draw_hits
+from mlfastsim.models.nn import masked_max, masked_mean, mlp, reparameterise
+from mlfastsim.models.particle_response import core_cells, core_log_likelihood, match_core_hits, particle_base
 
 __all__ = ["GVAE", "GVAEConfig"]
-
-#: The energy slope acts up to u = ½|(x − μ)/σ|² = 18 (6 σ): beyond, a component's density is negligible,
-#: and an unbounded shift overflows the truncation term in float32.
-MAX_SLOPE_DISTANCE = 18.0
 
 
 @dataclass(frozen=True)
@@ -99,7 +83,7 @@ class GVAE(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.n_ch = c.n_channels if c.n_features > 3 else 1
+        self.n_ch = channels(c)
         h = c.hidden
         self.embed = mlp([c.n_features, h, h])
         self.mp = nn.ModuleList([CellMessagePassing(h) for _ in range(c.message_passing)])
@@ -123,12 +107,6 @@ class GVAE(nn.Module):
         )
         per_component = 1 + 3 + 3 + 1 + (self.n_ch if self.n_ch > 1 else 0)
         self.mixture_head = nn.Linear(c.context, c.components * per_component)
-        self._uniform_noise = c.noise_component and c.pixel_scale[0] > 0
-        self._log_window_area = (
-            math.log(GRID / c.pixel_scale[0]) + math.log(GRID / c.pixel_scale[1])
-            if self._uniform_noise
-            else 0.0
-        )
         # training conditions, drawn for unconditional sampling: p(jet) = Σ p(c) p(jet | c)
         self.condition_bank: Tensor
         self.register_buffer("condition_bank", torch.zeros(0, c.n_cond))
@@ -280,47 +258,6 @@ class GVAE(nn.Module):
             out["channel_logp"] = torch.log_softmax(p[..., 8 : 8 + self.n_ch], -1)
         return out
 
-    # ---- likelihood ---------------------------------------------------------------------------
-    def _hit_log_likelihood(
-        self, x: Tensor, params: dict[str, Tensor], hit_cell: Tensor | None = None
-    ) -> Tensor:
-        """log p(hit) of every hit ``[B, n]`` under the mixture (``hit_cell [B, n]``: the hits' cells, to take
-        the particles' core crystals out of their halos)."""
-        diff = (x[..., None, :3] - params["mean"].unsqueeze(1)) * torch.exp(-params["log_std"]).unsqueeze(1)
-        log_std = params["log_std"].unsqueeze(1)
-        u = 0.5 * (diff[..., :2] ** 2).sum(-1)  # [B, n, K']
-        position = -u - log_std[..., :2].sum(-1) - LOG_2PI
-        if self._uniform_noise:
-            # component 0: electronic noise, uniform over the window's cells, energy independent of position
-            position = torch.cat(
-                [torch.full_like(position[..., :1], -self._log_window_area), position[..., 1:]], -1
-            )
-            u = torch.cat([torch.zeros_like(u[..., :1]), u[..., 1:]], -1)
-        if hit_cell is not None and "core_cell" in params:
-            m = params["core_cell"].shape[1]
-            ring = halo_exclusion(params, hit_cell, self.config.pixel_scale, self.config.pixel_offset)
-            position = torch.cat([position[..., :-m], position[..., -m:] + ring], -1)
-        shift = params["slope"].unsqueeze(1) * u.clamp(max=MAX_SLOPE_DISTANCE)  # in units of σ_E
-        # energies are truncated at the zero-suppression threshold: the data have no hit below it, and
-        # mass there would be drawn and thrown away, thinning the components whose hits are soft
-        above = (params["mean"][..., 2] - self.config.min_log_energy) * torch.exp(-params["log_std"][..., 2])
-        log_above = torch.special.log_ndtr(above.unsqueeze(1) + shift)
-        energy = -0.5 * (diff[..., 2] - shift) ** 2 - log_std[..., 2] - 0.5 * LOG_2PI - log_above
-        logp = position + energy + params["log_weights"].unsqueeze(1)
-        if self.n_ch > 1:
-            ch = x[..., 3].round().long().clamp(0, self.n_ch - 1)
-            lp = params["channel_logp"].unsqueeze(1).expand(-1, x.shape[1], -1, -1)
-            logp = logp + torch.gather(lp, 3, ch[..., None, None].expand(-1, -1, lp.shape[2], 1)).squeeze(-1)
-        return torch.logsumexp(logp, -1)
-
-    def _dequantise(self, x: Tensor) -> Tensor:
-        """Spread cell-centre positions uniformly over their cell (training only): a density, not spikes."""
-        scale = self.config.pixel_scale
-        if scale[0] <= 0 or not self.training:
-            return x
-        noise = (torch.rand_like(x[..., :2]) - 0.5) / torch.tensor(scale, device=x.device, dtype=x.dtype)
-        return torch.cat([x[..., :2] + noise, x[..., 2:]], -1)
-
     def _neg_elbo(self, batch: Batch, stochastic: bool) -> dict[str, Tensor]:
         x, mask = batch["features"], batch["mask"]
         b = len(x)
@@ -339,7 +276,8 @@ class GVAE(nn.Module):
                 x[..., 2], core_hit, params["core_owner"], params, self.config.min_log_energy
             )
             rest = mask & ~is_core
-        ll = self._hit_log_likelihood(self._dequantise(x), params, hit_cell)
+        xq = dequantise(x, self.config.pixel_scale) if self.training else x
+        ll = hit_log_likelihood(xq, params, self.config, hit_cell)
         nll_hits = -(ll * rest.to(ll.dtype)).sum(1) + nll_cores
         nll_count = F.cross_entropy(params["count_logits"], rest.sum(1), reduction="none")
         kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
@@ -375,96 +313,7 @@ class GVAE(nn.Module):
         t = self._neg_elbo(batch, stochastic=False)
         return t["nll_hits"] + t["nll_count"] + t["kl"]
 
-    # ---- generation ---------------------------------------------------------------------------
-    def _draw_hits(
-        self,
-        params: dict[str, Tensor],
-        n_hits: Tensor,
-        generator: torch.Generator | None,
-        total: bool = False,
-    ) -> Batch:
-        """Draw the particles' cores (when the model has them) and ``n_hits [B]`` further hits from the
-        mixture (``total``: ``n_hits`` counts the cores too), one per cell, sorted by decreasing energy."""
-        c = self.config
-        b, dev = len(n_hits), n_hits.device
-        core_feats = core_cell = None
-        if "core_logit" in params:
-            rc, core_e, present = draw_cores(
-                params, params["core_cell"], params["core_owner"], c.min_log_energy, generator
-            )
-            core_cell = torch.where(present, rc[..., 0] * GRID + rc[..., 1], -2)
-            scale = torch.tensor(c.pixel_scale, device=dev, dtype=core_e.dtype)
-            pos = (rc.to(core_e.dtype) - torch.tensor(c.pixel_offset, device=dev, dtype=core_e.dtype)) / scale
-            core_feats = (torch.cat([pos, core_e.unsqueeze(-1)], -1), present)
-            if total:
-                n_hits = (n_hits - present.sum(1)).clamp_min(0)
-        most = int(n_hits.max()) if len(n_hits) else 0
-        m = max(round(most * c.oversample), most, 1)  # draws per jet, for the largest jet of the batch
-        comp = torch.multinomial(params["log_weights"].exp(), m, replacement=True, generator=generator)
-        mean = batched_take(params["mean"], comp)
-        std = batched_take(params["log_std"], comp).exp()
-        eps = torch.randn(mean.shape, generator=generator, device=dev, dtype=mean.dtype)
-        slope = batched_take(params["slope"], comp)
-        if self._uniform_noise:
-            slope = slope.masked_fill(comp == 0, 0.0)
-        shift = slope * (0.5 * (eps[..., :2] ** 2).sum(-1)).clamp(max=MAX_SLOPE_DISTANCE)  # falls off
-        # log E above the zero-suppression threshold, as in the likelihood
-        low = (c.min_log_energy - mean[..., 2]) / std[..., 2] - shift
-        eps[..., 2] = shift + truncated_normal(low, generator)
-        x = mean + std * eps
-        if self._uniform_noise:
-            cells = torch.randint(GRID, (b, m, 2), generator=generator, device=dev).to(x.dtype)
-            scale = torch.tensor(c.pixel_scale, device=dev, dtype=x.dtype)
-            uniform = (cells - torch.tensor(c.pixel_offset, device=dev, dtype=x.dtype)) / scale
-            x = torch.cat([torch.where((comp == 0).unsqueeze(-1), uniform, x[..., :2]), x[..., 2:]], -1)
-        feats = [x]
-        ch = torch.zeros(b, m, dtype=torch.long, device=dev)
-        if self.n_ch > 1:
-            probs = torch.gather(
-                params["channel_logp"], 1, comp.unsqueeze(-1).expand(-1, -1, self.n_ch)
-            ).exp()
-            ch = torch.multinomial(probs.view(-1, self.n_ch), 1, generator=generator).view(b, m)
-            feats.append(ch.unsqueeze(-1).to(x.dtype))
-        x = torch.cat(feats, -1)
-        keep = torch.ones(b, m, dtype=torch.bool, device=dev)
-        if c.pixel_scale[0] > 0:
-            row, col = cell_indices(x, c.pixel_scale, c.pixel_offset)
-            inside = (row >= 0) & (row < GRID) & (col >= 0) & (col < GRID)
-            cell = torch.where(inside, (ch * GRID + row) * GRID + col, -1 - torch.arange(m, device=dev))
-            # one hit per cell, the first drawn there (a draw of the model's p(E | cell)) ...
-            sorted_cell, order = torch.sort(cell, dim=1, stable=True)
-            first_sorted = torch.ones_like(sorted_cell, dtype=torch.bool)
-            first_sorted[:, 1:] = sorted_cell[:, 1:] != sorted_cell[:, :-1]
-            keep = torch.zeros_like(first_sorted).scatter(1, order, first_sorted) & inside
-            if (
-                core_cell is not None
-            ):  # ... none where a particle's core is, none in a halo's own core crystal
-                taken = torch.zeros(b, GRID * GRID + 1, dtype=torch.bool, device=dev)  # last: no cell
-                taken.scatter_(1, torch.where(core_cell >= 0, core_cell, GRID * GRID), True)
-                taken[:, -1] = False
-                keep = keep & ~torch.gather(taken, 1, torch.where(inside, cell, GRID * GRID))
-                n_global = params["mean"].shape[1] - params["core_cell"].shape[1]
-                owned = torch.where(params["core_owner"], params["core_cell"], -2)
-                own = torch.gather(owned, 1, (comp - n_global).clamp_min(0))
-                keep = keep & ~((comp >= n_global) & (cell == own))
-            # snap to the cell centre, as the detector reports it
-            x[..., 0] = (row.to(x.dtype) - c.pixel_offset[0]) / c.pixel_scale[0]
-            x[..., 1] = (col.to(x.dtype) - c.pixel_offset[1]) / c.pixel_scale[1]
-        keep = keep & (x[..., 2] >= c.min_log_energy)  # zero suppression, as in the data
-        keep = keep & (torch.cumsum(keep.long(), 1) <= n_hits.unsqueeze(1))  # the first n_hits cells drawn
-        if core_feats is not None:
-            x = torch.cat([core_feats[0], x], 1)
-            keep = torch.cat([core_feats[1], keep], 1)
-        # the kept hits, by decreasing energy, into the first slots
-        key = torch.where(keep, x[..., 2], torch.full_like(x[..., 2], -torch.inf))
-        top = torch.topk(key, min(c.n_max, x.shape[1]), dim=1).indices
-        out = batched_take(x, top)
-        mask = torch.gather(keep, 1, top)
-        if out.shape[1] < c.n_max:  # back to n_max slots
-            out = F.pad(out, (0, 0, 0, c.n_max - out.shape[1]))
-            mask = F.pad(mask, (0, c.n_max - mask.shape[1]))
-        return {"features": out * mask.unsqueeze(-1).to(out.dtype), "mask": mask}
-
+    # ---- generation (the sampler: models/gvae_sampler.py) -----------------------------------
     def sample(
         self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None, **kwargs: Tensor
     ) -> Batch:
@@ -485,7 +334,7 @@ class GVAE(nn.Module):
         z = torch.randn(n, self.config.latent, generator=generator, device=dev)
         params = self.decode(z, ctx, batch.get("gen_features"), anchors)
         n_hits = torch.multinomial(params["count_logits"].softmax(-1), 1, generator=generator).squeeze(1)
-        out = self._draw_hits(params, n_hits, generator)
+        out = draw_hits(params, n_hits, self.config, generator)
         if drawn is not None:
             out["matched_cond"] = drawn
         return out
@@ -497,4 +346,4 @@ class GVAE(nn.Module):
         mu, _ = self.encode(batch, ctx)
         gen = torch.Generator(device=x.device).manual_seed(0)
         params = self.decode(mu, ctx, batch.get("gen_features"), anchors)
-        return self._draw_hits(params, batch["mask"].sum(1), gen, total=True)
+        return draw_hits(params, batch["mask"].sum(1), self.config, gen, total=True)

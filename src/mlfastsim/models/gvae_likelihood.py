@@ -1,0 +1,99 @@
+"""The ``gvae`` decoder's density of one hit: the exact log-likelihood its reconstruction loss sums.
+
+A hit (η, φ, log E[, channel]) in normalised units is drawn from a mixture of K' components (see
+:meth:`~mlfastsim.models.gvae.GVAE.decode`): a Gaussian in position, and a log-energy Gaussian whose mean
+falls with the distance from the component's centre and which is truncated at the zero-suppression threshold;
+component 0 may be the detector's electronic noise, uniform over the window's cells. The sampler of
+:mod:`mlfastsim.models.gvae_sampler` draws from the same density.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from mlfastsim.models.cellgraph import GRID
+from mlfastsim.models.nn import LOG_2PI
+from mlfastsim.models.particle_response import halo_exclusion
+
+if TYPE_CHECKING:
+    from mlfastsim.models.gvae import GVAEConfig
+
+__all__ = [
+    "MAX_SLOPE_DISTANCE",
+    "channels",
+    "dequantise",
+    "hit_log_likelihood",
+    "log_window_area",
+    "uniform_noise",
+]
+
+#: The energy slope acts up to u = ½|(x − μ)/σ|² = 18 (6 σ): beyond, a component's density is negligible,
+#: and an unbounded shift overflows the truncation term in float32.
+MAX_SLOPE_DISTANCE = 18.0
+
+
+def channels(config: GVAEConfig) -> int:
+    """Number of channels the mixture draws (1 unless the hits carry a channel feature)."""
+    return config.n_channels if config.n_features > 3 else 1
+
+
+def uniform_noise(config: GVAEConfig) -> bool:
+    """True when component 0 is the uniform electronic noise (it needs the cell grid)."""
+    return config.noise_component and config.pixel_scale[0] > 0
+
+
+def log_window_area(config: GVAEConfig) -> float:
+    """log of the window's area in normalised (η, φ) units: the uniform noise density is its negative."""
+    return math.log(GRID / config.pixel_scale[0]) + math.log(GRID / config.pixel_scale[1])
+
+
+def hit_log_likelihood(
+    x: Tensor, params: dict[str, Tensor], config: GVAEConfig, hit_cell: Tensor | None = None
+) -> Tensor:
+    """log p(hit) (nats) of every hit of ``x [B, n, F]`` under the mixture ``params`` → ``[B, n]``.
+
+    ``hit_cell [B, n]``: the hits' cells, to take the particles' core crystals out of their halos (when
+    ``params`` has cores). Padded slots get a value too; the caller masks them.
+    """
+    n_ch = channels(config)
+    diff = (x[..., None, :3] - params["mean"].unsqueeze(1)) * torch.exp(-params["log_std"]).unsqueeze(1)
+    log_std = params["log_std"].unsqueeze(1)
+    u = 0.5 * (diff[..., :2] ** 2).sum(-1)  # [B, n, K']
+    position = -u - log_std[..., :2].sum(-1) - LOG_2PI
+    if uniform_noise(config):
+        # component 0: electronic noise, uniform over the window's cells, energy independent of position
+        position = torch.cat(
+            [torch.full_like(position[..., :1], -log_window_area(config)), position[..., 1:]], -1
+        )
+        u = torch.cat([torch.zeros_like(u[..., :1]), u[..., 1:]], -1)
+    if hit_cell is not None and "core_cell" in params:
+        m = params["core_cell"].shape[1]
+        ring = halo_exclusion(params, hit_cell, config.pixel_scale, config.pixel_offset)
+        position = torch.cat([position[..., :-m], position[..., -m:] + ring], -1)
+    shift = params["slope"].unsqueeze(1) * u.clamp(max=MAX_SLOPE_DISTANCE)  # in units of σ_E
+    # energies are truncated at the zero-suppression threshold: the data have no hit below it, and
+    # mass there would be drawn and thrown away, thinning the components whose hits are soft
+    above = (params["mean"][..., 2] - config.min_log_energy) * torch.exp(-params["log_std"][..., 2])
+    log_above = torch.special.log_ndtr(above.unsqueeze(1) + shift)
+    energy = -0.5 * (diff[..., 2] - shift) ** 2 - log_std[..., 2] - 0.5 * LOG_2PI - log_above
+    logp = position + energy + params["log_weights"].unsqueeze(1)
+    if n_ch > 1:
+        ch = x[..., 3].round().long().clamp(0, n_ch - 1)
+        lp = params["channel_logp"].unsqueeze(1).expand(-1, x.shape[1], -1, -1)
+        logp = logp + torch.gather(lp, 3, ch[..., None, None].expand(-1, -1, lp.shape[2], 1)).squeeze(-1)
+    return torch.logsumexp(logp, -1)
+
+
+def dequantise(x: Tensor, pixel_scale: tuple[float, float]) -> Tensor:
+    """Spread cell-centre positions of ``x [B, n, F]`` uniformly over their cell: a density, not spikes.
+
+    For training; draws from the global torch generator. Without a cell grid (scale ≤ 0) ``x`` is returned.
+    """
+    if pixel_scale[0] <= 0:
+        return x
+    noise = (torch.rand_like(x[..., :2]) - 0.5) / torch.tensor(pixel_scale, device=x.device, dtype=x.dtype)
+    return torch.cat([x[..., :2] + noise, x[..., 2:]], -1)

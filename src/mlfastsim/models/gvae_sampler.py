@@ -1,0 +1,160 @@
+"""The ``gvae`` sampler: hits drawn from the decoder's mixture onto the detector's cells.
+
+Draws follow the density of :mod:`mlfastsim.models.gvae_likelihood` (energy slope, truncation at the
+zero-suppression threshold, uniform noise component). The cells are filled without replacement: the mixture
+is over-sampled, the first draw in each cell that no particle's core holds is kept, hits below the threshold
+are dropped, and the first ``n_hits`` survivors are returned sorted by decreasing energy, like the data.
+Every random number comes from the ``generator`` given, in a fixed order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mlfastsim.models.base import Batch
+from mlfastsim.models.cellgraph import GRID, cell_indices
+from mlfastsim.models.gvae_likelihood import MAX_SLOPE_DISTANCE, channels, uniform_noise
+from mlfastsim.models.nn import batched_take, truncated_normal
+from mlfastsim.models.particle_response import draw_cores
+
+if TYPE_CHECKING:
+    from mlfastsim.models.gvae import GVAEConfig
+
+__all__ = ["draw_hits"]
+
+
+def _cell_centres(cells: Tensor, config: GVAEConfig, dtype: torch.dtype) -> Tensor:
+    """Normalised (η, φ) of the centres of cells ``[..., 2]`` (row, column)."""
+    dev = cells.device
+    scale = torch.tensor(config.pixel_scale, device=dev, dtype=dtype)
+    return (cells.to(dtype) - torch.tensor(config.pixel_offset, device=dev, dtype=dtype)) / scale
+
+
+def _draw_core_hits(
+    params: dict[str, Tensor], config: GVAEConfig, generator: torch.Generator | None
+) -> tuple[tuple[Tensor, Tensor], Tensor]:
+    """The particles' cores: (hits ``[B, m, 3]``, present ``[B, m]``) and their cells ``[B, m]`` (−2: none)."""
+    rc, core_e, present = draw_cores(
+        params, params["core_cell"], params["core_owner"], config.min_log_energy, generator
+    )
+    core_cell = torch.where(present, rc[..., 0] * GRID + rc[..., 1], -2)
+    pos = _cell_centres(rc, config, core_e.dtype)
+    return (torch.cat([pos, core_e.unsqueeze(-1)], -1), present), core_cell
+
+
+def _draw_mixture(
+    params: dict[str, Tensor], config: GVAEConfig, m: int, generator: torch.Generator | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``m`` draws per jet from the mixture: hits ``[B, m, F]``, their components and channels ``[B, m]``."""
+    noise, n_ch = uniform_noise(config), channels(config)
+    b = params["log_weights"].shape[0]
+    dev = params["log_weights"].device
+    comp = torch.multinomial(params["log_weights"].exp(), m, replacement=True, generator=generator)
+    mean = batched_take(params["mean"], comp)
+    std = batched_take(params["log_std"], comp).exp()
+    eps = torch.randn(mean.shape, generator=generator, device=dev, dtype=mean.dtype)
+    slope = batched_take(params["slope"], comp)
+    if noise:
+        slope = slope.masked_fill(comp == 0, 0.0)
+    shift = slope * (0.5 * (eps[..., :2] ** 2).sum(-1)).clamp(max=MAX_SLOPE_DISTANCE)  # falls off
+    # log E above the zero-suppression threshold, as in the likelihood
+    low = (config.min_log_energy - mean[..., 2]) / std[..., 2] - shift
+    eps[..., 2] = shift + truncated_normal(low, generator)
+    x = mean + std * eps
+    if noise:
+        cells = torch.randint(GRID, (b, m, 2), generator=generator, device=dev)
+        uniform = _cell_centres(cells, config, x.dtype)
+        x = torch.cat([torch.where((comp == 0).unsqueeze(-1), uniform, x[..., :2]), x[..., 2:]], -1)
+    feats = [x]
+    ch = torch.zeros(b, m, dtype=torch.long, device=dev)
+    if n_ch > 1:
+        probs = torch.gather(params["channel_logp"], 1, comp.unsqueeze(-1).expand(-1, -1, n_ch)).exp()
+        ch = torch.multinomial(probs.view(-1, n_ch), 1, generator=generator).view(b, m)
+        feats.append(ch.unsqueeze(-1).to(x.dtype))
+    return torch.cat(feats, -1), comp, ch
+
+
+def _one_per_cell(
+    x: Tensor,
+    comp: Tensor,
+    ch: Tensor,
+    params: dict[str, Tensor],
+    core_cell: Tensor | None,
+    config: GVAEConfig,
+) -> Tensor:
+    """Which draws ``[B, m]`` a detector reports: the first in each cell inside the window, none where a
+    particle's core is or in a halo's own core crystal. Snaps ``x``'s positions to cell centres in place."""
+    b, m = comp.shape
+    dev = x.device
+    row, col = cell_indices(x, config.pixel_scale, config.pixel_offset)
+    inside = (row >= 0) & (row < GRID) & (col >= 0) & (col < GRID)
+    cell = torch.where(inside, (ch * GRID + row) * GRID + col, -1 - torch.arange(m, device=dev))
+    # one hit per cell, the first drawn there (a draw of the model's p(E | cell)) ...
+    sorted_cell, order = torch.sort(cell, dim=1, stable=True)
+    first_sorted = torch.ones_like(sorted_cell, dtype=torch.bool)
+    first_sorted[:, 1:] = sorted_cell[:, 1:] != sorted_cell[:, :-1]
+    keep = torch.zeros_like(first_sorted).scatter(1, order, first_sorted) & inside
+    if core_cell is not None:  # ... none where a particle's core is, none in a halo's own core crystal
+        taken = torch.zeros(b, GRID * GRID + 1, dtype=torch.bool, device=dev)  # last: no cell
+        taken.scatter_(1, torch.where(core_cell >= 0, core_cell, GRID * GRID), True)
+        taken[:, -1] = False
+        keep = keep & ~torch.gather(taken, 1, torch.where(inside, cell, GRID * GRID))
+        n_global = params["mean"].shape[1] - params["core_cell"].shape[1]
+        owned = torch.where(params["core_owner"], params["core_cell"], -2)
+        own = torch.gather(owned, 1, (comp - n_global).clamp_min(0))
+        keep = keep & ~((comp >= n_global) & (cell == own))
+    # snap to the cell centre, as the detector reports it
+    x[..., 0] = (row.to(x.dtype) - config.pixel_offset[0]) / config.pixel_scale[0]
+    x[..., 1] = (col.to(x.dtype) - config.pixel_offset[1]) / config.pixel_scale[1]
+    return keep
+
+
+def draw_hits(
+    params: dict[str, Tensor],
+    n_hits: Tensor,
+    config: GVAEConfig,
+    generator: torch.Generator | None,
+    total: bool = False,
+) -> Batch:
+    """Draw the particles' cores (when ``params`` has them) and ``n_hits [B]`` further hits from the mixture.
+
+    Args:
+        params: the decoder's output (:meth:`~mlfastsim.models.gvae.GVAE.decode`).
+        n_hits: int64 ``[B]`` hits per jet; with ``total``, the cores count towards it.
+        config: the model's settings (cell grid, threshold, ``oversample``, ``n_max``).
+        generator: the source of every random number.
+
+    Returns:
+        ``features [B, n_max, F]`` (normalised units, padded slots zero) and ``mask [B, n_max]``: one hit per
+        cell, by decreasing energy, in the first slots.
+    """
+    b, dev = len(n_hits), n_hits.device
+    core_feats = core_cell = None
+    if "core_logit" in params:
+        core_feats, core_cell = _draw_core_hits(params, config, generator)
+        if total:
+            n_hits = (n_hits - core_feats[1].sum(1)).clamp_min(0)
+    most = int(n_hits.max()) if len(n_hits) else 0
+    m = max(round(most * config.oversample), most, 1)  # draws per jet, for the largest jet of the batch
+    x, comp, ch = _draw_mixture(params, config, m, generator)
+    keep = torch.ones(b, m, dtype=torch.bool, device=dev)
+    if config.pixel_scale[0] > 0:
+        keep = _one_per_cell(x, comp, ch, params, core_cell, config)
+    keep = keep & (x[..., 2] >= config.min_log_energy)  # zero suppression, as in the data
+    keep = keep & (torch.cumsum(keep.long(), 1) <= n_hits.unsqueeze(1))  # the first n_hits cells drawn
+    if core_feats is not None:
+        x = torch.cat([core_feats[0], x], 1)
+        keep = torch.cat([core_feats[1], keep], 1)
+    # the kept hits, by decreasing energy, into the first slots
+    key = torch.where(keep, x[..., 2], torch.full_like(x[..., 2], -torch.inf))
+    top = torch.topk(key, min(config.n_max, x.shape[1]), dim=1).indices
+    out = batched_take(x, top)
+    mask = torch.gather(keep, 1, top)
+    if out.shape[1] < config.n_max:  # back to n_max slots
+        out = F.pad(out, (0, 0, 0, config.n_max - out.shape[1]))
+        mask = F.pad(mask, (0, config.n_max - mask.shape[1]))
+    return {"features": out * mask.unsqueeze(-1).to(out.dtype), "mask": mask}
