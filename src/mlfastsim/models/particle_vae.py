@@ -1,0 +1,324 @@
+"""``particle-vae``: seed 003's particle-cloud VAE for jets, in both of its paradigms from one code path.
+
+Seed 003 (Touranakou, Orzari, Pierini, Tomei, Gunopulos, Kansal, Duarte, Vlimant, "Particle-based fast jet
+simulation at the LHC with variational autoencoders"): a VAE on jets as sets of constituents, trained with
+the β-weighted loss
+
+    L = β·KL + (1 − β)·[Chamfer + λ_m·Δm² + λ_pT·ΔpT²],
+
+used either as a *generator* (decoder driven from the prior: "collision simulation") or as an end-to-end
+*detector parametrisation* (generator-level constituents in, detector-level constituents out).
+
+Here (``mode``):
+
+* ``generation``: q(z | jet, c) and p(jet | z, c) with jet conditions c (``cond``, when ``n_cond > 0``) or
+  none; sampling draws z from the prior (a learned mixture of Gaussians by default) and, for a conditional
+  model asked for ``sample(n)`` alone, c from a bank of training conditions (returned as ``matched_cond``).
+* ``detector``: the context is the generator-level constituents of the same jet (``gen_features``,
+  ``gen_mask``) through their own set encoder; the decoder adds a per-particle branch that starts from each
+  generator-level particle (mapped into the detector level's standardisation) and learns its response. It
+  also generates the jet response (standardised log pT_reco / pT_gen, a Gaussian given z and the context):
+  relative constituents cannot carry the jet's energy scale.
+
+Architecture: a permutation-invariant set encoder (DeepSets with one context exchange) gives μ, log σ² of a
+``latent``-dimensional z; the decoder is an MLP on [z, context] giving all ``n_particles`` slots at once
+(fast: one matrix chain per jet), a multiplicity head (the first n slots are kept) and, in detector mode,
+the response head. The loss is the seed's, with the additions inside the (1 − β) bracket: the multiplicity's
+cross entropy (λ_n) and the response's Gaussian negative log-likelihood (λ_r). Chamfer distance is taken in
+the codec's standardised space (η_rel, φ_rel, log pT_rel, each standardised), over the teacher-forced true
+multiplicity; Δm and ΔpT are the differences of the relative jet mass m/pT_jet and relative jet pT
+Σp⃗_T/pT_jet of input and output, each divided by its spread over the training jets (fitted by ``prepare``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mlfastsim._utils import InputError
+from mlfastsim.models.base import Batch
+from mlfastsim.models.nn import LOG_2PI, gaussian_kl, mlp
+from mlfastsim.models.particle_vae_nn import MixturePrior, SetEncoder, chamfer, jet_observables
+
+__all__ = ["ParticleVAE", "ParticleVAEConfig"]
+
+Triple = tuple[float, float, float]
+_MODES = ("generation", "detector")
+
+
+@dataclass(frozen=True)
+class ParticleVAEConfig:
+    """Settings of ``particle-vae`` (see the module docstring). ``n_particles``, ``n_features``, ``n_cond``
+    and the feature statistics are set from the data by the codec (``model_fields``).
+
+    Attributes:
+        mode: ``generation`` (from the prior, given ``cond`` or not) or ``detector`` (given the jet's
+            generator-level constituents; also generates the jet response).
+        n_particles: particle slots P. n_features: 3, (η_rel, φ_rel, log pT_rel) standardised.
+        n_cond: jet conditions (0: unconditional; a config with 0 stays unconditional).
+        feature_mean, feature_std: the codec's standardisation of the generated level (to compute jet pT and
+            mass inside the loss: pT_rel = exp(x₂·std₂ + mean₂)); gen_mean, gen_std: of the generator level.
+        latent: dimension of z. hidden: width of the set encoders. context: width of the context vector.
+        decoder_hidden, decoder_layers: the decoder MLP. slot_hidden: the detector-mode per-particle branch.
+        prior: ``mixture`` (learned, ``prior_components`` Gaussians) or ``normal`` (N(0, 1)).
+        beta: β of seed 003's loss. lambda_mass, lambda_pt: weights of Δm², ΔpT² (in units of their spread).
+        lambda_count: weight of the multiplicity cross entropy. lambda_response: of the response NLL.
+    """
+
+    mode: Literal["generation", "detector"] = "generation"
+    n_particles: int = 30
+    n_features: int = 3
+    n_cond: int = 0
+    feature_mean: Triple = (0.0, 0.0, 0.0)
+    feature_std: Triple = (1.0, 1.0, 1.0)
+    gen_mean: Triple = (0.0, 0.0, 0.0)
+    gen_std: Triple = (1.0, 1.0, 1.0)
+    latent: int = 32
+    hidden: int = 128
+    context: int = 64
+    decoder_hidden: int = 256
+    decoder_layers: int = 3
+    slot_hidden: int = 32
+    prior: Literal["normal", "mixture"] = "mixture"
+    prior_components: int = 32
+    beta: float = 0.01
+    lambda_mass: float = 1.0
+    lambda_pt: float = 1.0
+    lambda_count: float = 1.0
+    lambda_response: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in _MODES:
+            raise InputError(f"model.mode={self.mode!r}: choose generation or detector")
+        if not 0.0 <= self.beta < 1.0:
+            raise InputError(f"model.beta={self.beta} must lie in [0, 1)")
+        if self.n_features != 3:
+            raise InputError(
+                f"particle-vae takes 3 features per particle (η_rel, φ_rel, pT_rel), not {self.n_features}"
+            )
+
+    def batch_keys(self) -> frozenset[str]:
+        """Constituents and mask; ``cond`` when conditional; in detector mode the generator-level
+        constituents and the jet response too."""
+        keys = {"features", "mask"} | ({"cond"} if self.n_cond else set())
+        if self.mode == "detector":
+            keys |= {"gen_features", "gen_mask", "response"}
+        return frozenset(keys)
+
+
+class ParticleVAE(nn.Module):
+    """Seed 003's particle-cloud VAE (see the module docstring); a GenerativeModel, ReconstructingModel,
+    ScoringModel and Prepared model of :mod:`mlfastsim.models.base`."""
+
+    def __init__(self, config: ParticleVAEConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        p, f, d = c.n_particles, c.n_features, c.decoder_hidden
+        self.detector = c.mode == "detector"
+        ctx = 0
+        if c.n_cond:
+            self.cond_net = mlp([c.n_cond, c.context, c.context], last_activation=True)
+            ctx += c.context
+        if self.detector:
+            self.gen_encoder = SetEncoder(f, c.hidden, c.context)
+            ctx += c.context
+        self.ctx_dim = ctx
+        self.encoder = SetEncoder(f, c.hidden, 2 * c.latent, extra=ctx)
+        self.trunk = mlp([c.latent + ctx] + [d] * c.decoder_layers, last_activation=True)
+        self.particle_head = nn.Linear(d, p * f)
+        self.count_head = nn.Linear(d, p + 1)
+        if self.detector:
+            self.response_head = nn.Linear(d, 2)
+            self.slot_context = nn.Linear(d, c.slot_hidden)
+            self.slot_net = mlp([f + 1 + c.slot_hidden, c.slot_hidden, f])
+            # generator level → detector level standardisation, per feature: x_reco = a·x_gen + b
+            a = torch.tensor(c.gen_std) / torch.tensor(c.feature_std)
+            b = (torch.tensor(c.gen_mean) - torch.tensor(c.feature_mean)) / torch.tensor(c.feature_std)
+            self.gen_to_reco: Tensor
+            self.register_buffer("gen_to_reco", torch.stack([a, b]).float(), persistent=False)
+        self.prior = MixturePrior(c.latent, c.prior_components) if c.prior == "mixture" else None
+        # spreads of the relative jet mass and pT over the training jets (Δm, ΔpT are in these units)
+        self.mass_scale: Tensor
+        self.pt_scale: Tensor
+        self.condition_bank: Tensor
+        self.register_buffer("mass_scale", torch.tensor(1.0))
+        self.register_buffer("pt_scale", torch.tensor(1.0))
+        self.register_buffer("condition_bank", torch.zeros(0, c.n_cond))
+
+    # ------------------------------------------------------------------ data
+    def prepare(self, data: Batch) -> None:
+        """Fit the spreads of the relative jet mass and pT of the training jets (``features``, ``mask``)
+        and, for a conditional generator, store the training conditions ``cond [N, C]`` (the bank that
+        ``sample(n)`` without conditions draws from)."""
+        c = self.config
+        with torch.no_grad():
+            pts, masses = [], []
+            for start in range(0, len(data["mask"]), 4096):
+                sl = slice(start, start + 4096)
+                pt, m = jet_observables(data["features"][sl], data["mask"][sl], c.feature_mean, c.feature_std)
+                pts.append(pt)
+                masses.append(m)
+            if pts:
+                pt_all, m_all = torch.cat(pts), torch.cat(masses)
+                if len(pt_all) > 1:
+                    self.pt_scale.fill_(float(pt_all.std().clamp_min(1e-3)))
+                    self.mass_scale.fill_(float(m_all.std().clamp_min(1e-3)))
+            if c.n_cond and not self.detector and "cond" in data:
+                self.condition_bank = data["cond"][:, : c.n_cond].detach().float().clone()
+
+    def _load_from_state_dict(
+        self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
+        key = prefix + "condition_bank"
+        if key in state_dict:  # the bank takes the stored size
+            self.condition_bank = torch.empty_like(state_dict[key])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    # --------------------------------------------------------------- network
+    def _context(self, batch: Batch) -> Tensor | None:
+        """``[B, ctx_dim]`` from ``cond`` and (detector mode) the generator-level constituents, or None."""
+        parts = []
+        if self.config.n_cond:
+            parts.append(self.cond_net(batch["cond"][:, : self.config.n_cond]))
+        if self.detector:
+            parts.append(self.gen_encoder(batch["gen_features"], batch["gen_mask"]))
+        return torch.cat(parts, -1) if parts else None
+
+    def encode(self, batch: Batch, ctx: Tensor | None) -> tuple[Tensor, Tensor]:
+        """q(z | jet, context): ``(μ, log σ²)``, each ``[B, latent]``."""
+        stats = self.encoder(batch["features"], batch["mask"], ctx).float()
+        mu, logvar = stats.chunk(2, -1)
+        return mu, logvar.clamp(-12.0, 8.0)
+
+    def decode(self, z: Tensor, ctx: Tensor | None, batch: Batch) -> dict[str, Tensor]:
+        """p(jet | z, context): ``features [B, P, 3]`` (standardised, every slot), ``count_logits [B, P+1]``
+        (multiplicity 0 … P) and, in detector mode, ``response_mu``, ``response_log_std`` ``[B]``."""
+        c = self.config
+        h = self.trunk(z if ctx is None else torch.cat([z.to(ctx.dtype), ctx], -1))
+        feats = self.particle_head(h).view(len(z), c.n_particles, c.n_features)
+        out = {"count_logits": self.count_head(h)}
+        if self.detector:
+            gm = batch["gen_mask"][:, : c.n_particles]
+            gen = batch["gen_features"][:, : c.n_particles]
+            gen = torch.where(gm.unsqueeze(-1), gen * self.gen_to_reco[0] + self.gen_to_reco[1], 0.0)
+            if gen.shape[1] < c.n_particles:
+                gen = F.pad(gen, (0, 0, 0, c.n_particles - gen.shape[1]))
+                gm = F.pad(gm, (0, c.n_particles - gm.shape[1]))
+            gmf = gm.unsqueeze(-1).to(gen.dtype)
+            s = self.slot_context(h).unsqueeze(1).expand(-1, c.n_particles, -1)
+            slot = self.slot_net(torch.cat([gen.to(s.dtype), gmf.to(s.dtype), s], -1))
+            feats = feats + slot + gen
+            r = self.response_head(h).float()
+            out["response_mu"], out["response_log_std"] = r[:, 0], r[:, 1].clamp(-7.0, 3.0)
+        out["features"] = feats
+        return out
+
+    def _kl(self, mu: Tensor, logvar: Tensor, z: Tensor) -> Tensor:
+        """KL(q ‖ p) per jet ``[B]``: analytic for N(0, 1), single-sample Monte Carlo for the mixture."""
+        if self.prior is None:
+            return gaussian_kl(mu, logvar)
+        log_q = -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + LOG_2PI).sum(-1)
+        return log_q - self.prior.log_prob(z)
+
+    # ------------------------------------------------------------------ loss
+    def _per_jet(self, batch: Batch, stochastic: bool) -> dict[str, Tensor]:
+        """Every term of the loss per jet ``[B]`` (z drawn from q when ``stochastic``, else its mean)."""
+        c = self.config
+        mask = batch["mask"]
+        x = torch.where(mask.unsqueeze(-1), batch["features"], 0.0).float()
+        ctx = self._context(batch)
+        mu, logvar = self.encode(batch, ctx)
+        z = mu + (0.5 * logvar).exp() * torch.randn_like(mu) if stochastic else mu
+        out = self.decode(z, ctx, batch)
+        n = mask.sum(1)
+        pred_mask = torch.arange(c.n_particles, device=mask.device) < n.unsqueeze(1)
+        xh = out["features"].float()
+        rec = chamfer(x, mask, xh, pred_mask)
+        pt_t, m_t = jet_observables(x, mask, c.feature_mean, c.feature_std)
+        pt_p, m_p = jet_observables(xh, pred_mask, c.feature_mean, c.feature_std)
+        dm2 = ((m_p - m_t) / self.mass_scale).pow(2)
+        dpt2 = ((pt_p - pt_t) / self.pt_scale).pow(2)
+        count = F.cross_entropy(out["count_logits"].float(), n, reduction="none")
+        terms = {"chamfer": rec, "mass": dm2, "pt": dpt2, "count": count}
+        physics = rec + c.lambda_mass * dm2 + c.lambda_pt * dpt2 + c.lambda_count * count
+        if self.detector:
+            r, log_s = out["response_mu"], out["response_log_std"]
+            nll = 0.5 * ((batch["response"][:, 0].float() - r) / log_s.exp()).pow(2) + log_s + 0.5 * LOG_2PI
+            terms["response"] = nll
+            physics = physics + c.lambda_response * nll
+        kl = self._kl(mu, logvar, z)
+        terms["kl"] = kl
+        terms["loss"] = c.beta * kl + (1.0 - c.beta) * physics
+        return terms
+
+    def loss(self, batch: Batch) -> dict[str, Tensor]:
+        """Seed 003's loss, batch means: ``loss`` and each term (chamfer, mass, pt, count, kl[, response])."""
+        return {k: v.mean() for k, v in self._per_jet(batch, stochastic=True).items()}
+
+    def score(self, batch: Batch) -> Tensor:
+        """Anomaly score ``[B]``: the per-jet loss with z at its posterior mean (deterministic)."""
+        return self._per_jet(batch, stochastic=False)["loss"].float()
+
+    # -------------------------------------------------------------- outputs
+    def _finish(self, out: dict[str, Tensor], counts: Tensor) -> Batch:
+        mask = torch.arange(self.config.n_particles, device=counts.device) < counts.unsqueeze(1)
+        feats = out["features"].float() * mask.unsqueeze(-1)
+        return {"features": feats, "mask": mask}
+
+    def reconstruct(self, batch: Batch) -> Batch:
+        """Decode the posterior mean with the input's multiplicity: ``features [B, P, 3]``, ``mask`` (the
+        first n slots), and ``response [B, 1]`` (its mean) in detector mode."""
+        ctx = self._context(batch)
+        mu, _ = self.encode(batch, ctx)
+        out = self.decode(mu, ctx, batch)
+        res = self._finish(out, batch["mask"].sum(1))
+        if self.detector:
+            res["response"] = out["response_mu"].unsqueeze(1)
+        return res
+
+    def needs_conditions(self) -> bool:
+        """True in detector mode (it generates the detector response to given generator-level jets)."""
+        return self.detector
+
+    def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
+        """Generate ``n`` jets: ``features [n, P, 3]`` (standardised), ``mask [n, P]`` (first slots), plus
+        ``response [n, 1]`` (standardised) in detector mode and ``matched_cond [n, C]`` when a conditional
+        generator drew its conditions from the training bank (``cond`` None).
+
+        ``cond``: ``{"cond": [n, C]}`` for a conditional generator (optional), ``{"gen_features", "gen_mask"}``
+        in detector mode (required). z comes from the prior, drawn with ``generator``.
+        """
+        c = self.config
+        dev = self.count_head.weight.device
+        batch: Batch = {k: v.to(dev) for k, v in (cond or {}).items()}
+        if self.detector and "gen_features" not in batch:
+            raise InputError(
+                "this particle-vae run is in detector mode: give the generator-level jets to simulate "
+                "(sample --conditions FILE)"
+            )
+        drawn = None
+        if c.n_cond and "cond" not in batch:
+            if not len(self.condition_bank):
+                raise InputError("this conditional particle-vae stores no training conditions; give cond")
+            pick = torch.randint(len(self.condition_bank), (n,), generator=generator, device=dev)
+            batch["cond"] = drawn = self.condition_bank[pick]
+        ctx = self._context(batch)
+        if self.prior is not None:
+            z = self.prior.sample(n, generator)
+        else:
+            z = torch.randn(n, c.latent, generator=generator, device=dev)
+        out = self.decode(z, ctx, batch)
+        cdf = out["count_logits"].float().softmax(-1).cumsum(-1)
+        u = torch.rand(n, 1, generator=generator, device=dev)
+        counts = (cdf < u).sum(-1).clamp_max(c.n_particles)
+        res = self._finish(out, counts)
+        if self.detector:
+            eps = torch.randn(n, generator=generator, device=dev)
+            res["response"] = (out["response_mu"] + out["response_log_std"].exp() * eps).unsqueeze(1)
+        if drawn is not None:
+            res["matched_cond"] = drawn
+        return res
