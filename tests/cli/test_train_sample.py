@@ -11,7 +11,7 @@ import torch
 
 from mlfastsim.cli.main import main
 from mlfastsim.data.io import read_jet_images
-from mlfastsim.training.runs import load_run, reconstruct_run
+from mlfastsim.inference import load_run, reconstruct_run
 
 pytestmark = pytest.mark.pythia
 

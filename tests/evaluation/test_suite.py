@@ -8,11 +8,15 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mlfastsim.cli.main import main
 from mlfastsim.data import JetImages, write_jet_images
-from mlfastsim.evaluation.suite import FLOOR, RESIM, evaluate_jet_images
+from mlfastsim.evaluation.driver import evaluate, paired
+from mlfastsim.evaluation.observables import image_observables
+from mlfastsim.evaluation.table import FLOOR, RESIM
+from mlfastsim.metrics import w1
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +25,18 @@ def evaluation(
 ) -> tuple[Path, dict]:
     _jets = make_toy_jets
     reference = _jets(300, 0)
-    good = dataclasses.replace(_jets(300, 1), pt=reference.pt.copy())  # paired with the reference
-    bad = _jets(300, 2, spread=0.15, energy=4.0)
-    resim = dataclasses.replace(_jets(300, 3), pt=reference.pt.copy())
+    good = _jets(300, 1)  # the reference's event ids (0 … 299): paired with it
+    bad = dataclasses.replace(_jets(300, 2, spread=0.15, energy=4.0), event_id=np.arange(300) + 1000)
+    resim = _jets(300, 3)
     out = tmp_path_factory.mktemp("eval")
-    result = evaluate_jet_images(
-        reference, {"good": good, "bad": bad}, out, resim=resim, second_reference=_jets(300, 4), n_jobs=1
+    result = evaluate(
+        "jet-images",
+        reference,
+        {"good": good, "bad": bad},
+        out,
+        resim=resim,
+        second_reference=_jets(300, 4),
+        n_jobs=1,
     )
     return out, result
 
@@ -54,6 +64,31 @@ def test_metrics_sit_beside_their_floors(evaluation: tuple[Path, dict]) -> None:
     assert "median EMD to its reference jet (GeV)" not in table["bad"]
     # channels a sample does not simulate are not scored
     assert "W1 e_hcal" not in table["good"]
+
+
+def test_the_floor_compares_two_independent_samples(
+    evaluation: tuple[Path, dict], make_toy_jets: Callable[..., JetImages], tmp_path: Path
+) -> None:
+    _, result = evaluation
+    floor = result["metrics"][FLOOR]["W1 e_ecal"]["value"]
+    reference, second = make_toy_jets(300, 0), make_toy_jets(300, 4)
+    e_ref, e_second = (image_observables(j.images, j.eta)["e_ecal"] for j in (reference, second))
+    assert floor == pytest.approx(w1(e_ref, e_second).value) and floor > 0
+    # without a second sample: the reference's two disjoint halves, never the reference against itself
+    halves = evaluate("jet-images", reference, {}, tmp_path, n_jobs=1, plots=False)
+    assert halves["metrics"][FLOOR]["W1 e_ecal"]["value"] > 0
+    assert halves["floors"][FLOOR] == "two disjoint halves of the reference"
+
+
+def test_pairing_is_by_event_id(make_toy_jets: Callable[..., JetImages]) -> None:
+    reference = make_toy_jets(20, 0)
+    candidate = make_toy_jets(20, 1)
+    assert paired(reference, candidate)
+    shuffled = candidate.subset(np.arange(20)[::-1])  # the same events in another order
+    assert not paired(reference, shuffled)
+    assert not paired(reference, candidate.subset(slice(0, 19)))
+    prior = dataclasses.replace(candidate, event_id=np.full(20, -1))  # generated from the prior
+    assert not paired(dataclasses.replace(reference, event_id=np.full(20, -1)), prior)
 
 
 def test_outputs_are_written_and_self_contained(evaluation: tuple[Path, dict]) -> None:

@@ -91,9 +91,8 @@ def test_sampled_cores_sit_in_the_crystals_the_particles_hit() -> None:
     parts["pdgid"] = 22  # photons: straight to the ECAL
     feats, mask = gen_particles_to_padded([parts], np.array([0.0]), np.array([0.0]), m_max=5)
     gen = torch.as_tensor(feats)
-    out = model.sample(
-        1, generator=torch.Generator().manual_seed(0), gen_features=gen, gen_mask=torch.as_tensor(mask)
-    )
+    given = {"gen_features": gen, "gen_mask": torch.as_tensor(mask)}
+    out = model.sample(1, cond=given, generator=torch.Generator().manual_seed(0))
     hits = out["features"][0][out["mask"][0]]
     rows = torch.round(hits[:, 0] * 4.0 + 62.0).long()
     cols = torch.round(hits[:, 1] * 4.0 + 62.0).long()

@@ -24,22 +24,29 @@ def _resample(jets: JetImages, n: int, seed: int) -> JetImages:
 def bench_metrics(
     reference_path: str, candidate_path: str | None, n: int = 10_000, n_jobs: int = 2, seed: int = 0
 ) -> dict[str, Any]:
-    """Time :func:`~mlfastsim.evaluation.suite.evaluate_jet_images` (no plots) on ``n`` vs ``n`` jets.
+    """Time :func:`~mlfastsim.evaluation.driver.evaluate` (jet images, no plots) on ``n`` vs ``n`` jets.
 
     Files with fewer jets are resampled with replacement up to ``n`` (timing depends on the number and
     size of jets, not on their values; the metric values of this run are not meant to be read). The
     candidate is also passed, event by event, as the "resimulated" sample so that the per-event EMD of
     ``n`` pairs is included in the time.
     """
-    from mlfastsim.evaluation.suite import evaluate_jet_images
+    from mlfastsim.evaluation.driver import evaluate
 
     reference = _resample(read_jet_images(reference_path), n, seed)
     candidate = _resample(read_jet_images(candidate_path or reference_path), n, seed + 1)
-    paired = dataclasses.replace(candidate, pt=reference.pt.copy())
+    paired = dataclasses.replace(candidate, event_id=reference.event_id.copy())
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        evaluate_jet_images(
-            reference, {"candidate": candidate}, tmp, resim=paired, seed=seed, n_jobs=n_jobs, plots=False
+        evaluate(
+            "jet-images",
+            reference,
+            {"candidate": candidate},
+            tmp,
+            resim=paired,
+            seed=seed,
+            n_jobs=n_jobs,
+            plots=False,
         )
     seconds = time.perf_counter() - start
     return {

@@ -110,13 +110,8 @@ def bench_models(
             for i in range(0, n_sample, chunk):
                 k = min(chunk, n_sample - i)
                 pick = torch.arange(k) % batch
-                ours.sample(
-                    k,
-                    cond=data["cond"][pick],
-                    generator=gen,
-                    gen_features=data["gen_features"][pick],
-                    gen_mask=data["gen_mask"][pick],
-                )
+                given = {key: data[key][pick] for key in ("cond", "gen_features", "gen_mask")}
+                ours.sample(k, cond=given, generator=gen)
 
         timing = time_call(from_particles, max(3, repeats // 5), warmup=1)
         result["gvae generation from particles"] = {

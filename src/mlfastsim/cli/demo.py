@@ -58,14 +58,15 @@ def _step(title: str) -> float:
 
 def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns the evaluation summary (also written to ``out``)."""
+    from mlfastsim._utils import load_config_file
     from mlfastsim.data import concatenate_jets
     from mlfastsim.data.generate import resimulate_jet_images
     from mlfastsim.data.io import inspect_file, read_jet_images, write_jet_images
     from mlfastsim.data.io.inspect import format_inspection
     from mlfastsim.evaluation.displays import plot_event_displays
-    from mlfastsim.evaluation.suite import evaluate_jet_images
-    from mlfastsim.training import load_config_file
-    from mlfastsim.training.runs import load_run, reconstruct_run, resolve_run_config, sample_run, train_run
+    from mlfastsim.evaluation.driver import evaluate
+    from mlfastsim.inference import batch_keys, load_run, reconstruct_run, sample_run
+    from mlfastsim.training.runs import resolve_run_config, train_run
 
     data = out / "data"
     train_path, ref_path, resim_path = (
@@ -119,7 +120,7 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
         )
         config_file = Path(__file__).resolve().parents[3] / "configs" / f"{family}.toml"
         file_cfg = load_config_file(config_file) if config_file.exists() else None
-        cfg = resolve_run_config(family, file_cfg, [], epochs=epochs, seed=plan.seed)
+        cfg = resolve_run_config(family, "jet-images", file_cfg, [], epochs=epochs, seed=plan.seed)
         print(json.dumps(train_run(cfg, train_path, out / "runs" / family), default=str))
         timings[f"train {family}"] = time.perf_counter() - t
 
@@ -139,7 +140,7 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
         write_jet_images(out / "samples" / f"{family}_conditional.parquet", generated)
         candidates[
             f"{family} ({label} | particles)"
-            if getattr(cfg.model, "use_gen", False)
+            if "gen_features" in batch_keys(cfg.model)
             else f"{family} ({label} | pT, eta, m)"
         ] = generated
         if family == "gvae":
@@ -160,8 +161,8 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
 
     t = _step("6/6 evaluate against the held-out reference, beside the noise floors")
     train = read_jet_images(train_path, max_events=len(reference))
-    result = evaluate_jet_images(
-        reference, candidates, out / "evaluation", resim=resim, second_reference=train
+    result = evaluate(
+        "jet-images", reference, candidates, out / "evaluation", resim=resim, second_reference=train
     )
     timings["evaluate"] = time.perf_counter() - t
     print(

@@ -15,13 +15,14 @@ def add_parser(sub: Any) -> None:
         "evaluate",
         help="compare samples with a reference (metrics, plots, HTML report, floors)",
         description=(
-            "Compare one or more candidate files with a reference file: W1 of physics observables, FPD/KPD "
-            "of energy-flow polynomials, classifier two-sample tests, and (for candidates paired jet by jet "
-            "with the reference) energy mover's distance and masked MSE. Writes DIR/metrics.json, "
-            "DIR/plots/*.png and DIR/report.html, and prints a table with the floors in their own columns."
+            "Compare one or more candidate files with a reference file of the same data kind, with that kind's "
+            "suite (e.g. jet images: W1 of physics observables, FPD/KPD of energy-flow polynomials, classifier "
+            "two-sample tests and, for candidates paired event by event with the reference by event id, "
+            "energy mover's distance and masked MSE). Writes DIR/metrics.json, DIR/plots/*.png and "
+            "DIR/report.html, and prints a table with the floors in their own columns."
         ),
     )
-    p.add_argument("--reference", required=True, help="reference jet-image file (the truth)")
+    p.add_argument("--reference", required=True, help="reference file of any data kind (the truth)")
     p.add_argument(
         "--candidate",
         action="append",
@@ -36,7 +37,7 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="an independent reference sample for the truth-vs-truth floor (default: two halves)",
     )
-    p.add_argument("--max-events", type=int, default=None, help="read at most this many jets per file")
+    p.add_argument("--max-events", type=int, default=None, help="read at most this many events per file")
     p.add_argument("--seed", type=int, default=0, help="seed of bootstraps and classifier tests")
     p.add_argument("--jobs", type=int, default=2, help="processes for the EMD (default 2)")
     p.add_argument("--no-plots", action="store_true", help="metrics.json and the table only")
@@ -46,25 +47,34 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read the files, evaluate, write the outputs."""
     from mlfastsim._utils import InputError, check_writable
-    from mlfastsim.data.io import read_jet_images
-    from mlfastsim.evaluation.suite import evaluate_jet_images
+    from mlfastsim.data.kinds import kind_of
+    from mlfastsim.evaluation.driver import evaluate
 
     check_writable(Path(args.out) / "metrics.json")
     if args.max_events is not None and args.max_events < 2:
-        raise InputError(f"--max-events {args.max_events}: need at least 2 jets")
-    reference = read_jet_images(args.reference, max_events=args.max_events)
+        raise InputError(f"--max-events {args.max_events}: need at least 2 events")
+    kind = kind_of(args.reference)
+
+    def read_same_kind(path: str, max_events: int | None) -> Any:
+        other = kind_of(path)
+        if other.name != kind.name:
+            raise InputError(f"{path}: {other.name} data, but the reference {args.reference} is {kind.name}")
+        return kind.read(path, max_events=max_events)
+
+    reference = read_same_kind(args.reference, max_events=args.max_events)
     candidates = {}
     for item in args.candidate:
         name, _, path = item.rpartition("=") if "=" in item else ("", "", item)
         name = name or Path(path).stem
         if name in candidates:
             raise InputError(f"--candidate {item}: the name {name!r} is used twice; write NAME=PATH")
-        candidates[name] = read_jet_images(path, max_events=args.max_events)
-    resim = read_jet_images(args.resim, max_events=args.max_events) if args.resim else None
+        candidates[name] = read_same_kind(path, max_events=args.max_events)
+    resim = read_same_kind(args.resim, max_events=args.max_events) if args.resim else None
     second = (
-        read_jet_images(args.second_reference, max_events=args.max_events) if args.second_reference else None
+        read_same_kind(args.second_reference, max_events=args.max_events) if args.second_reference else None
     )
-    evaluate_jet_images(
+    evaluate(
+        kind.name,
         reference,
         candidates,
         args.out,

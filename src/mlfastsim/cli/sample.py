@@ -1,4 +1,4 @@
-"""``mlfastsim sample``: generate jets with a trained run and write them as a jet-image file."""
+"""``mlfastsim sample``: generate events with a trained run and write them in its data kind's format."""
 
 from __future__ import annotations
 
@@ -14,19 +14,20 @@ def add_parser(sub: Any) -> None:
     """Register ``sample`` on the top-level subparsers."""
     p = sub.add_parser(
         "sample",
-        help="generate jets with a trained model",
+        help="generate events with a trained model",
         description=(
-            "Generate jets from a trained run and write them in the jet-image format that 'inspect', "
-            "'evaluate' and the readers take. --n N samples from the prior (unconditional models); "
-            "--conditions FILE generates one jet per jet of FILE, conditioned on its kinematics (and "
-            "generator-level particles, for models that use them)."
+            "Generate events from a trained run and write them in the format of the run's data kind, which "
+            "'inspect', 'evaluate' and the readers take. --n N samples from the prior; --conditions FILE "
+            "generates one event per event of FILE, conditioned on what the model takes from it (jet "
+            "kinematics, generator-level particles, ...) and keeping its event ids, so the output is paired "
+            "event by event with FILE."
         ),
     )
     p.add_argument("--run", required=True, help="run directory written by 'mlfastsim train'")
-    p.add_argument("--out", required=True, help="output file (.parquet, .h5 or .hdf5)")
+    p.add_argument("--out", required=True, help="output file (a suffix the run's data kind writes)")
     group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--n", type=int, help="number of jets to sample from the prior")
-    group.add_argument("--conditions", help="jet-image file whose jets condition the generation")
+    group.add_argument("--n", type=int, help="number of events to sample from the prior")
+    group.add_argument("--conditions", help="a file of the run's kind whose events condition the generation")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which checkpoint")
     p.set_defaults(func=run)
@@ -34,18 +35,26 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Sample and write atomically; print a one-line JSON summary with the sampling rate."""
-    from mlfastsim._utils import check_writable
-    from mlfastsim.data.io import read_jet_images, write_jet_images
-    from mlfastsim.training.runs import load_run, sample_run
+    from mlfastsim._utils import InputError, check_writable
+    from mlfastsim.data.kinds import kind_of
+    from mlfastsim.inference import load_run, sample_run
 
     check_writable(args.out)
     loaded = load_run(args.run, args.checkpoint)
-    conditions = read_jet_images(args.conditions) if args.conditions else None
+    conditions = None
+    if args.conditions:
+        kind = kind_of(args.conditions)
+        if kind.name != loaded.kind.name:
+            raise InputError(
+                f"--conditions {args.conditions}: {kind.name} data, but the run was trained on {loaded.kind.name}"
+            )
+        conditions = kind.read(args.conditions)
     start = time.perf_counter()
-    jets = sample_run(loaded, n=args.n, conditions=conditions, seed=args.seed)
+    events = sample_run(loaded, n=args.n, conditions=conditions, seed=args.seed)
     seconds = time.perf_counter() - start
-    jets.attrs["run"] = str(args.run)
-    jets.attrs["wall_time_per_event_s"] = {"sampling": seconds / max(len(jets), 1)}
-    write_jet_images(args.out, jets)
-    print(json.dumps({"path": args.out, "n_events": len(jets), "jets_per_s": len(jets) / seconds}))
+    events.attrs["run"] = str(args.run)
+    events.attrs["backend"] = "torch"
+    events.attrs["wall_time_per_event_s"] = {"sampling": seconds / max(len(events), 1)}
+    loaded.kind.write(args.out, events)
+    print(json.dumps({"path": args.out, "n_events": len(events), "events_per_s": len(events) / seconds}))
     return 0

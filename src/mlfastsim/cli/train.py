@@ -1,4 +1,4 @@
-"""``mlfastsim train``: train a model family on a jet-image file."""
+"""``mlfastsim train``: train a model family on a data file (the kind is read from the file)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,25 @@ from typing import Any
 
 __all__ = ["add_parser", "run"]
 
-FAMILIES = ("gvae", "gvae-paper", "library")
-
 
 def add_parser(sub: Any) -> None:
     """Register ``train`` on the top-level subparsers."""
+    from mlfastsim.models import FAMILIES
+
+    families = "; ".join(f"{f.name} ({', '.join(f.kinds)})" for f in FAMILIES.values())
     p = sub.add_parser(
         "train",
         help="train a generative surrogate on reference-simulation samples",
         description=(
-            "Train a model family on a jet-image file. Settings come from the defaults, then --config "
-            "(a TOML/JSON file with [model], [train], [data] tables, e.g. configs/gvae.toml), then --set "
-            "overrides (e.g. --set train.lr=3e-4 --set data.n_max=200), then --epochs/--max-steps/--seed. "
-            "A checkpoint is written every epoch; --resume continues a killed run exactly."
+            "Train a model family on a data file of a kind it accepts. Settings come from the defaults, then "
+            "--config (a TOML/JSON file with [model], [train], [data] tables, e.g. configs/gvae.toml), then "
+            "--set overrides (e.g. --set train.lr=3e-4 --set data.n_max=200), then --epochs/--max-steps/"
+            "--seed. A checkpoint is written every epoch; --resume continues a killed run exactly. "
+            f"Families: {families}."
         ),
     )
     p.add_argument("family", help=f"model family: {', '.join(FAMILIES)}")
-    p.add_argument("--data", required=True, help="training data (jet-image .parquet/.h5)")
+    p.add_argument("--data", required=True, help="training data (any kind the family accepts)")
     p.add_argument("--out", required=True, help="run directory (checkpoints, metrics.jsonl, config.json)")
     p.add_argument("--config", default=None, help="TOML or JSON config file")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
@@ -37,12 +39,22 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the configuration, train, print a one-line JSON summary."""
-    from mlfastsim.training import load_config_file
+    from mlfastsim._utils import load_config_file
+    from mlfastsim.data.kinds import kind_of
+    from mlfastsim.models import get_family
     from mlfastsim.training.runs import resolve_run_config, train_run
 
+    get_family(args.family)
+    kind = kind_of(args.data)
     file_config = load_config_file(args.config) if args.config else None
     cfg = resolve_run_config(
-        args.family, file_config, args.set, epochs=args.epochs, max_steps=args.max_steps, seed=args.seed
+        args.family,
+        kind.name,
+        file_config,
+        args.set,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        seed=args.seed,
     )
     summary = train_run(cfg, args.data, args.out, resume=args.resume)
     print(json.dumps(summary, default=str))

@@ -10,7 +10,23 @@ from mlfastsim._utils import make_rng
 from mlfastsim.data.normalisation import ConditionNormaliser, HitNormaliser
 from mlfastsim.data.schemas import HitCloud
 
-__all__ = ["HitCloudDataset", "train_val_split"]
+__all__ = ["BatchDataset", "HitCloudDataset", "train_val_split"]
+
+
+class BatchDataset(Dataset[dict[str, torch.Tensor]]):
+    """Events as the batch dicts every model takes: item ``i`` is ``{key: tensor[i]}`` of a codec's batch."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
+        lengths = {len(v) for v in tensors.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"every tensor of a batch needs the same number of rows, got {sorted(lengths)}")
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(next(iter(self.tensors.values()))) if self.tensors else 0
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {k: v[index] for k, v in self.tensors.items()}
 
 
 class HitCloudDataset(Dataset[dict[str, torch.Tensor]]):

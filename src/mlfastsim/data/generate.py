@@ -20,9 +20,14 @@ from mlfastsim.data.schemas import JetImages
 from mlfastsim.physics.detector import DetectorConfig, simulate_jet
 from mlfastsim.physics.generation import generate_jets, get_preset
 
-__all__ = ["generate_jet_images", "parse_shard", "resimulate_jet_images"]
+__all__ = ["event_id", "generate_jet_images", "parse_shard", "resimulate_jet_images"]
 
 _BATCH = 128  # jets written per batch: bounds memory at ~25 MB of images
+
+
+def event_id(shard: tuple[int, int], index: int) -> int:
+    """The id of the ``index``-th event of shard ``(i, n)``: ``i · 2³² + index`` (unique across a job's shards)."""
+    return shard[0] * 2**32 + index
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -46,6 +51,7 @@ def _check_common(n_events: int, out: Path) -> None:
 
 def _batches(images: list[np.ndarray], meta: list[dict[str, Any]], gen: list[np.ndarray]) -> JetImages:
     return JetImages(
+        event_id=np.array([m["event_id"] for m in meta], dtype=np.int64),
         images=np.stack(images),
         pt=np.array([m["pt"] for m in meta]),
         m0=np.array([m["m0"] for m in meta]),
@@ -123,6 +129,7 @@ def generate_jet_images(
     pythia_seed = shard_seed(seed, shard[0], shard[1], "pythia")
     rng = make_rng(shard_seed(seed, shard[0], shard[1], "detector"))
     timing = {"generation": 0.0, "detector": 0.0}
+    n_done = [0]
 
     def items() -> Iterator[tuple[np.ndarray, dict[str, Any], np.ndarray]]:
         records = generate_jets(preset, n_events, pythia_seed, pileup_mu, progress_desc=f"generate {process}")
@@ -133,6 +140,8 @@ def generate_jet_images(
             timing["detector"] += time.perf_counter() - start
             jet = record.jet
             scalars = {"pt": jet.pt, "m0": jet.mass, "y": record.y, "eta": jet.eta, "phi": jet.phi}
+            scalars["event_id"] = event_id(shard, n_done[0])
+            n_done[0] += 1
             yield image, scalars, record.particles[reaches]
 
     config = {
@@ -187,6 +196,7 @@ def resimulate_jet_images(
                 "y": jets.y[i],
                 "eta": jets.eta[i],
                 "phi": jets.phi[i],
+                "event_id": jets.event_id[i],
             }
             yield image, scalars, jets.gen[i]
 

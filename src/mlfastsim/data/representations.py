@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from mlfastsim.data.schemas import HitCloud
+from mlfastsim.physics import torch_kinematics
 from mlfastsim.physics.detector.geometry import (
     CHANNELS,
     CRYSTAL_DETA,
@@ -15,6 +16,7 @@ from mlfastsim.physics.detector.geometry import (
     pixel_centres,
 )
 from mlfastsim.physics.detector.tracker import propagate_to_ecal
+from mlfastsim.physics.kinematics import delta_phi
 
 __all__ = ["GEN_FEATURE_NAMES", "cloud_to_image", "gen_particles_to_padded", "image_to_cloud", "knn_graph"]
 
@@ -38,7 +40,7 @@ def knn_graph(positions: Tensor, mask: Tensor, k: int = 4, periodic_phi: bool = 
     k_eff = min(k, max(n - 1, 0))
     diff = positions.unsqueeze(2) - positions.unsqueeze(1)  # [B, n, n, 2]
     if periodic_phi:
-        dphi = torch.remainder(diff[..., 1] + torch.pi, 2 * torch.pi) - torch.pi
+        dphi = torch_kinematics.wrap_phi(diff[..., 1])
         diff = torch.stack([diff[..., 0], dphi], dim=-1)
     dist = (diff * diff).sum(-1)
     eye = torch.eye(n, dtype=torch.bool, device=positions.device)
@@ -184,14 +186,14 @@ def gen_particles_to_padded(
             phi0 = float(np.angle(np.average(np.exp(1j * p["phi"]), weights=pt)))
         k = len(p)
         feats[i, :k, 0] = p["eta"] - eta0
-        feats[i, :k, 1] = np.remainder(p["phi"] - phi0 + np.pi, 2 * np.pi) - np.pi
+        feats[i, :k, 1] = delta_phi(p["phi"], phi0)
         feats[i, :k, 2] = np.log(pt)
         feats[i, :k, 3] = p["charge"]
         feats[i, :k, 4] = np.isin(np.abs(p["pdgid"]), (11, 22))
         feats[i, :k, 5] = np.log(pt * np.cosh(p["eta"].astype(np.float64)))
         eta_ecal, phi_ecal, reaches = propagate_to_ecal(pt, p["eta"], p["phi"], p["charge"])
         feats[i, :k, 6] = eta_ecal - eta0
-        feats[i, :k, 7] = np.remainder(phi_ecal - phi0 + np.pi, 2 * np.pi) - np.pi
+        feats[i, :k, 7] = delta_phi(phi_ecal, phi0)
         feats[i, :k, 8] = reaches
         mask[i, :k] = True
     return feats, mask

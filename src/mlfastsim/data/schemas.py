@@ -10,7 +10,17 @@ import numpy as np
 from mlfastsim.physics.detector.geometry import CHANNELS, IMAGE_SIZE
 from mlfastsim.physics.particles import PARTICLE_DTYPE
 
-__all__ = ["HitCloud", "JetImages", "concatenate_jets"]
+__all__ = ["HitCloud", "JetImages", "check_event_id", "concatenate_jets"]
+
+
+def check_event_id(event_id: np.ndarray | None, n: int) -> np.ndarray:
+    """Event ids as int64 ``[n]`` (``0 … n−1`` when None); ValueError on a wrong shape."""
+    if event_id is None:
+        return np.arange(n, dtype=np.int64)
+    out = np.asarray(event_id, dtype=np.int64)
+    if out.shape != (n,):
+        raise ValueError(f"event_id must have shape [{n}], got {list(out.shape)}")
+    return out
 
 
 @dataclass
@@ -29,6 +39,10 @@ class JetImages:
             that reach the image window), or None when not stored.
         attrs: provenance and configuration (JSON types): producer, version, seed, preset,
             detector constants, wall time per event, ...
+        event_id: int64 ``[N]`` identity of each jet's generator-level event, kept by resimulation, sampling
+            with conditions and reconstruction, so that paired metrics match events by id (never by float
+            equality). Files without stored ids get their row index; jets that belong to no reference event
+            (prior samples) have −1. Default: ``0 … N−1``.
     """
 
     images: np.ndarray
@@ -39,9 +53,11 @@ class JetImages:
     phi: np.ndarray = None  # type: ignore[assignment]
     gen: list[np.ndarray] | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    event_id: np.ndarray = None  # type: ignore[assignment]  # None → 0 … N−1 in __post_init__
 
     def __post_init__(self) -> None:
         n = len(self.images)
+        self.event_id = check_event_id(self.event_id, n)
         if self.images.ndim != 4 or self.images.shape[1:] != (len(CHANNELS), IMAGE_SIZE, IMAGE_SIZE):
             raise ValueError(f"images must be [N, 3, 125, 125], got {list(self.images.shape)}")
         self.images = np.asarray(self.images, dtype=np.float32)
@@ -73,6 +89,7 @@ class JetImages:
             phi=None if self.phi is None else self.phi[idx],
             gen=None if self.gen is None else [self.gen[i] for i in idx],
             attrs=dict(self.attrs),
+            event_id=self.event_id[idx],
         )
 
 
@@ -92,6 +109,7 @@ def concatenate_jets(parts: list[JetImages]) -> JetImages:
         phi=np.concatenate([p.phi for p in parts]),
         gen=gen,
         attrs={**parts[0].attrs, "concatenated_from": [p.attrs for p in parts]},
+        event_id=np.concatenate([p.event_id for p in parts]),
     )
 
 

@@ -1,6 +1,26 @@
 """Generative surrogates: the seeds' graph VAE (``gvae-paper``), our ``gvae``, and the ``library`` baseline."""
 
-from mlfastsim.models.base import Batch, GenerativeModel, ReconstructingModel, ScoringModel
-from mlfastsim.models.registry import MODELS, build_model
+from mlfastsim.models.base import (
+    Batch,
+    BatchKeys,
+    Fitted,
+    GenerativeModel,
+    Prepared,
+    ReconstructingModel,
+    ScoringModel,
+)
+from mlfastsim.models.registry import FAMILIES, Family, build_model, get_family
 
-__all__ = ["MODELS", "Batch", "GenerativeModel", "ReconstructingModel", "ScoringModel", "build_model"]
+__all__ = [
+    "FAMILIES",
+    "Batch",
+    "BatchKeys",
+    "Family",
+    "Fitted",
+    "GenerativeModel",
+    "Prepared",
+    "ReconstructingModel",
+    "ScoringModel",
+    "build_model",
+    "get_family",
+]

@@ -1,4 +1,4 @@
-"""The one small Protocol every generative model of mlfastsim follows, and the batch convention."""
+"""The small Protocols of mlfastsim's models (what a family can do, declared), and the batch convention."""
 
 from __future__ import annotations
 
@@ -7,19 +7,37 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-__all__ = ["Batch", "GenerativeModel", "ReconstructingModel", "ScoringModel"]
+__all__ = [
+    "Batch",
+    "BatchKeys",
+    "Fitted",
+    "GenerativeModel",
+    "Prepared",
+    "ReconstructingModel",
+    "ScoringModel",
+]
 
-#: A batch is a dict of tensors. Keys used across models:
-#:   "features": float32 [B, n_max, F]  normalised hit features (see data.normalisation)
-#:   "mask":     bool    [B, n_max]     True for real hits; padded slots must not change any output
-#:   "cond":     float32 [B, C]          optional per-jet conditions (e.g. normalised pT, η, mass)
+#: A batch is a dict of tensors, made by a data kind's codec (:mod:`mlfastsim.data.kinds`). Keys used:
+#:   "features": float32 [B, n_max, F]  normalised per-element features (hits, particles, ...)
+#:   "mask":     bool    [B, n_max]     True for real elements; padded slots must not change any output
+#:   "cond":     float32 [B, C]          optional per-event conditions (e.g. normalised jet pT, η, mass)
 #:   "gen_features" [B, m_max, G] / "gen_mask" [B, m_max]: optional generator-level particles
+#: A model's *conditions* (what ``sample`` is given) are the batch without the keys it generates.
 Batch = dict[str, Tensor]
 
 
 @runtime_checkable
+class BatchKeys(Protocol):
+    """A family's config declares which batch keys its model reads, so the codec builds only those."""
+
+    def batch_keys(self) -> frozenset[str]:
+        """E.g. ``{"features", "mask", "cond"}``, plus ``{"gen_features", "gen_mask"}`` for particle input."""
+        ...
+
+
+@runtime_checkable
 class GenerativeModel(Protocol):
-    """A trainable generative surrogate. It is a ``torch.nn.Module`` with a frozen-dataclass ``config``."""
+    """A generative surrogate. It is a ``torch.nn.Module`` with a frozen-dataclass ``config``."""
 
     config: Any
 
@@ -27,14 +45,20 @@ class GenerativeModel(Protocol):
         """Training losses; the key ``"loss"`` is the scalar to minimise, other keys are logged."""
         ...
 
-    def sample(self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None) -> Batch:
-        """Generate ``n`` jets: ``{"features": [n, n_max, F], "mask": [n, n_max]}`` (normalised units)."""
+    def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
+        """Generate ``n`` events given the conditions ``cond`` (batch keys other than the generated ones, each
+        with ``n`` rows), or from the prior alone when None: ``{"features", "mask", ...}`` in normalised
+        units; a model that draws its own conditions returns them as ``"matched_cond"``."""
+        ...
+
+    def needs_conditions(self) -> bool:
+        """True when ``sample`` cannot run without ``cond`` (e.g. detector-mode models)."""
         ...
 
 
 @runtime_checkable
 class ReconstructingModel(Protocol):
-    """A model that encodes and decodes a given jet (autoencoder)."""
+    """A model that encodes and decodes a given event (autoencoder)."""
 
     def reconstruct(self, batch: Batch) -> Batch:
         """Reconstruct the batch: ``{"features": [B, n_max, F], "mask": [B, n_max]}``."""
@@ -46,5 +70,23 @@ class ScoringModel(Protocol):
     """A model with an anomaly score (higher = less like the training data)."""
 
     def score(self, batch: Batch) -> Tensor:
-        """Anomaly score per jet, float32 ``[B]``."""
+        """Anomaly score per event, float32 ``[B]``."""
+        ...
+
+
+@runtime_checkable
+class Prepared(Protocol):
+    """A model that looks at its training data once before training (e.g. to store a bank of conditions)."""
+
+    def prepare(self, data: Batch) -> None:
+        """``data``: the whole training split as one batch of tensors."""
+        ...
+
+
+@runtime_checkable
+class Fitted(Protocol):
+    """A model fitted from data without gradient descent (the ``library``): the run layer stores it."""
+
+    def fit_data(self, data: Batch) -> None:
+        """``data``: the whole training split as one batch of tensors."""
         ...

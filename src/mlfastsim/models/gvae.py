@@ -75,6 +75,11 @@ class GVAEConfig:
     pixel_scale: tuple[float, float] = (0.0, 0.0)
     pixel_offset: tuple[float, float] = (0.0, 0.0)
 
+    def batch_keys(self) -> frozenset[str]:
+        """Hits, the jet conditions when conditional, the generator-level particles with ``use_gen``."""
+        keys = {"features", "mask"} | ({"cond"} if self.n_cond else set())
+        return frozenset(keys | ({"gen_features", "gen_mask"} if self.use_gen else set()))
+
 
 class GVAE(nn.Module):
     """Conditional graph VAE over calorimeter hits with a point-process decoder (see the module docstring)."""
@@ -125,10 +130,10 @@ class GVAE(nn.Module):
         self._cores = c.use_gen and self.n_ch == 1 and c.pixel_scale[0] > 0
 
     # ---- context ------------------------------------------------------------------------------
-    def set_condition_bank(self, cond: Tensor) -> None:
-        """Store the training jets' (normalised) conditions ``[N, C]``; ``sample(n)`` without conditions draws
-        from them (the empirical p(c)) instead of using the null condition."""
-        self.condition_bank = cond.detach().to(self.condition_bank.device, torch.float32).clone()
+    def prepare(self, data: Batch) -> None:
+        """Store the training jets' (normalised) conditions ``data["cond"] [N, C]``; ``sample(n)`` without
+        conditions draws from them (the empirical p(c)) instead of using the null condition."""
+        self.condition_bank = data["cond"].detach().to(self.condition_bank.device, torch.float32).clone()
 
     def _load_from_state_dict(
         self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
@@ -138,9 +143,9 @@ class GVAE(nn.Module):
             self.condition_bank = torch.empty_like(state_dict[key])
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def unconditional_ok(self) -> bool:
-        """True: with ``cond=None`` the learned null condition is used."""
-        return True
+    def needs_conditions(self) -> bool:
+        """False: without conditions, jet conditions come from the training bank (or the null condition)."""
+        return False
 
     def _context(
         self, batch: Batch, b: int, device: torch.device, drop: bool, generator: torch.Generator | None = None
@@ -314,19 +319,15 @@ class GVAE(nn.Module):
         return t["nll_hits"] + t["nll_count"] + t["kl"]
 
     # ---- generation (the sampler: models/gvae_sampler.py) -----------------------------------
-    def sample(
-        self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None, **kwargs: Tensor
-    ) -> Batch:
-        """Generate ``n`` jets from the prior, conditioned on ``cond [n, C]`` (and ``gen_features``/``gen_mask``
-        when given), or unconditionally when they are None: conditions are then drawn from the stored
-        training conditions (returned as ``matched_cond [n, C]``, normalised, so that the jets' kinematics
-        are known) or, without a bank, replaced by the learned null condition."""
+    def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
+        """Generate ``n`` jets from the prior, conditioned on ``cond["cond"] [n, C]`` and/or the particles
+        ``cond["gen_features"]``/``["gen_mask"]`` when given. Without ``"cond"``, jet conditions are drawn from
+        the stored training conditions (returned as ``matched_cond [n, C]``, normalised, so that the jets'
+        kinematics are known) or, without a bank, replaced by the learned null condition."""
         dev = next(self.parameters()).device
-        batch: Batch = dict(kwargs)
+        batch: Batch = {k: v.to(dev) for k, v in (cond or {}).items()}
         drawn = None
-        if cond is not None:
-            batch["cond"] = cond.to(dev)
-        elif self.config.n_cond and len(self.condition_bank):
+        if "cond" not in batch and self.config.n_cond and len(self.condition_bank):
             pick = torch.randint(len(self.condition_bank), (n,), generator=generator, device=dev)
             batch["cond"] = self.condition_bank[pick]
             drawn = batch["cond"]

@@ -42,6 +42,10 @@ class GVAEPaperConfig:
     weight_mincut: float = 1.0
     weight_ortho: float = 1.0
 
+    def batch_keys(self) -> frozenset[str]:
+        """Hits only (the seeds' model is unconditional)."""
+        return frozenset(("features", "mask"))
+
 
 def dense_knn_adjacency(positions: Tensor, mask: Tensor, k: int) -> Tensor:
     """Symmetric 0/1 adjacency ``[B, n, n]`` of the kNN graph of real hits (no self-loops, no padding)."""
@@ -140,11 +144,3 @@ class GVAEPaper(nn.Module):
         """Anomaly score: masked reconstruction MSE per jet ``[B]`` (as the seeds use it)."""
         enc = self._encode(batch)
         return self._masked_mse(self._decode(enc["mu"], enc, batch["mask"]), batch)
-
-    def sample(
-        self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None, **kwargs: Tensor
-    ) -> Batch:
-        raise NotImplementedError(
-            "gvae-paper cannot generate from the prior: its decoder needs the cluster assignments of a "
-            "real event (as in the seeds). Use 'gvae' to generate, or reconstruct with gvae-paper."
-        )

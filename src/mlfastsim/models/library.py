@@ -1,8 +1,10 @@
 """``library``: the simplest fast simulation — replay stored training jets (seed 004's "library" approach).
 
-Conditional sampling returns, for every requested condition, the stored jet nearest in (normalised)
-condition space; the run layer then rescales its hit energies by the ratio of requested to stored jet
-pT (:func:`mlfastsim.training.runs.sample_run`). Unconditional sampling resamples stored jets uniformly.
+Conditional sampling returns, for every requested condition, the stored event nearest in (normalised)
+condition space, and the stored event's conditions as ``matched_cond``; the data kind's codec decides what
+to do with the mismatch (jet images rescale hit energies by requested / stored jet pT). Unconditional
+sampling resamples stored events uniformly. Works on any kind whose codec gives ``features``, ``mask`` and
+``cond``.
 Every generative model is compared with it: a surrogate that does not beat the library is not worth
 its training.
 """
@@ -30,6 +32,10 @@ class LibraryConfig:
     n_cond: int = 0
     max_jets: int = 100_000
 
+    def batch_keys(self) -> frozenset[str]:
+        """Stored events and their conditions."""
+        return frozenset(("features", "mask", "cond"))
+
 
 class Library(nn.Module):
     """Stored jets (normalised features, masks, conditions) with nearest-condition lookup."""
@@ -42,7 +48,7 @@ class Library(nn.Module):
         self.register_buffer("cond", torch.zeros(0, config.n_cond))
 
     def fit_data(self, tensors: Mapping[str, Tensor]) -> None:
-        """Store (at most ``max_jets`` of) the training jets: ``features [N, n, F]``, ``mask``, ``cond [N, C]``."""
+        """Store (at most ``max_jets`` of) the training events: ``features [N, n, F]``, ``mask``, ``cond [N, C]``."""
         n = min(len(tensors["mask"]), self.config.max_jets)
         self.features = tensors["features"][:n].clone()
         self.mask = tensors["mask"][:n].clone()
@@ -56,26 +62,24 @@ class Library(nn.Module):
             setattr(self, name, state_dict[name].clone())
         return torch.nn.modules.module._IncompatibleKeys([], [])
 
-    def unconditional_ok(self) -> bool:
-        """True: without conditions the library resamples stored jets."""
-        return True
+    def needs_conditions(self) -> bool:
+        """False: without conditions the library resamples stored events."""
+        return False
 
     def _check(self) -> None:
         if len(self.mask) == 0:
             raise RuntimeError("the library is empty: train it first ('mlfastsim train library ...')")
 
-    def sample(
-        self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None, **kwargs: Tensor
-    ) -> Batch:
-        """``n`` stored jets: nearest in condition space to ``cond [n, C]``, or drawn uniformly when None.
+    def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
+        """``n`` stored events: nearest in condition space to ``cond["cond"] [n, C]``, or drawn uniformly.
 
-        Returns ``features``, ``mask`` and ``matched_cond`` (the stored jets' normalised conditions).
+        Returns ``features``, ``mask`` and ``matched_cond`` (the stored events' normalised conditions).
         """
         self._check()
-        if cond is None or self.config.n_cond == 0:
+        if cond is None or "cond" not in cond or self.config.n_cond == 0:
             idx = torch.randint(len(self.mask), (n,), generator=generator, device=self.mask.device)
         else:
-            idx = torch.cdist(cond.to(self.cond.dtype), self.cond).argmin(1)
+            idx = torch.cdist(cond["cond"].to(self.cond.dtype), self.cond).argmin(1)
         return {"features": self.features[idx], "mask": self.mask[idx], "matched_cond": self.cond[idx]}
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:

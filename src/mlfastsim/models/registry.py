@@ -1,31 +1,68 @@
-"""The model families ``mlfastsim train`` knows, by name."""
+"""The model families ``mlfastsim train`` knows, by name, with the data kinds each accepts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
+from mlfastsim._utils import InputError
+from mlfastsim._utils.config import config_from_dict
 from mlfastsim.models.gvae import GVAE, GVAEConfig
 from mlfastsim.models.gvae_paper import GVAEPaper, GVAEPaperConfig
 from mlfastsim.models.library import Library, LibraryConfig
+from mlfastsim.models.particle_vae import ParticleVAE, ParticleVAEConfig
 
-__all__ = ["MODELS", "build_model"]
+__all__ = ["FAMILIES", "Family", "build_model", "get_family"]
 
-#: name → (config dataclass, model class)
-MODELS: dict[str, tuple[type, type[nn.Module]]] = {
-    "gvae": (GVAEConfig, GVAE),
-    "gvae-paper": (GVAEPaperConfig, GVAEPaper),
-    "library": (LibraryConfig, Library),
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: its config dataclass, its module class and the data kinds it accepts.
+
+    What a family can do (sample, reconstruct, score, be fitted without gradients) is declared by the
+    Protocols of :mod:`mlfastsim.models.base` that its module implements.
+    """
+
+    name: str
+    config: type
+    model: type[nn.Module]
+    kinds: tuple[str, ...]
+    summary: str
+
+
+#: name → family. A new family is one module in ``models/`` and one line here.
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("gvae", GVAEConfig, GVAE, ("jet-images",), "graph VAE with a point-process decoder (ours)"),
+        Family(
+            "gvae-paper",
+            GVAEPaperConfig,
+            GVAEPaper,
+            ("jet-images",),
+            "the seeds' DenseSAGE+MinCut VAE; it reconstructs but cannot generate from the prior: its decoder "
+            "needs the cluster assignments of a real event (use gvae to generate)",
+        ),
+        Family(
+            "library", LibraryConfig, Library, ("jet-images",), "replay the nearest stored training event"
+        ),
+        Family("particle-vae", ParticleVAEConfig, ParticleVAE, ("particle-jets",), "seed 003's particle-cloud VAE"),
+    )
 }
+
+
+def get_family(name: str) -> Family:
+    """The family called ``name``; one-line InputError listing the known ones otherwise."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise InputError(f"unknown model family {name!r}; choose one of {', '.join(FAMILIES)}") from None
 
 
 def build_model(name: str, config: dict[str, Any] | None = None) -> tuple[nn.Module, Any]:
     """Instantiate family ``name`` from a (partial) config dict; returns ``(model, resolved config)``."""
-    from mlfastsim.training.config import config_from_dict
-
-    if name not in MODELS:
-        raise KeyError(f"unknown model family {name!r}; choose one of {', '.join(MODELS)}")
-    config_cls, model_cls = MODELS[name]
-    cfg: Any = config_from_dict(config_cls, config or {}, "model")
-    return model_cls(cfg), cfg
+    family = get_family(name)
+    cfg: Any = config_from_dict(family.config, config or {}, "model")
+    return family.model(cfg), cfg

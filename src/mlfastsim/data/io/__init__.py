@@ -72,6 +72,7 @@ def read_jet_images(path: str | os.PathLike[str], max_events: int | None = None,
         phi=np.concatenate([b.phi for b in batches if b.phi is not None]),
         gen=gen,
         attrs=batches[0].attrs,
+        event_id=np.concatenate([b.event_id for b in batches]),
     )
 
 

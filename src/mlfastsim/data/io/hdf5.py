@@ -71,7 +71,8 @@ def iter_hdf5(path: Path, start: int = 0, stop: int | None = None) -> Iterator[J
                 ) from None
             if not first:
                 block = np.ascontiguousarray(block.transpose(0, 3, 1, 2))
-            yield JetImages(images=block, gen=gen, attrs=attrs, **scalars)
+            ids = f["event_id"][lo:hi] if "event_id" in f else np.arange(lo, hi)
+            yield JetImages(images=block, gen=gen, attrs=attrs, event_id=ids, **scalars)
 
 
 class HDF5JetWriter:
@@ -118,6 +119,7 @@ class HDF5JetWriter:
         self._append("X_jets", jets.images.transpose(0, 2, 3, 1))
         for name in _SCALARS:
             self._append(name, getattr(jets, name))
+        self._append("event_id", jets.event_id.astype(np.int64))
         if jets.gen is not None:
             if "gen_offsets" not in self.file:
                 self._append("gen_offsets", np.zeros(1, np.int64))

@@ -119,14 +119,14 @@ def iter_parquet(path: Path, start: int = 0, stop: int | None = None) -> Iterato
             if lo >= stop:
                 break
             table = pa.Table.from_batches([batch]).slice(max(start - lo, 0), min(hi, stop) - max(lo, start))
-            yield _to_jets(table, attrs, path)
+            yield _to_jets(table, attrs, path, max(start, lo))
     except (pa.ArrowException, OSError) as exc:
         raise InputError(
             f"{path}: unreadable Parquet data near row {row} (truncated or corrupt: {_one_line(exc)})"
         ) from None
 
 
-def _to_jets(table: pa.Table, attrs: dict[str, Any], path: Path) -> JetImages:
+def _to_jets(table: pa.Table, attrs: dict[str, Any], path: Path, first_row: int) -> JetImages:
     n = table.num_rows
     scalars = {}
     for name in _SCALARS:
@@ -138,6 +138,9 @@ def _to_jets(table: pa.Table, attrs: dict[str, Any], path: Path) -> JetImages:
         images=_nested_images(table.column("X_jets"), path),
         gen=_gen_particles(table),
         attrs=attrs,
+        event_id=table.column("event_id").to_numpy()
+        if "event_id" in table.column_names
+        else np.arange(first_row, first_row + n),
         **scalars,
     )
 
@@ -174,6 +177,7 @@ class ParquetJetWriter:
         columns: dict[str, pa.Array] = {"X_jets": _images_array(jets.images)}
         for name in _SCALARS:
             columns[name] = pa.array(getattr(jets, name).astype(np.float32))
+        columns["event_id"] = pa.array(jets.event_id.astype(np.int64))
         if jets.gen is not None:
             columns.update(_gen_arrays(jets.gen))
         table = pa.table(columns)

@@ -1,0 +1,72 @@
+"""Speed of trained runs of any family and data kind: generation per event at several batch sizes, with the
+codec's decoding into the kind's container included (what a user pays for), beside the cost per event of
+the reference simulation that made the run's training data (recorded in that file when it was generated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from mlfastsim.bench.timing import machine_facts, time_call
+from mlfastsim.inference import LoadedRun, sample_run
+from mlfastsim.models import GenerativeModel
+
+__all__ = ["bench_run"]
+
+
+def _conditions_of(events: Any, n: int) -> Any:
+    """``n`` events cycled from ``events`` (the timing depends on their size, not on which they are)."""
+    return events.subset(np.arange(n) % len(events))
+
+
+@torch.no_grad()
+def bench_run(
+    run: LoadedRun,
+    batches: Sequence[int] = (1, 64, 10_000),
+    conditions: Any | None = None,
+    repeats: int = 5,
+) -> dict[str, Any]:
+    """Time ``sample_run`` on ``run`` at each batch size (one call of ``batch`` events, median of ``repeats``
+    after a warm-up call): from the prior when the model can, else conditioned on ``conditions`` (events of
+    the run's kind, cycled to the batch size; needed for conditional-only models).
+
+    Returns:
+        Per batch: median, q16, q84 (s) and µs per event; the reference simulation's recorded cost per event
+        of the run's training data (``wall_time_per_event_s``: generation and detector, s) and the ratio
+        reference / generated at the largest batch; the machine facts (threads, torch, CPU/GPU).
+    """
+    model = run.model
+    if not isinstance(model, GenerativeModel):
+        raise ValueError(f"the {run.family} family does not generate; nothing to time")
+    if model.needs_conditions() and conditions is None:
+        raise ValueError(f"the {run.family} run is conditional: give conditions (--conditions FILE)")
+    use_conditions = conditions is not None and model.needs_conditions()
+    result: dict[str, Any] = {
+        "family": run.family,
+        "kind": run.kind.name,
+        "mode": "conditioned on events" if use_conditions else "from the prior",
+        "timings": {},
+    }
+    for batch in batches:
+        given = _conditions_of(conditions, batch) if use_conditions else None
+
+        def call(given: Any = given, batch: int = batch) -> Any:
+            if given is not None:
+                return sample_run(run, conditions=given, seed=0, batch_size=batch)
+            return sample_run(run, n=batch, seed=0, batch_size=batch)
+
+        timing = time_call(call, repeats=repeats, warmup=1)
+        result["timings"][str(batch)] = {**timing, "us_per_event": 1e6 * timing["median_s"] / batch}
+    reference = run.checkpoint.get("extra", {}).get("data_provenance", {}).get("wall_time_per_event_s", {})
+    result["reference_s_per_event"] = reference
+    if reference:
+        total = float(sum(reference.values()))
+        largest = result["timings"][str(max(batches))]["us_per_event"] * 1e-6
+        result["reference_total_s_per_event"] = total
+        result["speedup_vs_reference"] = total / largest
+    result["machine"] = machine_facts()
+    return result

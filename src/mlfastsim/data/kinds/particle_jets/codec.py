@@ -1,0 +1,215 @@
+"""The codec of the ``particle-jets`` kind: constituents ↔ normalised model tensors, for both paradigms of
+seed 003 — *generation* (a level's constituents from the prior, optionally given jet conditions) and
+*detector* (detector-level constituents given the generator-level ones of the same jet).
+
+Model tensors (batch keys, :mod:`mlfastsim.models.base`):
+  ``features [N, P, 3]``  the generated level's (η_rel, φ_rel, log pT_rel), standardised over real particles
+                          (one mean and std per feature: permutation-equivariant, padding never moves them);
+  ``mask [N, P]``;
+  ``cond [N, C]``         standardised jet conditions (``data.conditions``), taken from the generator-level
+                          jet when the file has one (what a fast simulation is given), else from the level;
+  ``gen_features [N, P, 3]`` / ``gen_mask`` the generator-level constituents, standardised the same way
+                          (detector mode);
+  ``response [N, 1]``     standardised log(pT_reco / pT_gen) of the jet (detector mode): relative
+                          constituents cannot carry the jet's energy scale, so the model generates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from mlfastsim._utils import InputError, config_from_dict, config_to_dict
+from mlfastsim.data.kinds.base import Batch
+from mlfastsim.data.kinds.particle_jets.container import ParticleJets
+from mlfastsim.data.normalisation import ConditionNormaliser, HitNormaliser
+from mlfastsim.physics.kinematics import jet_pt_mass
+
+__all__ = ["CONDITION_NAMES", "ParticleJetCodec", "ParticleJetData"]
+
+#: Jet conditions a model can be given: jet features and the label.
+CONDITION_NAMES = ("pt", "eta", "mass", "n_particles", "y")
+_JET_COLUMN = {"pt": 0, "eta": 1, "mass": 2, "n_particles": 3}
+
+
+@dataclass(frozen=True)
+class ParticleJetData:
+    """The ``[data]`` table of a particle-jet run.
+
+    Attributes:
+        level: the level a model generates: ``reco`` (detector level) or ``gen``; public JetNet files hold
+            ``gen`` only. Detector-mode models are given the ``gen`` level and generate ``reco``.
+        n_particles: particle slots per jet (the file's P when None; fewer keeps the highest-pT ones).
+        conditions: jet conditions of conditional models, from :data:`CONDITION_NAMES` (``y``: the label,
+            e.g. to condition on the jet type in a mixed file).
+        label: keep only jets with this label ``y``.
+        val_fraction: fraction of jets held out for validation. max_events: read at most this many jets.
+    """
+
+    level: Literal["gen", "reco"] = "reco"
+    n_particles: int | None = None
+    conditions: tuple[str, ...] = ()
+    label: float | None = None
+    val_fraction: float = 0.1
+    max_events: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in self.conditions:
+            if name not in CONDITION_NAMES:
+                raise InputError(
+                    f"data.conditions: unknown condition {name!r}; choose from {', '.join(CONDITION_NAMES)}"
+                )
+        if self.n_particles is not None and self.n_particles < 1:
+            raise InputError(f"data.n_particles={self.n_particles} must be >= 1 (or none for the file's)")
+
+
+def _split(particles: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """(η_rel, φ_rel, pT_rel) ``[N, p, 3]`` and mask ``[N, p]`` of the ``p`` first (highest-pT) slots."""
+    return particles[:, :p, :3], particles[:, :p, 3] > 0
+
+
+def condition_values(ev: ParticleJets, names: tuple[str, ...]) -> np.ndarray:
+    """``[N, C]`` float32 jet conditions (physical units) from the gen-level jet if present, else reco."""
+    jets = ev.jets("gen" if "gen" in ev.levels else "reco")
+    cols = [ev.y if name == "y" else jets[:, _JET_COLUMN[name]] for name in names]
+    return np.stack(cols, axis=1).astype(np.float32) if cols else np.zeros((len(ev), 0), np.float32)
+
+
+class ParticleJetCodec:
+    """Fitted normalisers of one particle-jet run (see the module docstring); stored in the checkpoint."""
+
+    def __init__(
+        self,
+        data: ParticleJetData,
+        n_particles: int,
+        norm: HitNormaliser,
+        gen_norm: HitNormaliser | None,
+        cond_norm: ConditionNormaliser,
+        response: tuple[float, float] = (0.0, 1.0),
+    ) -> None:
+        self.data, self.p, self.norm, self.gen_norm = data, n_particles, norm, gen_norm
+        self.cond_norm, self.response = cond_norm, response
+
+    @classmethod
+    def fit(cls, train: ParticleJets, data: ParticleJetData) -> ParticleJetCodec:
+        """Fit on the training jets: feature statistics of the generated level (and of gen, when both levels
+        are present, for detector mode), jet conditions and the jet response."""
+        p = min(data.n_particles or train.n_particles, train.n_particles)
+        feats, mask = _split(train.particles(data.level), p)
+        if not mask.any():
+            raise InputError(f"the training jets have no {data.level}-level particles")
+        norm = HitNormaliser().fit(feats, mask)
+        gen_norm, response = None, (0.0, 1.0)
+        if data.level == "reco" and "gen" in train.levels:
+            gen_norm = HitNormaliser().fit(*_split(train.particles("gen"), p))
+            log_r = np.log(train.jets("reco")[:, 0] / train.jets("gen")[:, 0])
+            log_r = log_r[np.isfinite(log_r)]
+            if len(log_r):
+                response = (float(log_r.mean()), float(max(log_r.std(), 1e-6)))
+        cond_norm = ConditionNormaliser().fit(condition_values(train, data.conditions))
+        return cls(data, p, norm, gen_norm, cond_norm, response)
+
+    # ------------------------------------------------------------------ batches
+    def _level(self, particles: np.ndarray, norm: HitNormaliser) -> tuple[torch.Tensor, torch.Tensor]:
+        feats, mask = _split(particles, self.p)
+        return torch.as_tensor(norm.transform(feats, mask)), torch.as_tensor(mask)
+
+    def _given(self, ev: ParticleJets, keys: frozenset[str]) -> Batch:
+        batch: Batch = {"cond": torch.as_tensor(self.cond_norm.transform(condition_values(ev, self.data.conditions)))}
+        if "gen_features" in keys:
+            if self.gen_norm is None or "gen" not in ev.levels:
+                raise InputError(
+                    "detector mode needs generator-level particles (a file from 'mlfastsim generate "
+                    "particle-jets', which stores both levels) and data.level = reco"
+                )
+            batch["gen_features"], batch["gen_mask"] = self._level(ev.particles("gen"), self.gen_norm)
+        return batch
+
+    def encode(self, ev: ParticleJets, keys: frozenset[str]) -> Batch:
+        """The generated level's normalised constituents and mask, the conditions and what ``keys`` asks for."""
+        feats, mask = self._level(ev.particles(self.data.level), self.norm)
+        batch: Batch = {"features": feats, "mask": mask, **self._given(ev, keys)}
+        if "response" in keys:
+            log_r = np.log(ev.jets("reco")[:, 0] / ev.jets("gen")[:, 0])
+            r = (np.nan_to_num(log_r, nan=self.response[0]) - self.response[0]) / self.response[1]
+            batch["response"] = torch.as_tensor(r[:, None], dtype=torch.float32)
+        return batch
+
+    def conditions(self, ev: ParticleJets, keys: frozenset[str]) -> Batch:
+        """What the model is given to generate ``ev``'s jets: conditions (if it takes them) and gen particles."""
+        batch = self._given(ev, keys)
+        return {k: v for k, v in batch.items() if k in keys}
+
+    def decode(self, out: Batch, like: ParticleJets | None) -> ParticleJets:
+        """Generated constituents in the JetNet layout (sorted by decreasing pT_rel, padding zeros).
+
+        Jet features of the generated level: n_particles from the mask; pT from ``like``'s conditioning jet
+        (times the generated response in detector mode; NaN without ``like``), η from it, and the mass
+        from the constituents (m / pT_jet is a function of the relative features) times that pT. With
+        ``like``, the other level and the event ids are kept; without, ids are −1.
+        """
+        mask = out["mask"].numpy().astype(bool)
+        feats = self.norm.inverse_transform(out["features"].float().numpy(), mask)
+        order = np.argsort(-np.where(mask, feats[..., 2], -np.inf), axis=1, kind="stable")
+        feats = np.take_along_axis(feats, order[..., None], axis=1)
+        mask = np.take_along_axis(mask, order, axis=1)
+        particles = np.concatenate([feats * mask[..., None], mask[..., None].astype(np.float32)], axis=-1)
+        n = len(particles)
+        _, m_rel = jet_pt_mass(feats[..., 0], feats[..., 1], feats[..., 2], mask)
+        pt = np.full(n, np.nan)
+        eta = np.full(n, np.nan)
+        if like is not None:
+            source = like.jets("gen" if "gen" in like.levels else self.data.level)
+            pt, eta = source[:, 0].astype(np.float64), source[:, 1].astype(np.float64)
+            if "response" in out:
+                pt = pt * np.exp(out["response"].float().numpy()[:, 0] * self.response[1] + self.response[0])
+        jets = np.stack([pt, eta, m_rel * pt, mask.sum(1)], axis=1).astype(np.float32)
+        levels: dict[str, Any] = {self.data.level: particles, f"{self.data.level}_jets": jets}
+        if like is None:
+            return ParticleJets(**levels, event_id=np.full(n, -1, np.int64))
+        other = "gen" if self.data.level == "reco" else "reco"
+        if other in like.levels:
+            levels.update({other: like.particles(other), f"{other}_jets": like.jets(other)})
+        return ParticleJets(
+            **levels, y=like.y, event_id=like.event_id, regions=like.regions, gen_axis=like.gen_axis
+        )
+
+    def model_fields(self) -> dict[str, Any]:
+        """Slots, feature and condition counts, and the feature statistics (so a model can compute jet mass
+        and pT from its normalised output, seed 003's loss terms)."""
+        fields: dict[str, Any] = {
+            "n_particles": self.p,
+            "n_features": 3,
+            "n_cond": len(self.data.conditions),
+            "feature_mean": tuple(self.norm.mean),
+            "feature_std": tuple(self.norm.std),
+        }
+        if self.gen_norm is not None:
+            fields.update(gen_mean=tuple(self.gen_norm.mean), gen_std=tuple(self.gen_norm.std))
+        return fields
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "data": config_to_dict(self.data),
+            "n_particles": self.p,
+            "normaliser": self.norm.to_dict(),
+            "gen_normaliser": None if self.gen_norm is None else self.gen_norm.to_dict(),
+            "cond_normaliser": self.cond_norm.to_dict(),
+            "response": list(self.response),
+        }
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> ParticleJetCodec:
+        gen = state.get("gen_normaliser")
+        return cls(
+            config_from_dict(ParticleJetData, state["data"], "data"),
+            int(state["n_particles"]),
+            HitNormaliser.from_dict(state["normaliser"]),
+            None if gen is None else HitNormaliser.from_dict(gen),
+            ConditionNormaliser.from_dict(state["cond_normaliser"]),
+            (float(state["response"][0]), float(state["response"][1])),
+        )

@@ -1,0 +1,131 @@
+"""The generic evaluation driver: every metric of a kind's suite beside its floor, as JSON, plots, HTML and
+a table.
+
+Floors: *truth vs truth* compares the reference with a second, independent reference sample (or, when
+none is given, its two disjoint halves); the *resimulation* floor compares each reference event with the
+same generator-level event passed through the detector again. A surrogate cannot be expected to beat the
+floors; it is good when it is within a small factor of them. Candidates are paired with the reference
+event by event only when they carry the same event ids in the same order (never by float equality).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlfastsim._utils import InputError, atomic_write_text, jsonable, package_version, progress
+from mlfastsim.evaluation.suites import SUITES, Suite
+from mlfastsim.evaluation.table import FLOOR, RESIM, format_table
+
+__all__ = ["evaluate", "paired"]
+
+
+def paired(reference: Any, candidate: Any) -> bool:
+    """True when ``candidate`` holds the reference's events, one for one, in order (same event ids, all ≥ 0)."""
+    ids = reference.event_id
+    return (
+        len(candidate) == len(reference)
+        and bool((ids >= 0).all())
+        and np.array_equal(candidate.event_id, ids)
+    )
+
+
+def evaluate(
+    kind: str,
+    reference: Any,
+    candidates: Mapping[str, Any],
+    out_dir: str | Path,
+    resim: Any | None = None,
+    second_reference: Any | None = None,
+    seed: int = 0,
+    n_jobs: int = 2,
+    plots: bool = True,
+) -> dict[str, Any]:
+    """Compare each candidate with the reference; write ``metrics.json``, ``plots/`` and ``report.html``.
+
+    Args:
+        kind: the data kind of every sample (chooses the suite, :data:`~mlfastsim.evaluation.suites.SUITES`).
+        reference: held-out reference events (the truth).
+        candidates: name → events to judge (generated, reconstructed, another simulation, ...). Candidates
+            paired with the reference (:func:`paired`) also get the suite's event-level metrics.
+        out_dir: output folder.
+        resim: the reference's events resimulated (same generator-level input, new detector seed): the
+            per-event floor.
+        second_reference: an independent reference sample for the truth-vs-truth floor (default: the
+            reference's two disjoint halves).
+        seed: seed of bootstraps, halves and classifiers. n_jobs: processes for event-level distances.
+        plots: write PNGs and the HTML report.
+
+    Returns:
+        The content of ``metrics.json`` (schema in ``docs/metrics.md``).
+    """
+    if kind not in SUITES:
+        raise InputError(f"no evaluation suite for {kind} data yet (suites: {', '.join(SUITES)})")
+    suite: Suite = SUITES[kind]
+    for name, sample in {"reference": reference, **candidates}.items():
+        if len(sample) < 2:
+            raise InputError(f"{name}: {len(sample)} event(s); evaluation needs at least 2 per sample")
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    ref = reference
+    if second_reference is None:
+        perm = np.random.default_rng(seed).permutation(len(reference))
+        half = len(reference) // 2
+        ref, second_reference = reference.subset(np.sort(perm[:half])), reference.subset(np.sort(perm[half:]))
+        floor_note = "two disjoint halves of the reference"
+    else:
+        n = min(len(reference), len(second_reference))
+        second_reference = second_reference.subset(slice(0, n))
+        floor_note = "an independent second reference sample"
+    samples: dict[str, Any] = {FLOOR: second_reference, **candidates}
+    prepared = {name: suite.prepare(ev) for name, ev in [("reference", ref), *samples.items()]}
+
+    table: dict[str, dict[str, Any]] = {}
+    for name in progress(list(samples), desc="evaluate"):
+        table[name] = suite.distribution_metrics(prepared["reference"], prepared[name], seed)
+
+    # event-level metrics for paired samples, beside the resimulation floor
+    per_event: dict[str, np.ndarray] = {}
+    full = prepared["reference"] if ref is reference else suite.prepare(reference)
+    pairs = {name: ev for name, ev in candidates.items() if paired(reference, ev)}
+    if resim is not None and paired(reference, resim):
+        pairs = {RESIM: resim, **pairs}
+    for name, ev in pairs.items():
+        rows, per_event[name] = suite.paired_metrics(
+            full, prepared[name] if name in prepared else suite.prepare(ev), seed, n_jobs
+        )
+        table.setdefault(name, {}).update(rows)
+
+    result: dict[str, Any] = {
+        "schema": "mlfastsim.evaluation/1",
+        "kind": kind,
+        "version": package_version(),
+        "seed": seed,
+        "n_reference": len(ref),
+        "floors": {
+            FLOOR: floor_note,
+            RESIM: "reference events resimulated (same generator-level input, new detector seed)"
+            if RESIM in table
+            else None,
+        },
+        "units": suite.units(),
+        "samples": {name: {"n": len(ev), "provenance": ev.attrs} for name, ev in samples.items()},
+        "metrics": table,
+        "wall_time_s": 0.0,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if plots:
+        from mlfastsim.evaluation.report import render_html
+
+        written = suite.plots(out_dir, prepared["reference"], {n: prepared[n] for n in samples}, per_event)
+        result["plots"] = [str(p.relative_to(out_dir)) for p in written]
+        atomic_write_text(out_dir / "report.html", render_html(result, out_dir, result["plots"], suite.notes))
+    result["wall_time_s"] = time.perf_counter() - start
+    atomic_write_text(out_dir / "metrics.json", json.dumps(jsonable(result), indent=2))
+    print(format_table(result))
+    return result

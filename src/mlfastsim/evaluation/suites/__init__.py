@@ -1,0 +1,9 @@
+"""Evaluation suites, one per data kind: ``SUITES[kind]``. A new kind's suite is one module and one line."""
+
+from mlfastsim.evaluation.suites.base import Suite
+from mlfastsim.evaluation.suites.jet_images import SUITE as JET_IMAGES
+from mlfastsim.evaluation.suites.particle_jets import SUITE as PARTICLE_JETS
+
+__all__ = ["SUITES", "Suite"]
+
+SUITES: dict[str, Suite] = {s.kind: s for s in (JET_IMAGES, PARTICLE_JETS)}
