@@ -48,6 +48,9 @@ __all__ = ["ParticleVAE", "ParticleVAEConfig"]
 
 Triple = tuple[float, float, float]
 _MODES = ("generation", "detector")
+#: Lower bound of the spreads that Δm and ΔpT are divided by (relative units): jets whose constituents sum
+#: to the jet's pT almost exactly (few particles, all kept) would otherwise blow the pT term up.
+SCALE_FLOOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -165,8 +168,8 @@ class ParticleVAE(nn.Module):
             if pts:
                 pt_all, m_all = torch.cat(pts), torch.cat(masses)
                 if len(pt_all) > 1:
-                    self.pt_scale.fill_(float(pt_all.std().clamp_min(1e-3)))
-                    self.mass_scale.fill_(float(m_all.std().clamp_min(1e-3)))
+                    self.pt_scale.fill_(float(pt_all.std().clamp_min(SCALE_FLOOR)))
+                    self.mass_scale.fill_(float(m_all.std().clamp_min(SCALE_FLOOR)))
             if c.n_cond and not self.detector and "cond" in data:
                 self.condition_bank = data["cond"][:, : c.n_cond].detach().float().clone()
 

@@ -1,0 +1,340 @@
+"""Tests of ``particle-vae`` (seed 003) in both modes: shapes, masks, gradients, padding, conditioning,
+reconstruction and scoring, save/load, and the whole chain through the CLI on the particle-jets kind."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mlfastsim._utils import InputError
+from mlfastsim.cli.main import main
+from mlfastsim.data.kinds import get_kind
+from mlfastsim.data.kinds.particle_jets import ParticleJetCodec, ParticleJetData, ParticleJets
+from mlfastsim.models import build_model
+from mlfastsim.models.particle_vae import ParticleVAE, ParticleVAEConfig
+from mlfastsim.models.particle_vae_nn import chamfer, jet_observables
+from mlfastsim.physics.kinematics import jet_pt_mass
+
+KIND = get_kind("particle-jets")
+SMALL = {
+    "latent": 8,
+    "hidden": 16,
+    "context": 16,
+    "decoder_hidden": 32,
+    "decoder_layers": 2,
+    "prior_components": 4,
+}
+MODES = ["generation", "detector"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny tensors: one thread (several threads on a shared CPU only wait for each other)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def jets() -> ParticleJets:
+    return KIND.example(96, 0)
+
+
+def _setup(
+    jets: ParticleJets, mode: str, n_cond: int = 0, **extra: object
+) -> tuple[ParticleVAE, ParticleVAEConfig, ParticleJetCodec, dict[str, torch.Tensor]]:
+    data = ParticleJetData(level="reco", conditions=("pt", "mass") if n_cond else ())
+    codec = ParticleJetCodec.fit(jets, data)
+    torch.manual_seed(0)
+    fields = {**codec.model_fields(), "n_cond": n_cond}
+    model, cfg = build_model("particle-vae", {**fields, **SMALL, "mode": mode, **extra})
+    batch = codec.encode(jets, cfg.batch_keys())
+    assert isinstance(model, ParticleVAE)
+    model.prepare(batch)
+    return model, cfg, codec, batch
+
+
+def _ragged(batch: dict[str, torch.Tensor], seed: int = 0) -> dict[str, torch.Tensor]:
+    """The batch with some particles dropped (variable multiplicity, real slots first, padding zero)."""
+    g = torch.Generator().manual_seed(seed)
+    out = dict(batch)
+    for key, feat in (("mask", "features"), ("gen_mask", "gen_features")):
+        if key in batch:
+            n = torch.randint(3, batch[key].shape[1] + 1, (len(batch[key]), 1), generator=g)
+            mask = batch[key] & (torch.arange(batch[key].shape[1]) < n)
+            out[key], out[feat] = mask, batch[feat] * mask.unsqueeze(-1)
+    return out
+
+
+def _conditions(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: batch[k] for k in ("gen_features", "gen_mask", "cond") if k in batch}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_shapes_masks_and_keys(jets: ParticleJets, mode: str) -> None:
+    model, cfg, _, batch = _setup(jets, mode)
+    batch = _ragged(batch)
+    expected = {"features", "mask"} | (
+        {"gen_features", "gen_mask", "response"} if mode == "detector" else set()
+    )
+    assert cfg.batch_keys() == expected and model.needs_conditions() == (mode == "detector")
+    losses = model.loss(batch)
+    assert torch.isfinite(losses["loss"]) and {"chamfer", "mass", "pt", "count", "kl"} <= set(losses)
+    b, p = batch["mask"].shape
+    cond = _conditions(batch) if mode == "detector" else None
+    with torch.no_grad():
+        out = model.sample(b, cond, torch.Generator().manual_seed(1))
+        rec = model.reconstruct(batch)
+        score = model.score(batch)
+    for res in (out, rec):
+        assert res["features"].shape == (b, p, 3) and res["mask"].dtype == torch.bool
+        assert (res["features"][~res["mask"]] == 0).all()
+        n = res["mask"].sum(1, keepdim=True)
+        assert torch.equal(res["mask"], torch.arange(p) < n), "real slots come first"
+        assert ("response" in res) == (mode == "detector")
+    assert torch.equal(rec["mask"].sum(1), batch["mask"].sum(1)), "reconstruction keeps the multiplicity"
+    assert score.shape == (b,) and torch.isfinite(score).all()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_padded_slots_change_nothing(jets: ParticleJets, mode: str) -> None:
+    model, _, _, batch = _setup(jets, mode)
+    batch = _ragged(batch)
+    noisy = dict(batch)
+    for key, feat in (("mask", "features"), ("gen_mask", "gen_features")):
+        if key in batch:
+            junk = torch.randn(batch[feat].shape, generator=torch.Generator().manual_seed(3)) * 50
+            noisy[feat] = torch.where(batch[key].unsqueeze(-1), batch[feat], junk)
+    with torch.no_grad():
+        assert torch.allclose(model.score(batch), model.score(noisy), atol=1e-4)
+        a, b = model.reconstruct(batch), model.reconstruct(noisy)
+        for k in a:
+            assert torch.allclose(a[k].float(), b[k].float(), atol=1e-4), k
+        if mode == "detector":
+            g1, g2 = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
+            s1, s2 = (
+                model.sample(len(batch["mask"]), _conditions(batch), g1),
+                model.sample(len(batch["mask"]), _conditions(noisy), g2),
+            )
+            assert all(torch.allclose(s1[k].float(), s2[k].float(), atol=1e-4) for k in s1)
+        torch.manual_seed(5)
+        la = model.loss(batch)["loss"]
+        torch.manual_seed(5)
+        lb = model.loss(noisy)["loss"]
+    assert torch.allclose(la, lb, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("mode", "prior", "n_cond"), [("generation", "mixture", 2), ("detector", "normal", 2)]
+)
+def test_gradients_reach_every_parameter(jets: ParticleJets, mode: str, prior: str, n_cond: int) -> None:
+    model, _, _, batch = _setup(jets, mode, n_cond=n_cond, prior=prior)
+    model.loss(_ragged(batch))["loss"].backward()
+    dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not dead, f"no gradient reaches {dead}"
+
+
+def test_chamfer_and_jet_observables_by_hand() -> None:
+    x = torch.tensor([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [9.0, 9.0, 9.0]]])
+    y = torch.tensor([[[0.0, 0.0, 1.0], [5.0, 5.0, 5.0]]])
+    mask, y_mask = torch.tensor([[True, True, False]]), torch.tensor([[True, False]])
+    # x→y: 1 + (1 + 1); y→x: min(1, 2) = 1
+    assert torch.allclose(chamfer(x, mask, y, y_mask), torch.tensor([4.0]))
+    rng = np.random.default_rng(0)
+    phys = np.stack(
+        [rng.normal(0, 0.1, (4, 6)), rng.normal(0, 0.1, (4, 6)), rng.uniform(0.01, 0.3, (4, 6))], -1
+    )
+    m = np.arange(6)[None] < np.array([[6], [4], [2], [1]])
+    mean, std = (0.01, -0.02, -3.0), (0.1, 0.12, 1.1)
+    std_feats = (np.stack([phys[..., 0], phys[..., 1], np.log(phys[..., 2])], -1) - mean) / std
+    pt, mass = jet_observables(torch.tensor(std_feats, dtype=torch.float32), torch.tensor(m), mean, std)
+    ref_pt, ref_m = jet_pt_mass(phys[..., 0], phys[..., 1], phys[..., 2], m)
+    ok = m.sum(1) >= 2  # jets of one constituent: 0 by design
+    assert np.allclose(pt.numpy()[ok], ref_pt[ok], rtol=1e-4) and np.allclose(
+        mass.numpy()[ok], ref_m[ok], rtol=1e-3
+    )
+    assert pt[3] == 0 and mass[3] == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_loss_decreases_and_score_ranks_strangers(jets: ParticleJets, mode: str) -> None:
+    model, _, _, batch = _setup(jets, mode)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        before = model.loss(batch)["loss"].item()
+    for _ in range(40):
+        opt.zero_grad()
+        model.loss(batch)["loss"].backward()
+        opt.step()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        after = model.loss(batch)["loss"].item()
+        strange = dict(batch, features=batch["features"] * torch.tensor([3.0, 3.0, 1.0]))
+        s_in, s_out = model.score(batch), model.score(strange)
+    assert after < 0.8 * before, (before, after)
+    assert s_in.std() > 0, "the score must not be constant"
+    assert s_out.mean() > s_in.mean(), "jets unlike the training data score higher"
+
+
+def test_generation_needs_no_data_and_detector_refuses_without(jets: ParticleJets) -> None:
+    gen, _, _, _ = _setup(jets, "generation")
+    out = gen.sample(7, None, torch.Generator().manual_seed(0))
+    assert out["features"].shape == (7, 30, 3) and "matched_cond" not in out
+    det, _, _, _ = _setup(jets, "detector")
+    with pytest.raises(InputError, match="detector mode"):
+        det.sample(7, None, torch.Generator().manual_seed(0))
+
+
+def test_conditional_generator_uses_its_conditions_and_its_bank(jets: ParticleJets) -> None:
+    model, _, _, batch = _setup(jets, "generation", n_cond=2)
+    drawn = model.sample(11, None, torch.Generator().manual_seed(0))
+    bank = batch["cond"]
+    assert drawn["matched_cond"].shape == (11, 2)
+    assert all((bank == row).all(1).any() for row in drawn["matched_cond"]), "conditions come from the bank"
+    c1 = {"cond": torch.zeros(11, 2)}
+    c2 = {"cond": torch.full((11, 2), 2.0)}
+    a = model.sample(11, c1, torch.Generator().manual_seed(4))
+    b = model.sample(11, c2, torch.Generator().manual_seed(4))
+    assert "matched_cond" not in a and not torch.allclose(a["features"], b["features"])
+
+
+def test_detector_output_depends_on_its_generator_level_input(jets: ParticleJets) -> None:
+    model, _, _, batch = _setup(jets, "detector")
+    cond = _conditions(batch)
+    other = {k: v.flip(0) for k, v in cond.items()}  # the same jets, paired with other gen-level jets
+    with torch.no_grad():
+        a = model.sample(len(batch["mask"]), cond, torch.Generator().manual_seed(4))
+        b = model.sample(len(batch["mask"]), other, torch.Generator().manual_seed(4))
+        rec = model.reconstruct(batch)
+    assert not torch.allclose(a["features"], b["features"]) and not torch.allclose(
+        a["response"], b["response"]
+    )
+    real = batch["mask"] & rec["mask"]
+    assert not torch.allclose(rec["features"][real], batch["features"][real], atol=1e-2), "not the identity"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_save_load_round_trip(jets: ParticleJets, mode: str) -> None:
+    model, cfg, _, batch = _setup(jets, mode, n_cond=2)
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    buf.seek(0)
+    fresh, _ = build_model("particle-vae", {f: getattr(cfg, f) for f in cfg.__dataclass_fields__})
+    assert isinstance(fresh, ParticleVAE)
+    fresh.load_state_dict(torch.load(buf))
+    for m in (model, fresh):
+        m.eval()
+    assert torch.equal(fresh.condition_bank, model.condition_bank) and fresh.mass_scale == model.mass_scale
+    cond = _conditions(batch) if mode == "detector" else None
+    with torch.no_grad():
+        a = model.sample(9 if cond is None else len(batch["mask"]), cond, torch.Generator().manual_seed(3))
+        b = fresh.sample(9 if cond is None else len(batch["mask"]), cond, torch.Generator().manual_seed(3))
+        assert all(torch.equal(a[k], b[k]) for k in a)
+        assert torch.equal(model.score(batch), fresh.score(batch))
+
+
+def test_bf16_autocast_loss_is_finite(jets: ParticleJets) -> None:
+    model, _, _, batch = _setup(jets, "detector")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = model.loss(_ragged(batch))
+    assert losses["loss"].dtype == torch.float32 and torch.isfinite(losses["loss"])
+    losses["loss"].backward()
+
+
+TOML = """
+[model]
+mode = "{mode}"
+latent = 8
+hidden = 16
+context = 16
+decoder_hidden = 32
+decoder_layers = 2
+prior_components = 4
+[train]
+batch_size = 16
+epochs = 2
+[data]
+val_fraction = 0.2
+"""
+
+
+@pytest.fixture(scope="module")
+def jet_file(jets: ParticleJets, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pj") / "jets.h5"
+    KIND.write(path, jets.subset(slice(0, 60)))
+    return path
+
+
+def _train(data: Path, out: Path, mode: str, *extra: str) -> None:
+    cfg = out.parent / f"{mode}.toml"
+    cfg.write_text(TOML.format(mode=mode))
+    args = ["train", "particle-vae", "--data", str(data), "--out", str(out), "--config", str(cfg), *extra]
+    assert main(args) == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_train_resume_sample_through_the_cli(jet_file: Path, tmp_path: Path, mode: str) -> None:
+    _train(jet_file, tmp_path / "full", mode, "--max-steps", "4", "--seed", "2")
+    _train(jet_file, tmp_path / "cut", mode, "--max-steps", "2", "--seed", "2")
+    _train(jet_file, tmp_path / "cut", mode, "--max-steps", "4", "--seed", "2", "--resume")
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=False)["model_state"]
+    b = torch.load(tmp_path / "cut" / "last.pt", weights_only=False)["model_state"]
+    assert all(torch.equal(a[k], b[k]) for k in a), "a resumed run must equal an uninterrupted one"
+    run, out = str(tmp_path / "full"), tmp_path / "out.h5"
+    if mode == "generation":
+        assert main(["sample", "--run", run, "--n", "12", "--out", str(out)]) == 0
+        got = KIND.read(out)
+        assert len(got) == 12 and (got.event_id == -1).all()
+    else:
+        assert main(["sample", "--run", run, "--n", "12", "--out", str(out)]) != 0  # needs --conditions
+        assert main(["sample", "--run", run, "--conditions", str(jet_file), "--out", str(out)]) == 0
+        got, ref = KIND.read(out), KIND.read(jet_file)
+        assert len(got) == len(ref) and (got.event_id == ref.event_id).all()
+        assert np.isfinite(got.jets("reco")[:, 0]).all(), "the reco jet pT comes from the generated response"
+        assert not np.allclose(got.jets("reco")[:, 0], ref.jets("reco")[:, 0])
+    p = got.particles("reco")
+    assert p.shape[1:] == (30, 4) and ((p[..., 3] > 0).sum(1) >= 0).all() and np.isfinite(p).all()
+
+
+def test_bf16_training_through_the_cli(jet_file: Path, tmp_path: Path) -> None:
+    _train(jet_file, tmp_path / "bf16", "generation", "--max-steps", "2", "--set", "train.precision=bf16")
+    log = [json.loads(line) for line in (tmp_path / "bf16" / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) for r in log)
+
+
+WORKER = """
+import sys
+from mlfastsim.cli.main import main
+sys.exit(main(["train", "particle-vae", "--data", sys.argv[1], "--out", sys.argv[2], "--config", sys.argv[3],
+               "--max-steps", "2", "--set", "train.device=cpu"]))
+"""
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes(jet_file: Path, tmp_path: Path) -> None:
+    script, cfg = tmp_path / "worker.py", tmp_path / "detector.toml"
+    script.write_text(WORKER)
+    cfg.write_text(TOML.format(mode="detector"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFASTSIM_PROGRESS": "0"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
+    proc = subprocess.run(
+        [*cmd, str(jet_file), str(tmp_path / "run"), str(cfg)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert ckpt["config"]["world_size"] == 2 and ckpt["step"] == 2
