@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("MLFASTSIM_PROGRESS", "0")
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,3 +39,35 @@ def toy_jets(n: int, seed: int, spread: float = 0.05, energy: float = 2.0) -> Je
 def make_toy_jets() -> Callable[..., JetImages]:
     """:func:`toy_jets`, for tests that need small jet-image samples without Pythia."""
     return toy_jets
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+#: Small model settings for speed, per family (a family missing here is tested with its defaults).
+SMALL_MODEL: dict[str, list[str]] = {
+    "gvae": ["model.components=8", "model.context=32", "model.latent=8"],
+    "gvae-paper": ["model.clusters=[12,4]", "model.hidden=[16,16]", "model.latent=4"],
+}
+#: Small data settings, per kind.
+SMALL_DATA: dict[str, list[str]] = {"jet-images": ["data.n_max=64"]}
+
+
+def small_run_config(family: str, kind: str, **train: Any) -> Any:
+    """A resolved run config of ``family`` on ``kind``: the shipped config (configs/<family>-<kind>.toml, or
+    configs/<family>.toml for the family's first kind) with small settings for tests."""
+    from mlfastsim._utils import load_config_file
+    from mlfastsim.models import FAMILIES
+    from mlfastsim.training.runs import resolve_run_config
+
+    file_cfg = None
+    for path in (CONFIGS / f"{family}-{kind}.toml", CONFIGS / f"{family}.toml"):
+        if path.exists() and (path.stem != family or FAMILIES[family].kinds[0] == kind):
+            file_cfg = load_config_file(path)
+            break
+    overrides = SMALL_MODEL.get(family, []) + SMALL_DATA.get(kind, [])
+    return resolve_run_config(family, kind, file_cfg, overrides, **train)
+
+
+@pytest.fixture(scope="session")
+def make_run_config() -> Callable[..., Any]:
+    """:func:`small_run_config`, for the registry-generated tests of every family × kind."""
+    return small_run_config

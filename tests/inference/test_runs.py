@@ -4,25 +4,18 @@ returning its input or a score returning zeros fails here, for every family pres
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from mlfastsim._utils import InputError, load_config_file
+from mlfastsim._utils import InputError
 from mlfastsim.data.kinds import KINDS
 from mlfastsim.inference import load_run, reconstruct_run, sample_run, score_run
 from mlfastsim.models import FAMILIES, GenerativeModel, ReconstructingModel, ScoringModel
-from mlfastsim.training.runs import resolve_run_config, train_run
+from mlfastsim.training.runs import train_run
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 CASES = [(f.name, kind) for f in FAMILIES.values() for kind in f.kinds]
-SMALL: dict[str, list[str]] = {
-    "gvae": ["model.components=8", "model.context=32", "model.latent=8", "data.n_max=64"],
-    "gvae-paper": ["model.clusters=[12,4]", "model.hidden=[16,16]", "model.latent=4", "data.n_max=64"],
-    "library": ["data.n_max=64"],
-}
 
 
 def _arrays(events: Any) -> list[np.ndarray]:
@@ -41,11 +34,7 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     tmp = tmp_path_factory.mktemp(f"{family}-{kind_name}")
     data = tmp / f"train{kind.default_suffix}"
     kind.write(data, kind.example(40, seed=1))
-    config_file = CONFIGS / f"{family}.toml"
-    file_cfg = load_config_file(config_file) if config_file.exists() else None
-    if file_cfg is not None and kind_name != "jet-images":
-        file_cfg.pop("data", None)
-    cfg = resolve_run_config(family, kind_name, file_cfg, SMALL.get(family, []), max_steps=3, seed=0)
+    cfg = request.getfixturevalue("make_run_config")(family, kind_name, max_steps=3, seed=0)
     train_run(cfg, data, tmp / "run")
     return {"run": load_run(tmp / "run"), "events": kind.example(16, seed=2), "tmp": tmp}
 

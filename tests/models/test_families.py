@@ -9,13 +9,12 @@ conditions not being ignored; reconstructions not being the input; anomaly score
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from mlfastsim._utils import config_to_dict, load_config_file
+from mlfastsim._utils import config_to_dict
 from mlfastsim.data.kinds import KINDS
 from mlfastsim.inference import batch_keys
 from mlfastsim.models import (
@@ -27,16 +26,9 @@ from mlfastsim.models import (
     ScoringModel,
     build_model,
 )
-from mlfastsim.training.runs import resolve_run_config, setup_model
+from mlfastsim.training.runs import setup_model
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 CASES = [(f.name, kind) for f in FAMILIES.values() for kind in f.kinds]
-#: Small settings for speed, per family (a family missing here is tested with its defaults).
-SMALL: dict[str, list[str]] = {
-    "gvae": ["model.components=8", "model.context=32", "model.latent=8", "data.n_max=64"],
-    "gvae-paper": ["model.clusters=[12,4]", "model.hidden=[16,16]", "model.latent=4", "data.n_max=64"],
-    "library": ["data.n_max=64"],
-}
 
 
 def _ids(case: tuple[str, str]) -> str:
@@ -46,11 +38,7 @@ def _ids(case: tuple[str, str]) -> str:
 @pytest.fixture(scope="module", params=CASES, ids=_ids)
 def setup(request: pytest.FixtureRequest) -> dict[str, Any]:
     family, kind = request.param
-    config_file = CONFIGS / f"{family}.toml"
-    file_cfg = load_config_file(config_file) if config_file.exists() else None
-    if file_cfg is not None and kind != "jet-images":
-        file_cfg.pop("data", None)  # a family's config file may hold another kind's [data] settings
-    cfg = resolve_run_config(family, kind, file_cfg, [f"{s}" for s in SMALL.get(family, [])], seed=0)
+    cfg = request.getfixturevalue("make_run_config")(family, kind, seed=0)
     events = KINDS[kind].example(24, seed=0)
     cfg, codec, model = setup_model(cfg, events)
     keys = batch_keys(cfg.model)
@@ -91,7 +79,9 @@ def test_loss_is_finite_and_reaches_every_parameter(setup: dict[str, Any]) -> No
     loss = model.loss(setup["batch"])["loss"]
     assert torch.isfinite(loss)
     loss.backward()
-    dead = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())]
+    dead = [
+        n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())
+    ]
     model.zero_grad()
     model.eval()
     assert not dead, f"no gradient reaches {dead}"

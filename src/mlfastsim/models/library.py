@@ -25,40 +25,50 @@ __all__ = ["Library", "LibraryConfig"]
 
 @dataclass(frozen=True)
 class LibraryConfig:
-    """Settings of the library. ``n_max``, ``n_features`` and ``n_cond`` are set from the data."""
+    """Settings of the library. ``n_cond`` and ``outputs`` are set from the data (the kind's codec).
+
+    ``outputs``: the batch keys a model of this kind generates (stored and replayed per event), e.g.
+    ``("features", "mask")``, plus ``"response"`` for detector-level particle jets.
+    """
 
     n_max: int = 400
     n_features: int = 3
     n_cond: int = 0
     max_jets: int = 100_000
+    outputs: tuple[str, ...] = ("features", "mask")
 
     def batch_keys(self) -> frozenset[str]:
         """Stored events and their conditions."""
-        return frozenset(("features", "mask", "cond"))
+        return frozenset((*self.outputs, "cond"))
 
 
 class Library(nn.Module):
-    """Stored jets (normalised features, masks, conditions) with nearest-condition lookup."""
+    """Stored events (the codec's normalised outputs and conditions) with nearest-condition lookup."""
 
     def __init__(self, config: LibraryConfig) -> None:
         super().__init__()
         self.config = config
-        self.register_buffer("features", torch.zeros(0, config.n_max, config.n_features))
-        self.register_buffer("mask", torch.zeros(0, config.n_max, dtype=torch.bool))
-        self.register_buffer("cond", torch.zeros(0, config.n_cond))
+        self.stored = (*config.outputs, "cond")
+        for name in self.stored:
+            self.register_buffer(name, torch.zeros(0))
+
+    def _buffer(self, name: str) -> Tensor:
+        value = getattr(self, name)
+        assert isinstance(value, Tensor)
+        return value
 
     def fit_data(self, tensors: Mapping[str, Tensor]) -> None:
-        """Store (at most ``max_jets`` of) the training events: ``features [N, n, F]``, ``mask``, ``cond [N, C]``."""
+        """Store (at most ``max_jets`` of) the training events: every key of ``outputs`` and ``cond [N, C]``."""
         n = min(len(tensors["mask"]), self.config.max_jets)
-        self.features = tensors["features"][:n].clone()
-        self.mask = tensors["mask"][:n].clone()
+        for name in self.config.outputs:
+            setattr(self, name, tensors[name][:n].clone())
         self.cond = tensors["cond"][:n, : self.config.n_cond].clone()
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
     ) -> Any:
         """Buffers take the stored library's size (unlike ordinary modules, whose shapes are fixed)."""
-        for name in ("features", "mask", "cond"):
+        for name in self.stored:
             setattr(self, name, state_dict[name].clone())
         return torch.nn.modules.module._IncompatibleKeys([], [])
 
@@ -66,21 +76,20 @@ class Library(nn.Module):
         """False: without conditions the library resamples stored events."""
         return False
 
-    def _check(self) -> None:
-        if len(self.mask) == 0:
-            raise RuntimeError("the library is empty: train it first ('mlfastsim train library ...')")
-
     def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
         """``n`` stored events: nearest in condition space to ``cond["cond"] [n, C]``, or drawn uniformly.
 
-        Returns ``features``, ``mask`` and ``matched_cond`` (the stored events' normalised conditions).
+        Returns the stored ``outputs`` of those events and ``matched_cond`` (their normalised conditions).
         """
-        self._check()
+        stored_cond = self._buffer("cond")
+        if len(stored_cond) == 0:
+            raise RuntimeError("the library is empty: train it first ('mlfastsim train library ...')")
         if cond is None or "cond" not in cond or self.config.n_cond == 0:
-            idx = torch.randint(len(self.mask), (n,), generator=generator, device=self.mask.device)
+            idx = torch.randint(len(stored_cond), (n,), generator=generator, device=stored_cond.device)
         else:
-            idx = torch.cdist(cond["cond"].to(self.cond.dtype), self.cond).argmin(1)
-        return {"features": self.features[idx], "mask": self.mask[idx], "matched_cond": self.cond[idx]}
+            idx = torch.cdist(cond["cond"].to(stored_cond.dtype), stored_cond).argmin(1)
+        out = {name: self._buffer(name)[idx] for name in self.config.outputs}
+        return {**out, "matched_cond": stored_cond[idx]}
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
         raise NotImplementedError("the library is not trained by gradient descent; train_run stores the data")

@@ -46,9 +46,19 @@ FAMILIES: dict[str, Family] = {
             "needs the cluster assignments of a real event (use gvae to generate)",
         ),
         Family(
-            "library", LibraryConfig, Library, ("jet-images",), "replay the nearest stored training event"
+            "library",
+            LibraryConfig,
+            Library,
+            ("jet-images", "particle-jets"),
+            "replay the nearest stored training event (seed 004's library approach)",
         ),
-        Family("particle-vae", ParticleVAEConfig, ParticleVAE, ("particle-jets",), "seed 003's particle-cloud VAE"),
+        Family(
+            "particle-vae",
+            ParticleVAEConfig,
+            ParticleVAE,
+            ("particle-jets",),
+            "seed 003's particle-cloud VAE",
+        ),
     )
 }
 

@@ -36,7 +36,7 @@ def detect_format(path: str | Path) -> str:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
-        raise InputError(f"{path}: is a directory; give a jet-image file (.parquet or .h5)")
+        raise InputError(f"{path}: is a directory; give a data file (.parquet or .h5)")
     with path.open("rb") as f:
         head = f.read(8)
     for magic, name in _MAGIC.items():
@@ -44,7 +44,7 @@ def detect_format(path: str | Path) -> str:
             return name
     if not head:
         raise InputError(f"{path}: empty file; regenerate it")
-    raise InputError(f"{path}: neither Parquet nor HDF5 (first bytes {head[:4]!r}); give a jet-image file")
+    raise InputError(f"{path}: neither Parquet nor HDF5 (first bytes {head[:4]!r}); give a data file written by mlfastsim or a public one")
 
 
 def channels_first(shape: tuple[int, ...], where: str) -> bool:

@@ -119,7 +119,9 @@ class ParticleJetCodec:
         return torch.as_tensor(norm.transform(feats, mask)), torch.as_tensor(mask)
 
     def _given(self, ev: ParticleJets, keys: frozenset[str]) -> Batch:
-        batch: Batch = {"cond": torch.as_tensor(self.cond_norm.transform(condition_values(ev, self.data.conditions)))}
+        batch: Batch = {
+            "cond": torch.as_tensor(self.cond_norm.transform(condition_values(ev, self.data.conditions)))
+        }
         if "gen_features" in keys:
             if self.gen_norm is None or "gen" not in ev.levels:
                 raise InputError(
@@ -190,6 +192,7 @@ class ParticleJetCodec:
         }
         if self.gen_norm is not None:
             fields.update(gen_mean=tuple(self.gen_norm.mean), gen_std=tuple(self.gen_norm.std))
+            fields["outputs"] = ("features", "mask", "response")  # a detector-level jet carries its response
         return fields
 
     def to_dict(self) -> dict[str, Any]:
