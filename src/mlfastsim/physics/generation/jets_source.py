@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlfastsim._utils import progress
+from mlfastsim._utils import InputError, progress
 from mlfastsim.physics.generation.presets import ProcessPreset
 from mlfastsim.physics.generation.pythia import PythiaGenerator, Truth
-from mlfastsim.physics.jets import Jet, cluster_jets, is_fully_merged, label_quark_gluon
+from mlfastsim.physics.jets import Jet, cluster_jets, delta_r, is_fully_merged, label_quark_gluon
 
 __all__ = ["JetRecord", "generate_jets", "label_jet"]
 
@@ -36,11 +36,29 @@ class JetRecord:
     generation_seconds: float
 
 
-def label_jet(jet: Jet, truth: Truth, preset: ProcessPreset) -> int | None:
-    """The label of ``jet`` under ``preset.label_rule`` (see :data:`LABEL_RULES`); None drops the jet."""
+def label_jet(
+    jet: Jet, truth: Truth, preset: ProcessPreset, z_daughters: tuple[np.ndarray, ...] | None = None
+) -> int | None:
+    """The label of ``jet`` under ``preset.label_rule`` (see :data:`LABEL_RULES`); None drops the jet.
+
+    ``z_daughters``: per hadronic Z, its two daughter quarks (fields ``eta, phi``); needed by ``z-merged``
+    only, since :class:`Truth` does not record Z decays (the JetNet event loop reads them).
+    """
     radius, rule = preset.jet_radius, preset.label_rule
     if rule == "quark-gluon":
         return label_quark_gluon(jet, truth.partons, radius)
+    if rule in ("gluon", "light-quark"):
+        flavour = label_quark_gluon(jet, truth.partons, radius)  # 1 gluon, 0 quark, None unmatched
+        if flavour is None or flavour != (1 if rule == "gluon" else 0):
+            return None
+        nearest = int(np.argmin(delta_r(jet.eta, jet.phi, truth.partons["eta"], truth.partons["phi"])))
+        return 0 if rule == "gluon" or abs(int(truth.partons["pdgid"][nearest])) <= 3 else None
+    if rule == "z-merged":
+        if z_daughters is None:
+            raise InputError(
+                "label rule 'z-merged' needs the Z daughters; generate with generate_particle_jets"
+            )
+        return 1 if any(is_fully_merged(jet, z, radius) for z in z_daughters) else None
     if rule == "background":
         return 0
     if rule == "top-merged":

@@ -21,8 +21,10 @@ ECAL_BARREL_ABS_ETA = 1.479
 #: Label rules understood by :func:`mlfastsim.physics.generation.generate_jets`:
 #: ``quark-gluon`` (nearest hard parton within ΔR < R: quark 0, gluon 1, else dropped),
 #: ``background`` (every jet, y = 0), ``top-merged`` (b, q, q̄′ of one hadronic top within ΔR < R: y = 1,
-#: else dropped), ``w-merged`` (both W daughters within ΔR < R: y = 1, else dropped).
-LABEL_RULES = ("quark-gluon", "background", "top-merged", "w-merged")
+#: else dropped), ``w-merged`` (both W daughters within ΔR < R: y = 1, else dropped). The JetNet presets
+#: (:mod:`.jetnet`) add ``gluon`` / ``light-quark`` (nearest hard parton within ΔR < R is a gluon / a u, d or
+#: s (anti)quark: y = 0, else dropped) and ``z-merged`` (both Z daughters within ΔR < R: y = 1, else dropped).
+LABEL_RULES = ("quark-gluon", "background", "top-merged", "w-merged", "gluon", "light-quark", "z-merged")
 
 _COMMON = ("Beams:eCM = 13000.", "Tune:pp = 14")
 _W_HADRONIC = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
