@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-output
 
-.PHONY: venv demo demo-quick test test-all lint clean
+.PHONY: venv demo demo-quick demo-particle-jets test test-all lint clean
 
 venv: $(STAMP)
 
@@ -24,6 +24,9 @@ demo: $(STAMP)
 demo-quick: $(STAMP)
 	$(BIN)/mlfastsim demo --quick --out $(DEMO_OUT)
 
+demo-particle-jets: $(STAMP)
+	$(BIN)/mlfastsim demo particle-jets --out $(DEMO_OUT)-particle-jets
+
 test: $(STAMP)
 	$(BIN)/pytest
 
@@ -36,4 +39,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_OUT) $(DEMO_OUT)-particle-jets .pytest_cache .mypy_cache .ruff_cache
