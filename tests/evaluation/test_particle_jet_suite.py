@@ -346,3 +346,15 @@ def test_particle_classifier_input_ignores_slot_order() -> None:
     a, b = (_sorted_constituents(_view(e, "reco")) for e in (ev, shuffled))
     np.testing.assert_array_equal(a, b)
     assert a.shape == (20, 3 * P) and (np.diff(a.reshape(20, P, 3)[..., 2], axis=1) <= 0).all()
+
+
+def test_one_level_for_the_whole_table() -> None:
+    """A gen-level candidate (a prior sample) is judged at gen level, and so is the floor beside it."""
+    ref, second = toy_jets(60, 1), toy_jets(60, 2)
+    gen_only = ParticleJets(gen=toy_jets(60, 3).gen, gen_jets=toy_jets(60, 3).gen_jets)
+    prepared = FAST.prepare_all({"reference": ref, FLOOR: second, "prior": gen_only})
+    assert {p.level for p in prepared.values()} == {"gen"}
+    row = FAST.distribution_metrics(prepared["reference"], prepared[FLOOR], seed=0)
+    assert row["level"] == "gen"
+    both = FAST.prepare_all({"reference": ref, FLOOR: second})
+    assert FAST.distribution_metrics(both["reference"], both[FLOOR], seed=0)["level"] == "reco"

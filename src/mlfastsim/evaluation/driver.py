@@ -83,7 +83,14 @@ def evaluate(
         second_reference = second_reference.subset(slice(0, n))
         floor_note = "an independent second reference sample"
     samples: dict[str, Any] = {FLOOR: second_reference, **candidates}
-    prepared = {name: suite.prepare(ev) for name, ev in [("reference", ref), *samples.items()]}
+    pairs = {name: ev for name, ev in candidates.items() if paired(reference, ev)}
+    if resim is not None and paired(reference, resim):
+        pairs = {RESIM: resim, **pairs}
+    full_name = "reference (all events)"
+    to_prepare = {"reference": ref, **samples, **({RESIM: pairs[RESIM]} if RESIM in pairs else {})}
+    if ref is not reference and pairs:
+        to_prepare[full_name] = reference
+    prepared = suite.prepare_all(to_prepare)
 
     table: dict[str, dict[str, Any]] = {}
     for name in progress(list(samples), desc="evaluate"):
@@ -91,14 +98,9 @@ def evaluate(
 
     # event-level metrics for paired samples, beside the resimulation floor
     per_event: dict[str, np.ndarray] = {}
-    full = prepared["reference"] if ref is reference else suite.prepare(reference)
-    pairs = {name: ev for name, ev in candidates.items() if paired(reference, ev)}
-    if resim is not None and paired(reference, resim):
-        pairs = {RESIM: resim, **pairs}
-    for name, ev in pairs.items():
-        rows, per_event[name] = suite.paired_metrics(
-            full, prepared[name] if name in prepared else suite.prepare(ev), seed, n_jobs
-        )
+    full = prepared[full_name] if full_name in prepared else prepared["reference"]
+    for name in pairs:
+        rows, per_event[name] = suite.paired_metrics(full, prepared[name], seed, n_jobs)
         table.setdefault(name, {}).update(rows)
 
     result: dict[str, Any] = {

@@ -6,4 +6,5 @@ from mlfastsim.evaluation.suites.particle_jets import SUITE as PARTICLE_JETS
 
 __all__ = ["SUITES", "Suite"]
 
-SUITES: dict[str, Suite] = {s.kind: s for s in (JET_IMAGES, PARTICLE_JETS)}
+_ALL: tuple[Suite, ...] = (JET_IMAGES, PARTICLE_JETS)
+SUITES: dict[str, Suite] = {s.kind: s for s in _ALL}

@@ -30,8 +30,10 @@ class Suite(Protocol):
         """Unit of each metric row that has one (for ``metrics.json``)."""
         ...
 
-    def prepare(self, events: Any) -> Any:
-        """Everything computed once per sample (observables, point clouds, features)."""
+    def prepare_all(self, samples: Mapping[str, Any]) -> dict[str, Any]:
+        """Everything computed once per sample (observables, point clouds, features), for all the samples of
+        one evaluation at once, so that the suite can choose what they are compared on consistently (e.g. the
+        particle-jet level every sample holds)."""
         ...
 
     def distribution_metrics(self, reference: Any, candidate: Any, seed: int) -> dict[str, Any]:

@@ -108,6 +108,9 @@ class JetImageSuite:
             events, image_observables(events.images, events.eta), cloud, efps(cloud.features, cloud.mask)
         )
 
+    def prepare_all(self, samples: Mapping[str, JetImages]) -> dict[str, PreparedJets]:
+        return {name: self.prepare(ev) for name, ev in samples.items()}
+
     def distribution_metrics(
         self, reference: PreparedJets, candidate: PreparedJets, seed: int
     ) -> dict[str, Any]:

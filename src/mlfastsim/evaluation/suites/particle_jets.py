@@ -73,15 +73,24 @@ def _view(events: ParticleJets, level: str) -> LevelView:
 
 @dataclass
 class PreparedParticleJets:
-    """A particle-jet sample and its per-level views, made on first use (:meth:`view`)."""
+    """A particle-jet sample and its per-level views, made on first use (:meth:`view`).
+
+    ``level``: the level of the whole evaluation (set by :meth:`ParticleJetSuite.prepare_all`, so the floors
+    and every candidate are compared at the same level); None: each pair at its :func:`common_level`.
+    """
 
     events: ParticleJets
     views: dict[str, LevelView] = field(default_factory=dict)
+    level: str | None = None
 
     def view(self, level: str) -> LevelView:
         if level not in self.views:
             self.views[level] = _view(self.events, level)
         return self.views[level]
+
+
+def _level(reference: PreparedParticleJets, candidate: PreparedParticleJets) -> str:
+    return reference.level or candidate.level or common_level(reference.events, candidate.events)
 
 
 def common_level(reference: ParticleJets, candidate: ParticleJets) -> str:
@@ -171,7 +180,8 @@ class ParticleJetSuite:
     kind = "particle-jets"
     per_event_label = "EMD to its reference jet [GeV] (R = 0.8, pT in GeV)"
     notes = (
-        "Level: reco when both samples hold it, else gen. W1M (relative jet mass), W1P (per particle feature, "
+        "Level: reco when every sample holds it, else gen (one level for the whole table). W1M (relative "
+        "jet mass), W1P (per particle feature, "
         "real particles pooled), W1EFP (mean over the 5 prime EFPs n = d = 4) follow JetNet's batch protocol: "
         "mean ± std over batches of jets drawn with replacement (batch size in metrics.json; JetNet uses "
         "50,000, here min(50,000, N)); raw values, papers quote ×10³ (W1EFP ×10⁵). FPD/KPD: JetNet's 36 "
@@ -202,6 +212,21 @@ class ParticleJetSuite:
             raise InputError(f"the particle-jets suite needs ParticleJets, got {type(events).__name__}")
         return PreparedParticleJets(events)
 
+    def prepare_all(self, samples: Mapping[str, ParticleJets]) -> dict[str, PreparedParticleJets]:
+        """Every sample of one evaluation, at one level: ``reco`` when every sample holds it, else ``gen``
+        (a gen-level prior sample is judged against the reference's gen level, and so is the floor)."""
+        events = list(samples.values())
+        level = next((lv for lv in ("reco", "gen") if all(lv in e.levels for e in events)), None)
+        if level is None:
+            raise InputError(
+                "the samples share no level (reco or gen) to compare: "
+                + "; ".join(f"{n}: {'/'.join(e.levels)}" for n, e in samples.items())
+            )
+        prepared = {name: self.prepare(ev) for name, ev in samples.items()}
+        for p in prepared.values():
+            p.level = level
+        return prepared
+
     def distribution_metrics(
         self, reference: PreparedParticleJets, candidate: PreparedParticleJets, seed: int
     ) -> dict[str, Any]:
@@ -213,7 +238,7 @@ class ParticleJetSuite:
     def _distribution_metrics(
         self, reference: PreparedParticleJets, candidate: PreparedParticleJets, seed: int
     ) -> dict[str, Any]:
-        level = common_level(reference.events, candidate.events)
+        level = _level(reference, candidate)
         r, c = reference.view(level), candidate.view(level)
         nb = self.w1_batches
         row: dict[str, Any] = {"level": level}
@@ -252,7 +277,7 @@ class ParticleJetSuite:
         self, reference: PreparedParticleJets, candidate: PreparedParticleJets, seed: int, n_jobs: int
     ) -> tuple[dict[str, Any], np.ndarray]:
         ref, cand = reference.events, candidate.events
-        level = common_level(ref, cand)
+        level = _level(reference, candidate)
         row: dict[str, Any] = {}
         if self.detector_mode(ref, cand):
             row.update(self.response_rows(ref, cand, seed))
@@ -300,7 +325,7 @@ class ParticleJetSuite:
         written: list[Path] = []
         by_level: dict[str, dict[str, PreparedParticleJets]] = {}
         for name, p in samples.items():
-            by_level.setdefault(common_level(reference.events, p.events), {})[name] = p
+            by_level.setdefault(_level(reference, p), {})[name] = p
         for level, group in by_level.items():
             r = reference.view(level)
             views = {n: p.view(level) for n, p in group.items()}
