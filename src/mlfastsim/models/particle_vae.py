@@ -12,7 +12,7 @@ used either as a *generator* (decoder driven from the prior: "collision simulati
 Here (``mode``):
 
 * ``generation``: q(z | jet, c) and p(jet | z, c) with jet conditions c (``cond``, when ``n_cond > 0``) or
-  none; sampling draws z from the prior (a learned mixture of Gaussians by default) and, for a conditional
+  none; sampling draws z from the prior (a learned normalising-flow prior by default) and, for a conditional
   model asked for ``sample(n)`` alone, c from a bank of training conditions (returned as ``matched_cond``).
 * ``detector``: the context is the generator-level constituents of the same jet (``gen_features``,
   ``gen_mask``) through their own set encoder; the decoder adds a per-particle branch that starts from each
@@ -42,7 +42,15 @@ from torch import Tensor, nn
 from mlfastsim._utils import InputError
 from mlfastsim.models.base import Batch
 from mlfastsim.models.nn import LOG_2PI, gaussian_kl, mlp
-from mlfastsim.models.particle_vae_nn import MixturePrior, SetEncoder, chamfer, jet_observables
+from mlfastsim.models.particle_vae_nn import (
+    FlowPrior,
+    MixturePrior,
+    SetEncoder,
+    SortedEncoder,
+    chamfer,
+    gaussian_chamfer,
+    jet_observables,
+)
 
 __all__ = ["ParticleVAE", "ParticleVAEConfig"]
 
@@ -65,9 +73,16 @@ class ParticleVAEConfig:
         n_cond: jet conditions (0: unconditional; a config with 0 stays unconditional).
         feature_mean, feature_std: the codec's standardisation of the generated level (to compute jet pT and
             mass inside the loss: pT_rel = exp(x₂·std₂ + mean₂)); gen_mean, gen_std: of the generator level.
+        encoder: the jet encoder q(z | jet): ``sorted`` (an MLP on the particles in decreasing pT, width
+            ``encoder_hidden``) or ``deepsets`` (pooled per-particle MLPs, width ``hidden``); the detector
+            mode's generator-level encoder is always a DeepSets one.
         latent: dimension of z. hidden: width of the set encoders. context: width of the context vector.
         decoder_hidden, decoder_layers: the decoder MLP. slot_hidden: the detector-mode per-particle branch.
-        prior: ``mixture`` (learned, ``prior_components`` Gaussians) or ``normal`` (N(0, 1)).
+        prior: ``flow`` (a learned RealNVP prior p(z | context), ``flow_layers`` couplings of width
+            ``flow_hidden``), ``mixture`` (learned, ``prior_components`` Gaussians) or ``normal`` (N(0, 1)).
+        reconstruction: ``chamfer`` (seed 003's squared Chamfer distance; the decoder is deterministic
+            given z) or ``gaussian`` (the Chamfer matching with a Gaussian likelihood per slot: the decoder
+            also gives each slot's σ, sampling draws μ + σ ε, and Δm, ΔpT are taken on such a draw).
         beta: β of seed 003's loss. lambda_mass, lambda_pt: weights of Δm², ΔpT² (in units of their spread).
         lambda_count: weight of the multiplicity cross entropy. lambda_response: of the response NLL.
     """
@@ -80,14 +95,19 @@ class ParticleVAEConfig:
     feature_std: Triple = (1.0, 1.0, 1.0)
     gen_mean: Triple = (0.0, 0.0, 0.0)
     gen_std: Triple = (1.0, 1.0, 1.0)
+    encoder: Literal["sorted", "deepsets"] = "sorted"
     latent: int = 32
     hidden: int = 128
     context: int = 64
+    encoder_hidden: int = 512
     decoder_hidden: int = 256
     decoder_layers: int = 3
     slot_hidden: int = 32
-    prior: Literal["normal", "mixture"] = "mixture"
+    prior: Literal["flow", "mixture", "normal"] = "flow"
     prior_components: int = 32
+    flow_layers: int = 6
+    flow_hidden: int = 64
+    reconstruction: Literal["chamfer", "gaussian"] = "chamfer"
     beta: float = 0.01
     lambda_mass: float = 1.0
     lambda_pt: float = 1.0
@@ -130,20 +150,31 @@ class ParticleVAE(nn.Module):
             self.gen_encoder = SetEncoder(f, c.hidden, c.context)
             ctx += c.context
         self.ctx_dim = ctx
-        self.encoder = SetEncoder(f, c.hidden, 2 * c.latent, extra=ctx)
+        self.encoder: SetEncoder | SortedEncoder
+        if c.encoder == "sorted":
+            self.encoder = SortedEncoder(p, f, c.encoder_hidden, 2 * c.latent, extra=ctx)
+        else:
+            self.encoder = SetEncoder(f, c.hidden, 2 * c.latent, extra=ctx)
         self.trunk = mlp([c.latent + ctx] + [d] * c.decoder_layers, last_activation=True)
         self.particle_head = nn.Linear(d, p * f)
         self.count_head = nn.Linear(d, p + 1)
+        self.gaussian = c.reconstruction == "gaussian"
+        if self.gaussian:
+            self.noise_head = nn.Linear(d, p * f)
         if self.detector:
             self.response_head = nn.Linear(d, 2)
             self.slot_context = nn.Linear(d, c.slot_hidden)
-            self.slot_net = mlp([f + 1 + c.slot_hidden, c.slot_hidden, f])
+            self.slot_net = mlp([f + 1 + c.slot_hidden, c.slot_hidden, 2 * f if self.gaussian else f])
             # generator level → detector level standardisation, per feature: x_reco = a·x_gen + b
             a = torch.tensor(c.gen_std) / torch.tensor(c.feature_std)
             b = (torch.tensor(c.gen_mean) - torch.tensor(c.feature_mean)) / torch.tensor(c.feature_std)
             self.gen_to_reco: Tensor
             self.register_buffer("gen_to_reco", torch.stack([a, b]).float(), persistent=False)
-        self.prior = MixturePrior(c.latent, c.prior_components) if c.prior == "mixture" else None
+        self.prior: FlowPrior | MixturePrior | None = None
+        if c.prior == "flow":
+            self.prior = FlowPrior(c.latent, ctx, c.flow_hidden, c.flow_layers)
+        elif c.prior == "mixture":
+            self.prior = MixturePrior(c.latent, c.prior_components)
         # spreads of the relative jet mass and pT over the training jets (Δm, ΔpT are in these units)
         self.mass_scale: Tensor
         self.pt_scale: Tensor
@@ -214,17 +245,24 @@ class ParticleVAE(nn.Module):
             gmf = gm.unsqueeze(-1).to(gen.dtype)
             s = self.slot_context(h).unsqueeze(1).expand(-1, c.n_particles, -1)
             slot = self.slot_net(torch.cat([gen.to(s.dtype), gmf.to(s.dtype), s], -1))
+            if self.gaussian:
+                slot, out["log_std"] = slot[..., : c.n_features], slot[..., c.n_features :]
             feats = feats + slot + gen
             r = self.response_head(h).float()
             out["response_mu"], out["response_log_std"] = r[:, 0], r[:, 1].clamp(-7.0, 3.0)
         out["features"] = feats
+        if self.gaussian:
+            log_std = self.noise_head(h).view(len(z), c.n_particles, c.n_features)
+            out["log_std"] = (log_std + out.get("log_std", 0.0)).float().clamp(-7.0, 2.0)
         return out
 
-    def _kl(self, mu: Tensor, logvar: Tensor, z: Tensor) -> Tensor:
-        """KL(q ‖ p) per jet ``[B]``: analytic for N(0, 1), single-sample Monte Carlo for the mixture."""
+    def _kl(self, mu: Tensor, logvar: Tensor, z: Tensor, ctx: Tensor | None) -> Tensor:
+        """KL(q ‖ p) per jet ``[B]``: analytic for N(0, 1), single-sample Monte Carlo for learned priors."""
         if self.prior is None:
             return gaussian_kl(mu, logvar)
         log_q = -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + LOG_2PI).sum(-1)
+        if isinstance(self.prior, FlowPrior):
+            return log_q - self.prior.log_prob(z, ctx)
         return log_q - self.prior.log_prob(z)
 
     # ------------------------------------------------------------------ loss
@@ -240,7 +278,12 @@ class ParticleVAE(nn.Module):
         n = mask.sum(1)
         pred_mask = torch.arange(c.n_particles, device=mask.device) < n.unsqueeze(1)
         xh = out["features"].float()
-        rec = chamfer(x, mask, xh, pred_mask)
+        if self.gaussian:
+            rec = gaussian_chamfer(x, mask, xh, out["log_std"], pred_mask)
+            if stochastic:  # the jet observables of a draw, as sampling makes them
+                xh = xh + out["log_std"].exp() * torch.randn_like(xh)
+        else:
+            rec = chamfer(x, mask, xh, pred_mask)
         pt_t, m_t = jet_observables(x, mask, c.feature_mean, c.feature_std)
         pt_p, m_p = jet_observables(xh, pred_mask, c.feature_mean, c.feature_std)
         dm2 = ((m_p - m_t) / self.mass_scale).pow(2)
@@ -253,7 +296,7 @@ class ParticleVAE(nn.Module):
             nll = 0.5 * ((batch["response"][:, 0].float() - r) / log_s.exp()).pow(2) + log_s + 0.5 * LOG_2PI
             terms["response"] = nll
             physics = physics + c.lambda_response * nll
-        kl = self._kl(mu, logvar, z)
+        kl = self._kl(mu, logvar, z, ctx)
         terms["kl"] = kl
         terms["loss"] = c.beta * kl + (1.0 - c.beta) * physics
         return terms
@@ -310,11 +353,16 @@ class ParticleVAE(nn.Module):
             pick = torch.randint(len(self.condition_bank), (n,), generator=generator, device=dev)
             batch["cond"] = drawn = self.condition_bank[pick]
         ctx = self._context(batch)
-        if self.prior is not None:
+        if isinstance(self.prior, FlowPrior):
+            z = self.prior.sample(n, ctx, generator)
+        elif self.prior is not None:
             z = self.prior.sample(n, generator)
         else:
             z = torch.randn(n, c.latent, generator=generator, device=dev)
         out = self.decode(z, ctx, batch)
+        if self.gaussian:
+            eps = torch.randn(out["features"].shape, generator=generator, device=dev)
+            out["features"] = out["features"].float() + out["log_std"].exp() * eps
         cdf = out["count_logits"].float().softmax(-1).cumsum(-1)
         u = torch.rand(n, 1, generator=generator, device=dev)
         counts = (cdf < u).sum(-1).clamp_max(c.n_particles)

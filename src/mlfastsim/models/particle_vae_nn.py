@@ -12,10 +12,18 @@ import math
 import torch
 from torch import Tensor, nn
 
-from mlfastsim.models.nn import LOG_2PI, masked_max, masked_mean, mlp
+from mlfastsim.models.nn import LOG_2PI, batched_take, masked_max, masked_mean, mlp
 from mlfastsim.physics.torch_kinematics import jet_pt_mass
 
-__all__ = ["MixturePrior", "SetEncoder", "chamfer", "jet_observables"]
+__all__ = [
+    "FlowPrior",
+    "MixturePrior",
+    "SetEncoder",
+    "SortedEncoder",
+    "chamfer",
+    "gaussian_chamfer",
+    "jet_observables",
+]
 
 #: log pT_rel of generated particles is clamped to this range before exp (pT_rel ≤ e: a jet's top
 #: constituents carry at most its pT; the clamp only guards the loss against overflow early in training).
@@ -38,6 +46,31 @@ def chamfer(x: Tensor, mask: Tensor, y: Tensor, y_mask: Tensor) -> Tensor:
     keep_y = y_mask & mask.any(1, keepdim=True)
     zero = torch.zeros((), dtype=d.dtype, device=d.device)
     return torch.where(keep_x, to_y, zero).sum(1) + torch.where(keep_y, to_x, zero).sum(1)
+
+
+def gaussian_chamfer(x: Tensor, mask: Tensor, mu: Tensor, log_std: Tensor, y_mask: Tensor) -> Tensor:
+    """The Chamfer distance as a likelihood: Gaussian negative log-likelihood of matched pairs per jet.
+
+    Every true particle is matched to its nearest generated slot and every generated slot to its nearest true
+    particle (nearest in squared distance to the slot means, as :func:`chamfer`); each pair contributes
+    Σ_f [(x_f − μ_f)² / 2σ_f² + log σ_f + ½ log 2π] with the slot's ``mu``, ``log_std [B, Q, F]``. With
+    σ = 1/√2 this is :func:`chamfer` plus a constant; learned σ lets the decoder say how uncertain each slot
+    is, and sampling draws μ + σ ε. ``x [B, P, F]``, ``mask [B, P]``, ``y_mask [B, Q]`` → ``[B]`` (nats).
+    """
+    with torch.no_grad():
+        d = (x.unsqueeze(2) - mu.unsqueeze(1)).pow(2).sum(-1)  # [B, P, Q]
+        to_y = d.masked_fill(~y_mask.unsqueeze(1), torch.inf).argmin(2)  # [B, P]
+        to_x = d.masked_fill(~mask.unsqueeze(2), torch.inf).argmin(1)  # [B, Q]
+    keep_x = mask & y_mask.any(1, keepdim=True)
+    keep_y = y_mask & mask.any(1, keepdim=True)
+
+    def nll(target: Tensor, m: Tensor, ls: Tensor) -> Tensor:
+        return (0.5 * ((target - m) * torch.exp(-ls)).pow(2) + ls + 0.5 * LOG_2PI).sum(-1)
+
+    a = nll(x, batched_take(mu, to_y), batched_take(log_std, to_y))  # [B, P]
+    b = nll(batched_take(x, to_x), mu, log_std)  # [B, Q]
+    zero = torch.zeros((), dtype=a.dtype, device=a.device)
+    return torch.where(keep_x, a, zero).sum(1) + torch.where(keep_y, b, zero).sum(1)
 
 
 def jet_observables(
@@ -96,6 +129,31 @@ class SetEncoder(nn.Module):
         return self.rho(torch.cat(parts, -1))
 
 
+class SortedEncoder(nn.Module):
+    """Permutation-invariant encoder by canonical ordering: the real particles sorted by decreasing
+    feature ``key`` (log pT_rel), padding last and zeroed, flattened with the mask into an MLP:
+    ``[B, P, F]`` → ``[B, out]``. Sorting makes any function of the list a function of the set (as FSPool,
+    Zhang et al. 1906.02795, sorts features); unlike pooling, every particle's features reach the MLP.
+    """
+
+    def __init__(
+        self, n_particles: int, n_features: int, hidden: int, out: int, extra: int = 0, key: int = 2
+    ):
+        super().__init__()
+        self.key = key
+        self.net = mlp([n_particles * (n_features + 1) + extra, hidden, hidden, out])
+
+    def forward(self, x: Tensor, mask: Tensor, extra: Tensor | None = None) -> Tensor:
+        """``x [B, P, F]``, ``mask [B, P]``, ``extra [B, extra]`` → ``[B, out]``."""
+        x = torch.where(mask.unsqueeze(-1), x, torch.zeros_like(x))
+        order = torch.where(mask, x[..., self.key], -torch.inf).argsort(dim=1, descending=True, stable=True)
+        xs, ms = batched_take(x, order), torch.gather(mask, 1, order).to(x.dtype)
+        parts = [xs.flatten(1), ms]
+        if extra is not None:
+            parts.append(extra.to(x.dtype))
+        return self.net(torch.cat(parts, -1))
+
+
 class MixturePrior(nn.Module):
     """A learned mixture of K diagonal Gaussians in latent space, p(z) = Σ_k π_k N(z; μ_k, σ_k²).
 
@@ -123,3 +181,62 @@ class MixturePrior(nn.Module):
         k = torch.multinomial(probs, n, replacement=True, generator=generator)
         eps = torch.randn(n, self.means.shape[1], generator=generator, device=probs.device)
         return self.means.detach()[k] + self.log_std.detach().exp()[k] * eps
+
+
+class FlowPrior(nn.Module):
+    """A learned prior p(z | c) as a RealNVP normalising flow onto N(0, 1) (Dinh et al., 1605.08803):
+    ``layers`` affine couplings, each transforming half of z given the other half (and the context c),
+    the halves swapped between layers. Seed 003's line of work adds a normalising flow to its VAE for
+    sampling (ConVAE+NF, Orzari et al. 2023); here the flow is the prior and trains with the KL term.
+
+    ``u = f(z)``: log p(z | c) = log N(u; 0, 1) + log |det ∂f/∂z|; sampling inverts f.
+    """
+
+    def __init__(self, latent: int, context: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.n_a = latent // 2
+        self.n_b = latent - self.n_a
+        self.nets = nn.ModuleList()
+        for i in range(layers):
+            given, moved = (self.n_a, self.n_b) if i % 2 == 0 else (self.n_b, self.n_a)
+            net = mlp([given + context, hidden, hidden, 2 * moved])
+            last = net[-1]
+            assert isinstance(last, nn.Linear)
+            with torch.no_grad():  # start near the identity (not exactly: every weight must get gradients)
+                last.weight.mul_(0.01)
+                last.bias.zero_()
+            self.nets.append(net)
+
+    def _split(self, z: Tensor, i: int) -> tuple[Tensor, Tensor]:
+        a, b = z[:, : self.n_a], z[:, self.n_a :]
+        return (a, b) if i % 2 == 0 else (b, a)
+
+    def _join(self, given: Tensor, moved: Tensor, i: int) -> Tensor:
+        return torch.cat([given, moved] if i % 2 == 0 else [moved, given], -1)
+
+    def _affine(self, i: int, given: Tensor, ctx: Tensor | None) -> tuple[Tensor, Tensor]:
+        inp = given if ctx is None else torch.cat([given, ctx.to(given.dtype)], -1)
+        raw = self.nets[i](inp).float()
+        shift, log_scale = raw.chunk(2, -1)
+        return shift, 2.0 * torch.tanh(0.5 * log_scale)  # |log scale| < 2 per layer: stable
+
+    def log_prob(self, z: Tensor, ctx: Tensor | None = None) -> Tensor:
+        """log p(z | c) for ``z [B, L]``, ``ctx [B, context]`` (or None) → ``[B]`` (nats)."""
+        u = z.float()
+        log_det = torch.zeros(len(u), device=u.device)
+        for i in range(len(self.nets)):
+            given, moved = self._split(u, i)
+            shift, log_scale = self._affine(i, given, ctx)
+            u = self._join(given, (moved - shift) * torch.exp(-log_scale), i)
+            log_det = log_det - log_scale.sum(-1)
+        return -0.5 * (u.pow(2) + LOG_2PI).sum(-1) + log_det
+
+    def sample(self, n: int, ctx: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """``[n, L]`` draws: u ~ N(0, 1) (from ``generator``) through the inverse flow, given ``ctx``."""
+        dev = next(self.parameters()).device
+        z = torch.randn(n, self.n_a + self.n_b, generator=generator, device=dev)
+        for i in reversed(range(len(self.nets))):
+            given, moved = self._split(z, i)
+            shift, log_scale = self._affine(i, given, ctx)
+            z = self._join(given, moved * torch.exp(log_scale) + shift, i)
+        return z
