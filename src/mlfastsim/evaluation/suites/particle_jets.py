@@ -262,7 +262,8 @@ class ParticleJetSuite:
             )  # fmt: skip
             row["coverage (EMD, R=1)"], row["MMD (EMD, R=1)"] = cov.to_dict(), mmd.to_dict()
         for name, col in (("W1 jet pT", 0), ("W1 jet mass", 2)):
-            row[name] = w1(r.jets[:, col], c.jets[:, col], seed=seed).to_dict()
+            if np.isfinite(c.jets[:, col]).any():  # prior samples have no absolute jet pT: not scored
+                row[name] = w1(r.jets[:, col], c.jets[:, col], seed=seed).to_dict()
         row["W1 multiplicity"] = w1(
             r.observables["multiplicity"], c.observables["multiplicity"], seed=seed
         ).to_dict()
