@@ -54,10 +54,13 @@ class TinyVAE(torch.nn.Module):
         return {"loss": mse + 0.01 * kl, "mse": mse, "kl": kl}
 
     def sample(
-        self, n: int, cond: Tensor | None = None, generator: torch.Generator | None = None
+        self, n: int, cond: dict[str, Tensor] | None = None, generator: torch.Generator | None = None
     ) -> dict[str, Tensor]:
         z = torch.randn(n, self.config.latent, generator=generator)
         return {"features": self.dec(z)}
+
+    def needs_conditions(self) -> bool:
+        return False
 
 
 class Blobs(Dataset[dict[str, Tensor]]):

@@ -60,6 +60,7 @@ def iter_hdf5(path: Path, start: int = 0, stop: int | None = None) -> Iterator[J
                     else np.full(hi - lo, np.nan, np.float32)
                     for name in _SCALARS
                 }
+                ids = f["event_id"][lo:hi] if "event_id" in f else np.arange(lo, hi)
                 gen = None
                 if offsets is not None:
                     flat = f["gen_particles"][offsets[lo] : offsets[hi]].astype(PARTICLE_DTYPE)
@@ -71,7 +72,6 @@ def iter_hdf5(path: Path, start: int = 0, stop: int | None = None) -> Iterator[J
                 ) from None
             if not first:
                 block = np.ascontiguousarray(block.transpose(0, 3, 1, 2))
-            ids = f["event_id"][lo:hi] if "event_id" in f else np.arange(lo, hi)
             yield JetImages(images=block, gen=gen, attrs=attrs, event_id=ids, **scalars)
 
 
