@@ -44,7 +44,10 @@ def detect_format(path: str | Path) -> str:
             return name
     if not head:
         raise InputError(f"{path}: empty file; regenerate it")
-    raise InputError(f"{path}: neither Parquet nor HDF5 (first bytes {head[:4]!r}); give a data file written by mlfastsim or a public one")
+    raise InputError(
+        f"{path}: neither Parquet nor HDF5 (first bytes {head[:4]!r}); "
+        "give a data file written by mlfastsim or a public one"
+    )
 
 
 def channels_first(shape: tuple[int, ...], where: str) -> bool:
