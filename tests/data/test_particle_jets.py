@@ -26,9 +26,9 @@ from mlfastsim.data.kinds.particle_jets.generate import level_features
 from mlfastsim.data.kinds.particle_jets.io import (
     CLASS_STRIDE,
     iter_particle_jets,
-    open_particle_jet_writer,
     read_particle_jets,
 )
+from mlfastsim.data.kinds.particle_jets.writer import open_particle_jet_writer
 from mlfastsim.physics.particles import PARTICLE_DTYPE
 
 JET_IMAGES = KINDS["jet-images"]

@@ -36,8 +36,8 @@ from mlfastsim.data.kinds.particle_jets.io import (
     jet_classes,
     read_particle_jets,
     sniff_particle_jets,
-    write_particle_jets,
 )
+from mlfastsim.data.kinds.particle_jets.writer import write_particle_jets
 
 __all__ = [
     "HLS4ML_CLASSES",

@@ -21,7 +21,8 @@ import numpy as np
 
 from mlfastsim._utils import InputError, make_rng, progress, provenance, shard_seed
 from mlfastsim.data.kinds.particle_jets.container import PARTICLE_FEATURES, ParticleJets
-from mlfastsim.data.kinds.particle_jets.io import iter_particle_jets, open_particle_jet_writer
+from mlfastsim.data.kinds.particle_jets.io import iter_particle_jets
+from mlfastsim.data.kinds.particle_jets.writer import open_particle_jet_writer
 from mlfastsim.physics.kinematics import delta_phi, jet_pt_mass
 from mlfastsim.physics.particles import PARTICLE_DTYPE
 
