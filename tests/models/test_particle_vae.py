@@ -354,3 +354,24 @@ def test_ddp_two_cpu_processes(jet_file: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
     assert ckpt["config"]["world_size"] == 2 and ckpt["step"] == 2
+
+
+def test_samples_stay_where_the_decoder_was_trained(jets: ParticleJets) -> None:
+    model, _, _, batch = _setup(jets, "generation")
+    model.eval()
+    model.loss(batch)  # eval mode: the latent range is not touched
+    assert not torch.isfinite(model.latent_radius)
+    model.train()
+    with torch.no_grad():
+        model.loss(batch)
+    assert torch.isfinite(model.latent_radius) and (model.latent_high >= model.latent_low).all()
+    real = batch["features"][batch["mask"]]
+    assert torch.equal(model.feature_low, real.amin(0)) and torch.equal(model.feature_high, real.amax(0))
+    far = model._in_latent_range(torch.full((4, model.config.latent), 1e3))
+    assert (far.norm(dim=1) <= model.latent_radius * (1 + 1e-5)).all() and (far <= model.latent_high).all()
+    model.eval()
+    with torch.no_grad():
+        model.particle_head.bias.add_(100.0)  # a decoder gone wild still gives particles in the trained range
+        out = model.sample(50, None, torch.Generator().manual_seed(0))
+    got = out["features"][out["mask"]]
+    assert (got <= model.feature_high).all() and (got >= model.feature_low).all()

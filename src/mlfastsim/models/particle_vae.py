@@ -182,6 +182,20 @@ class ParticleVAE(nn.Module):
         self.register_buffer("mass_scale", torch.tensor(1.0))
         self.register_buffer("pt_scale", torch.tensor(1.0))
         self.register_buffer("condition_bank", torch.zeros(0, c.n_cond))
+        # where the decoder was trained: the range of every latent and of the norm of the posterior draws
+        # (running, updated by every training step; empty until then) and of the particle features (prepare).
+        # Samples are clamped into them: a flexible prior puts a little mass (≈0.1 %) far outside the
+        # posterior's support, where the decoder makes absurd jets that dominate covariance metrics (FPD).
+        self.latent_low: Tensor
+        self.latent_high: Tensor
+        self.latent_radius: Tensor
+        self.feature_low: Tensor
+        self.feature_high: Tensor
+        self.register_buffer("latent_low", torch.full((c.latent,), torch.inf))
+        self.register_buffer("latent_high", torch.full((c.latent,), -torch.inf))
+        self.register_buffer("latent_radius", torch.tensor(torch.inf))
+        self.register_buffer("feature_low", torch.full((c.n_features,), -torch.inf))
+        self.register_buffer("feature_high", torch.full((c.n_features,), torch.inf))
 
     # ------------------------------------------------------------------ data
     def prepare(self, data: Batch) -> None:
@@ -201,6 +215,10 @@ class ParticleVAE(nn.Module):
                 if len(pt_all) > 1:
                     self.pt_scale.fill_(float(pt_all.std().clamp_min(SCALE_FLOOR)))
                     self.mass_scale.fill_(float(m_all.std().clamp_min(SCALE_FLOOR)))
+            real = data["features"][data["mask"]].float()
+            if len(real):
+                self.feature_low.copy_(real.amin(0))
+                self.feature_high.copy_(real.amax(0))
             if c.n_cond and not self.detector and "cond" in data:
                 self.condition_bank = data["cond"][:, : c.n_cond].detach().float().clone()
 
@@ -297,6 +315,8 @@ class ParticleVAE(nn.Module):
             terms["response"] = nll
             physics = physics + c.lambda_response * nll
         kl = self._kl(mu, logvar, z, ctx)
+        if self.training:
+            self._track_latent(z.detach())
         terms["kl"] = kl
         terms["loss"] = c.beta * kl + (1.0 - c.beta) * physics
         return terms
@@ -310,6 +330,25 @@ class ParticleVAE(nn.Module):
         return self._per_jet(batch, stochastic=False)["loss"].float()
 
     # -------------------------------------------------------------- outputs
+    @torch.no_grad()
+    def _track_latent(self, z: Tensor) -> None:
+        """Widen the latent range and radius seen in training to include ``z [B, L]``."""
+        norm = z.norm(dim=1).amax()
+        seen = torch.isfinite(self.latent_radius)
+        self.latent_radius.copy_(torch.where(seen, torch.maximum(self.latent_radius, norm), norm))
+        self.latent_low.copy_(torch.minimum(self.latent_low, z.amin(0)))
+        self.latent_high.copy_(torch.maximum(self.latent_high, z.amax(0)))
+
+    def _in_latent_range(self, z: Tensor) -> Tensor:
+        """``z [n, L]`` clamped into the latent range of training and scaled into its radius (no-op before
+        any training step)."""
+        valid = self.latent_high >= self.latent_low
+        low = torch.where(valid, self.latent_low, -torch.inf)
+        high = torch.where(valid, self.latent_high, torch.inf)
+        z = torch.maximum(torch.minimum(z, high), low)
+        norm = z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return z * (self.latent_radius / norm).clamp_max(1.0)
+
     def _finish(self, out: dict[str, Tensor], counts: Tensor) -> Batch:
         mask = torch.arange(self.config.n_particles, device=counts.device) < counts.unsqueeze(1)
         feats = out["features"].float() * mask.unsqueeze(-1)
@@ -359,10 +398,13 @@ class ParticleVAE(nn.Module):
             z = self.prior.sample(n, generator)
         else:
             z = torch.randn(n, c.latent, generator=generator, device=dev)
-        out = self.decode(z, ctx, batch)
+        out = self.decode(self._in_latent_range(z), ctx, batch)
         if self.gaussian:
             eps = torch.randn(out["features"].shape, generator=generator, device=dev)
             out["features"] = out["features"].float() + out["log_std"].exp() * eps
+        out["features"] = torch.maximum(
+            torch.minimum(out["features"].float(), self.feature_high), self.feature_low
+        )
         cdf = out["count_logits"].float().softmax(-1).cumsum(-1)
         u = torch.rand(n, 1, generator=generator, device=dev)
         counts = (cdf < u).sum(-1).clamp_max(c.n_particles)
