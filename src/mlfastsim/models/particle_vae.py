@@ -48,7 +48,6 @@ from mlfastsim.models.particle_vae_nn import (
     SetEncoder,
     SortedEncoder,
     chamfer,
-    gaussian_chamfer,
     jet_observables,
 )
 
@@ -80,9 +79,6 @@ class ParticleVAEConfig:
         decoder_hidden, decoder_layers: the decoder MLP. slot_hidden: the detector-mode per-particle branch.
         prior: ``flow`` (a learned RealNVP prior p(z | context), ``flow_layers`` couplings of width
             ``flow_hidden``), ``mixture`` (learned, ``prior_components`` Gaussians) or ``normal`` (N(0, 1)).
-        reconstruction: ``chamfer`` (seed 003's squared Chamfer distance; the decoder is deterministic
-            given z) or ``gaussian`` (the Chamfer matching with a Gaussian likelihood per slot: the decoder
-            also gives each slot's σ, sampling draws μ + σ ε, and Δm, ΔpT are taken on such a draw).
         beta: β of seed 003's loss. lambda_mass, lambda_pt: weights of Δm², ΔpT² (in units of their spread).
         lambda_count: weight of the multiplicity cross entropy. lambda_response: of the response NLL.
     """
@@ -107,7 +103,6 @@ class ParticleVAEConfig:
     prior_components: int = 32
     flow_layers: int = 6
     flow_hidden: int = 64
-    reconstruction: Literal["chamfer", "gaussian"] = "chamfer"
     beta: float = 0.01
     lambda_mass: float = 1.0
     lambda_pt: float = 1.0
@@ -158,13 +153,10 @@ class ParticleVAE(nn.Module):
         self.trunk = mlp([c.latent + ctx] + [d] * c.decoder_layers, last_activation=True)
         self.particle_head = nn.Linear(d, p * f)
         self.count_head = nn.Linear(d, p + 1)
-        self.gaussian = c.reconstruction == "gaussian"
-        if self.gaussian:
-            self.noise_head = nn.Linear(d, p * f)
         if self.detector:
             self.response_head = nn.Linear(d, 2)
             self.slot_context = nn.Linear(d, c.slot_hidden)
-            self.slot_net = mlp([f + 1 + c.slot_hidden, c.slot_hidden, 2 * f if self.gaussian else f])
+            self.slot_net = mlp([f + 1 + c.slot_hidden, c.slot_hidden, f])
             # generator level → detector level standardisation, per feature: x_reco = a·x_gen + b
             a = torch.tensor(c.gen_std) / torch.tensor(c.feature_std)
             b = (torch.tensor(c.gen_mean) - torch.tensor(c.feature_mean)) / torch.tensor(c.feature_std)
@@ -263,15 +255,10 @@ class ParticleVAE(nn.Module):
             gmf = gm.unsqueeze(-1).to(gen.dtype)
             s = self.slot_context(h).unsqueeze(1).expand(-1, c.n_particles, -1)
             slot = self.slot_net(torch.cat([gen.to(s.dtype), gmf.to(s.dtype), s], -1))
-            if self.gaussian:
-                slot, out["log_std"] = slot[..., : c.n_features], slot[..., c.n_features :]
             feats = feats + slot + gen
             r = self.response_head(h).float()
             out["response_mu"], out["response_log_std"] = r[:, 0], r[:, 1].clamp(-7.0, 3.0)
         out["features"] = feats
-        if self.gaussian:
-            log_std = self.noise_head(h).view(len(z), c.n_particles, c.n_features)
-            out["log_std"] = (log_std + out.get("log_std", 0.0)).float().clamp(-7.0, 2.0)
         return out
 
     def _kl(self, mu: Tensor, logvar: Tensor, z: Tensor, ctx: Tensor | None) -> Tensor:
@@ -296,12 +283,7 @@ class ParticleVAE(nn.Module):
         n = mask.sum(1)
         pred_mask = torch.arange(c.n_particles, device=mask.device) < n.unsqueeze(1)
         xh = out["features"].float()
-        if self.gaussian:
-            rec = gaussian_chamfer(x, mask, xh, out["log_std"], pred_mask)
-            if stochastic:  # the jet observables of a draw, as sampling makes them
-                xh = xh + out["log_std"].exp() * torch.randn_like(xh)
-        else:
-            rec = chamfer(x, mask, xh, pred_mask)
+        rec = chamfer(x, mask, xh, pred_mask)
         pt_t, m_t = jet_observables(x, mask, c.feature_mean, c.feature_std)
         pt_p, m_p = jet_observables(xh, pred_mask, c.feature_mean, c.feature_std)
         dm2 = ((m_p - m_t) / self.mass_scale).pow(2)
@@ -399,9 +381,6 @@ class ParticleVAE(nn.Module):
         else:
             z = torch.randn(n, c.latent, generator=generator, device=dev)
         out = self.decode(self._in_latent_range(z), ctx, batch)
-        if self.gaussian:
-            eps = torch.randn(out["features"].shape, generator=generator, device=dev)
-            out["features"] = out["features"].float() + out["log_std"].exp() * eps
         out["features"] = torch.maximum(
             torch.minimum(out["features"].float(), self.feature_high), self.feature_low
         )

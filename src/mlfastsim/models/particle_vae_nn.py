@@ -21,7 +21,6 @@ __all__ = [
     "SetEncoder",
     "SortedEncoder",
     "chamfer",
-    "gaussian_chamfer",
     "jet_observables",
 ]
 
@@ -46,31 +45,6 @@ def chamfer(x: Tensor, mask: Tensor, y: Tensor, y_mask: Tensor) -> Tensor:
     keep_y = y_mask & mask.any(1, keepdim=True)
     zero = torch.zeros((), dtype=d.dtype, device=d.device)
     return torch.where(keep_x, to_y, zero).sum(1) + torch.where(keep_y, to_x, zero).sum(1)
-
-
-def gaussian_chamfer(x: Tensor, mask: Tensor, mu: Tensor, log_std: Tensor, y_mask: Tensor) -> Tensor:
-    """The Chamfer distance as a likelihood: Gaussian negative log-likelihood of matched pairs per jet.
-
-    Every true particle is matched to its nearest generated slot and every generated slot to its nearest true
-    particle (nearest in squared distance to the slot means, as :func:`chamfer`); each pair contributes
-    Σ_f [(x_f − μ_f)² / 2σ_f² + log σ_f + ½ log 2π] with the slot's ``mu``, ``log_std [B, Q, F]``. With
-    σ = 1/√2 this is :func:`chamfer` plus a constant; learned σ lets the decoder say how uncertain each slot
-    is, and sampling draws μ + σ ε. ``x [B, P, F]``, ``mask [B, P]``, ``y_mask [B, Q]`` → ``[B]`` (nats).
-    """
-    with torch.no_grad():
-        d = (x.unsqueeze(2) - mu.unsqueeze(1)).pow(2).sum(-1)  # [B, P, Q]
-        to_y = d.masked_fill(~y_mask.unsqueeze(1), torch.inf).argmin(2)  # [B, P]
-        to_x = d.masked_fill(~mask.unsqueeze(2), torch.inf).argmin(1)  # [B, Q]
-    keep_x = mask & y_mask.any(1, keepdim=True)
-    keep_y = y_mask & mask.any(1, keepdim=True)
-
-    def nll(target: Tensor, m: Tensor, ls: Tensor) -> Tensor:
-        return (0.5 * ((target - m) * torch.exp(-ls)).pow(2) + ls + 0.5 * LOG_2PI).sum(-1)
-
-    a = nll(x, batched_take(mu, to_y), batched_take(log_std, to_y))  # [B, P]
-    b = nll(batched_take(x, to_x), mu, log_std)  # [B, Q]
-    zero = torch.zeros((), dtype=a.dtype, device=a.device)
-    return torch.where(keep_x, a, zero).sum(1) + torch.where(keep_y, b, zero).sum(1)
 
 
 def jet_observables(
