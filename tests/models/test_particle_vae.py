@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from mlfastsim.data.kinds import get_kind
 from mlfastsim.data.kinds.particle_jets import ParticleJetCodec, ParticleJetData, ParticleJets
 from mlfastsim.models import build_model
 from mlfastsim.models.particle_vae import ParticleVAE, ParticleVAEConfig
-from mlfastsim.models.particle_vae_nn import chamfer, jet_observables
+from mlfastsim.models.particle_vae_nn import FlowPrior, chamfer, jet_observables
 from mlfastsim.physics.kinematics import jet_pt_mass
 
 KIND = get_kind("particle-jets")
@@ -375,3 +376,29 @@ def test_samples_stay_where_the_decoder_was_trained(jets: ParticleJets) -> None:
         out = model.sample(50, None, torch.Generator().manual_seed(0))
     got = out["features"][out["mask"]]
     assert (got <= model.feature_high).all() and (got >= model.feature_low).all()
+
+
+def test_flow_prior_density_is_the_change_of_variables() -> None:
+    torch.manual_seed(0)
+    flow = FlowPrior(latent=3, context=2, hidden=16, layers=4)
+    with torch.no_grad():  # away from the identity it starts at
+        for net in flow.nets:
+            last = net[-1]  # type: ignore[index]
+            assert isinstance(last, torch.nn.Linear)
+            last.weight.normal_(0, 0.5)
+            last.bias.normal_(0, 0.5)
+    ctx = torch.tensor([[0.3, -1.0]])
+    u = torch.randn(5, 3, generator=torch.Generator().manual_seed(1))
+    z = flow.inverse(u, ctx.expand(5, -1))
+    base = -0.5 * (u.pow(2) + math.log(2 * math.pi)).sum(-1)
+    # log p(z) = log N(u) − log|det ∂z/∂u|, the Jacobian by autograd
+    jac = torch.stack(
+        [
+            torch.autograd.functional.jacobian(lambda v: flow.inverse(v, ctx), u[i : i + 1]).reshape(3, 3)
+            for i in range(5)
+        ]
+    )
+    expected = base - torch.linalg.slogdet(jac)[1]
+    assert torch.allclose(flow.log_prob(z, ctx.expand(5, -1)), expected, atol=1e-4)
+    draws = flow.sample(4, ctx.expand(4, -1), torch.Generator().manual_seed(1))
+    assert torch.allclose(draws, z[:4], atol=1e-6), "sample is the inverse flow of the generator's normals"

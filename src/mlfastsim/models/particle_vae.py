@@ -327,7 +327,7 @@ class ParticleVAE(nn.Module):
         valid = self.latent_high >= self.latent_low
         low = torch.where(valid, self.latent_low, -torch.inf)
         high = torch.where(valid, self.latent_high, torch.inf)
-        z = torch.maximum(torch.minimum(z, high), low)
+        z = torch.clamp(z, low, high)
         norm = z.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return z * (self.latent_radius / norm).clamp_max(1.0)
 
@@ -381,9 +381,7 @@ class ParticleVAE(nn.Module):
         else:
             z = torch.randn(n, c.latent, generator=generator, device=dev)
         out = self.decode(self._in_latent_range(z), ctx, batch)
-        out["features"] = torch.maximum(
-            torch.minimum(out["features"].float(), self.feature_high), self.feature_low
-        )
+        out["features"] = torch.clamp(out["features"].float(), self.feature_low, self.feature_high)
         cdf = out["count_logits"].float().softmax(-1).cumsum(-1)
         u = torch.rand(n, 1, generator=generator, device=dev)
         counts = (cdf < u).sum(-1).clamp_max(c.n_particles)

@@ -205,12 +205,16 @@ class FlowPrior(nn.Module):
             log_det = log_det - log_scale.sum(-1)
         return -0.5 * (u.pow(2) + LOG_2PI).sum(-1) + log_det
 
+    def inverse(self, u: Tensor, ctx: Tensor | None = None) -> Tensor:
+        """z = f⁻¹(u) for base points ``u [n, L]`` given ``ctx [n, context]`` (or None)."""
+        halves = [u[:, : self.n_a], u[:, self.n_a :]]  # kept apart: no split and join per layer
+        for i in reversed(range(len(self.nets))):
+            given, moved = (0, 1) if i % 2 == 0 else (1, 0)
+            shift, log_scale = self._affine(i, halves[given], ctx)
+            halves[moved] = torch.addcmul(shift, halves[moved], torch.exp(log_scale))
+        return torch.cat(halves, -1)
+
     def sample(self, n: int, ctx: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
         """``[n, L]`` draws: u ~ N(0, 1) (from ``generator``) through the inverse flow, given ``ctx``."""
         dev = next(self.parameters()).device
-        z = torch.randn(n, self.n_a + self.n_b, generator=generator, device=dev)
-        for i in reversed(range(len(self.nets))):
-            given, moved = self._split(z, i)
-            shift, log_scale = self._affine(i, given, ctx)
-            z = self._join(given, moved * torch.exp(log_scale) + shift, i)
-        return z
+        return self.inverse(torch.randn(n, self.n_a + self.n_b, generator=generator, device=dev), ctx)
