@@ -402,3 +402,13 @@ def test_flow_prior_density_is_the_change_of_variables() -> None:
     assert torch.allclose(flow.log_prob(z, ctx.expand(5, -1)), expected, atol=1e-4)
     draws = flow.sample(4, ctx.expand(4, -1), torch.Generator().manual_seed(1))
     assert torch.allclose(draws, z[:4], atol=1e-6), "sample is the inverse flow of the generator's normals"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_shipped_config_resolves(mode: str) -> None:
+    from mlfastsim._utils.config import load_config_file
+    from mlfastsim.training.runs import resolve_run_config
+
+    path = Path(__file__).parents[2] / "configs" / "particle-vae.toml"
+    cfg = resolve_run_config("particle-vae", "particle-jets", load_config_file(path), [f"model.mode={mode}"])
+    assert cfg.model.mode == mode and cfg.model.prior == "flow" and cfg.data.level == "reco"

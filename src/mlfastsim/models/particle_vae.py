@@ -104,8 +104,8 @@ class ParticleVAEConfig:
     flow_layers: int = 6
     flow_hidden: int = 64
     beta: float = 0.01
-    lambda_mass: float = 1.0
-    lambda_pt: float = 1.0
+    lambda_mass: float = 10.0
+    lambda_pt: float = 10.0
     lambda_count: float = 1.0
     lambda_response: float = 1.0
 
