@@ -1,6 +1,7 @@
 """Generative surrogates: the seeds' graph VAE (``gvae-paper``), our ``gvae``, and the ``library`` baseline."""
 
 from mlfastsim.models.base import (
+    Adversarial,
     Batch,
     BatchKeys,
     Fitted,
@@ -13,6 +14,7 @@ from mlfastsim.models.registry import FAMILIES, Family, build_model, get_family
 
 __all__ = [
     "FAMILIES",
+    "Adversarial",
     "Batch",
     "BatchKeys",
     "Family",

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "Adversarial",
     "Batch",
     "BatchKeys",
     "Fitted",
@@ -89,4 +90,28 @@ class Fitted(Protocol):
 
     def fit_data(self, data: Batch) -> None:
         """``data``: the whole training split as one batch of tensors."""
+        ...
+
+
+@runtime_checkable
+class Adversarial(Protocol):
+    """A model trained adversarially (GANs, seed 004): several parameter groups, each with its own optimiser,
+    trained in turn on every batch. The trainer knows no model: it asks the model for its groups, how many
+    optimiser steps each takes per batch, and each group's loss.
+
+    Batches may carry per-event weights ``"weight" [B]`` (LHCb calibration samples carry sWeights, some
+    negative); every group loss must honour them.
+    """
+
+    def parameter_groups(self) -> dict[str, list[torch.nn.Parameter]]:
+        """Group name → its parameters, in training order (e.g. ``critic``, then ``generator``, ``regressor``)."""
+        ...
+
+    def group_steps(self) -> dict[str, int]:
+        """Optimiser steps per batch of each group (e.g. ``{"critic": 5, "generator": 1}``)."""
+        ...
+
+    def group_loss(self, group: str, batch: Batch) -> dict[str, Tensor]:
+        """The loss of ``group`` on ``batch``: key ``"loss"`` is minimised over that group's parameters only;
+        other keys are logged."""
         ...
