@@ -347,6 +347,22 @@ def test_codec_round_trip_restores_particles(example: ParticleJets, level: str) 
     assert np.array_equal(back.particles(other), example.particles(other))
 
 
+def test_detector_codec_carries_the_whole_jets_response(example: ParticleJets) -> None:
+    """The reco jet's pT and mass come back from the generated response, not from the P kept constituents."""
+    jets = KIND.select(example, ParticleJetData(level="reco"), "test")
+    codec = KIND.fit_codec(jets, ParticleJetData(level="reco"))
+    keys = frozenset({"features", "mask", "gen_features", "gen_mask", "response"})
+    batch = codec.encode(jets, keys)
+    assert batch["response"].shape == (len(jets), 2)
+    back = codec.decode({k: batch[k] for k in ("features", "mask", "response")}, like=jets)
+    np.testing.assert_allclose(back.reco_jets[:, [0, 2]], jets.reco_jets[:, [0, 2]], rtol=1e-4)
+    assert codec.model_fields()["n_response"] == 2
+    pt_only = codec.decode(
+        {k: batch[k] for k in ("features", "mask")} | {"response": batch["response"][:, :1]}, jets
+    )
+    np.testing.assert_allclose(pt_only.reco_jets[:, 0], jets.reco_jets[:, 0], rtol=1e-4)
+
+
 def test_select(example: ParticleJets) -> None:
     picked = KIND.select(example, ParticleJetData(level="reco"), "test")
     assert len(picked) == np.isfinite(example.reco_jets[:, 0]).sum() < 40

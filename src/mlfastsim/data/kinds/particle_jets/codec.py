@@ -10,8 +10,10 @@ Model tensors (batch keys, :mod:`mlfastsim.models.base`):
                           jet when the file has one (what a fast simulation is given), else from the level;
   ``gen_features [N, P, 3]`` / ``gen_mask`` the generator-level constituents, standardised the same way
                           (detector mode);
-  ``response [N, 1]``     standardised log(pT_reco / pT_gen) of the jet (detector mode): relative
-                          constituents cannot carry the jet's energy scale, so the model generates it.
+  ``response [N, 2]``     standardised log(pT_reco / pT_gen) and log(m_reco / m_gen) of the whole jets
+                          (detector mode): relative constituents cannot carry the jet's energy scale, and
+                          the P kept constituents not the whole jet's mass, so the model generates both. A
+                          model generating only the first column gets the mass from its constituents.
 """
 
 from __future__ import annotations
@@ -72,6 +74,13 @@ def _split(particles: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
     return particles[:, :p, :3], particles[:, :p, 3] > 0
 
 
+def _log_response(ev: ParticleJets) -> np.ndarray:
+    """``[N, 2]`` log(pT_reco / pT_gen), log(m_reco / m_gen) of the whole jets (NaN where undefined)."""
+    reco, gen = ev.jets("reco").astype(np.float64), ev.jets("gen").astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(reco[:, [0, 2]] / gen[:, [0, 2]])
+
+
 def condition_values(ev: ParticleJets, names: tuple[str, ...]) -> np.ndarray:
     """``[N, C]`` float32 jet conditions (physical units) from the gen-level jet if present, else reco."""
     jets = ev.jets("gen" if "gen" in ev.levels else "reco")
@@ -89,7 +98,7 @@ class ParticleJetCodec:
         norm: HitNormaliser,
         gen_norm: HitNormaliser | None,
         cond_norm: ConditionNormaliser,
-        response: tuple[float, float] = (0.0, 1.0),
+        response: tuple[tuple[float, float], ...] = ((0.0, 1.0), (0.0, 1.0)),
     ) -> None:
         self.data, self.p, self.norm, self.gen_norm = data, n_particles, norm, gen_norm
         self.cond_norm, self.response = cond_norm, response
@@ -103,13 +112,17 @@ class ParticleJetCodec:
         if not mask.any():
             raise InputError(f"the training jets have no {data.level}-level particles")
         norm = HitNormaliser().fit(feats, mask)
-        gen_norm, response = None, (0.0, 1.0)
+        gen_norm: HitNormaliser | None = None
+        response: tuple[tuple[float, float], ...] = ((0.0, 1.0), (0.0, 1.0))
         if data.level == "reco" and "gen" in train.levels:
             gen_norm = HitNormaliser().fit(*_split(train.particles("gen"), p))
-            log_r = np.log(train.jets("reco")[:, 0] / train.jets("gen")[:, 0])
-            log_r = log_r[np.isfinite(log_r)]
-            if len(log_r):
-                response = (float(log_r.mean()), float(max(log_r.std(), 1e-6)))
+            log_r = _log_response(train)
+            response = tuple(
+                (float(col[np.isfinite(col)].mean()), float(max(col[np.isfinite(col)].std(), 1e-6)))
+                if np.isfinite(col).any()
+                else (0.0, 1.0)
+                for col in log_r.T
+            )
         cond_norm = ConditionNormaliser().fit(condition_values(train, data.conditions))
         return cls(data, p, norm, gen_norm, cond_norm, response)
 
@@ -136,9 +149,9 @@ class ParticleJetCodec:
         feats, mask = self._level(ev.particles(self.data.level), self.norm)
         batch: Batch = {"features": feats, "mask": mask, **self._given(ev, keys)}
         if "response" in keys:
-            log_r = np.log(ev.jets("reco")[:, 0] / ev.jets("gen")[:, 0])
-            r = (np.nan_to_num(log_r, nan=self.response[0]) - self.response[0]) / self.response[1]
-            batch["response"] = torch.as_tensor(r[:, None], dtype=torch.float32)
+            mean, std = (np.array(v) for v in zip(*self.response, strict=True))
+            r = (np.nan_to_num(_log_response(ev) - mean, nan=0.0)) / std
+            batch["response"] = torch.as_tensor(r, dtype=torch.float32)
         return batch
 
     def conditions(self, ev: ParticleJets, keys: frozenset[str]) -> Batch:
@@ -150,8 +163,9 @@ class ParticleJetCodec:
         """Generated constituents in the JetNet layout (sorted by decreasing pT_rel, padding zeros).
 
         Jet features of the generated level: n_particles from the mask; pT from ``like``'s conditioning jet
-        (times the generated response in detector mode; NaN without ``like``), η from it, and the mass
-        from the constituents (m / pT_jet is a function of the relative features) times that pT. With
+        (times the generated pT response in detector mode; NaN without ``like``), η from it; the mass from
+        the conditioning jet's mass times the generated mass response when the model generates it, else
+        from the constituents (m / pT_jet is a function of the relative features) times the pT. With
         ``like``, the other level and the event ids are kept; without, ids are −1.
         """
         mask = out["mask"].numpy().astype(bool)
@@ -167,9 +181,14 @@ class ParticleJetCodec:
         if like is not None:
             source = like.jets("gen" if "gen" in like.levels else self.data.level)
             pt, eta = source[:, 0].astype(np.float64), source[:, 1].astype(np.float64)
-            if "response" in out:
-                pt = pt * np.exp(out["response"].float().numpy()[:, 0] * self.response[1] + self.response[0])
-        jets = np.stack([pt, eta, m_rel * pt, mask.sum(1)], axis=1).astype(np.float32)
+            r = out["response"].float().numpy() if "response" in out else np.zeros((n, 0))
+            (m0, s0), (m1, s1) = self.response
+            if r.shape[1] > 0:
+                pt = pt * np.exp(r[:, 0] * s0 + m0)
+        mass = m_rel * pt
+        if like is not None and r.shape[1] > 1:  # the whole jet's mass response, not the kept constituents'
+            mass = source[:, 2].astype(np.float64) * np.exp(r[:, 1] * s1 + m1)
+        jets = np.stack([pt, eta, mass, mask.sum(1)], axis=1).astype(np.float32)
         levels: dict[str, Any] = {self.data.level: particles, f"{self.data.level}_jets": jets}
         if like is None:
             return ParticleJets(**levels, event_id=np.full(n, -1, np.int64))
@@ -193,6 +212,7 @@ class ParticleJetCodec:
         if self.gen_norm is not None:
             fields.update(gen_mean=tuple(self.gen_norm.mean), gen_std=tuple(self.gen_norm.std))
             fields["outputs"] = ("features", "mask", "response")  # a detector-level jet carries its response
+            fields["n_response"] = len(self.response)
         return fields
 
     def to_dict(self) -> dict[str, Any]:
@@ -202,7 +222,7 @@ class ParticleJetCodec:
             "normaliser": self.norm.to_dict(),
             "gen_normaliser": None if self.gen_norm is None else self.gen_norm.to_dict(),
             "cond_normaliser": self.cond_norm.to_dict(),
-            "response": list(self.response),
+            "response": [list(r) for r in self.response],
         }
 
     @classmethod
@@ -214,5 +234,5 @@ class ParticleJetCodec:
             HitNormaliser.from_dict(state["normaliser"]),
             None if gen is None else HitNormaliser.from_dict(gen),
             ConditionNormaliser.from_dict(state["cond_normaliser"]),
-            (float(state["response"][0]), float(state["response"][1])),
+            tuple((float(m), float(sd)) for m, sd in state["response"]),
         )
