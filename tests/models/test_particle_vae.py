@@ -108,6 +108,11 @@ def test_shapes_masks_and_keys(jets: ParticleJets, mode: str) -> None:
         n = res["mask"].sum(1, keepdim=True)
         assert torch.equal(res["mask"], torch.arange(p) < n), "real slots come first"
         assert ("response" in res) == (mode == "detector")
+        if mode == "detector":  # log pT and log mass of the whole jet, reco / gen
+            assert (
+                res["response"].shape == (b, 2) == (b, cfg.n_response)
+                and torch.isfinite(res["response"]).all()
+            )
     assert torch.equal(rec["mask"].sum(1), batch["mask"].sum(1)), "reconstruction keeps the multiplicity"
     assert score.shape == (b,) and torch.isfinite(score).all()
 

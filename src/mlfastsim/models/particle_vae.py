@@ -12,22 +12,29 @@ used either as a *generator* (decoder driven from the prior: "collision simulati
 Here (``mode``):
 
 * ``generation``: q(z | jet, c) and p(jet | z, c) with jet conditions c (``cond``, when ``n_cond > 0``) or
-  none; sampling draws z from the prior (a learned normalising-flow prior by default) and, for a conditional
-  model asked for ``sample(n)`` alone, c from a bank of training conditions (returned as ``matched_cond``).
-* ``detector``: the context is the generator-level constituents of the same jet (``gen_features``,
-  ``gen_mask``) through their own set encoder; the decoder adds a per-particle branch that starts from each
-  generator-level particle (mapped into the detector level's standardisation) and learns its response. It
-  also generates the jet response (standardised log pT_reco / pT_gen, a Gaussian given z and the context):
-  relative constituents cannot carry the jet's energy scale.
+  none; sampling draws z from the prior and, for a conditional model asked for ``sample(n)`` alone, c from a
+  bank of training conditions (returned as ``matched_cond``).
+* ``detector``: the context is the generator-level jet (``gen_features``, ``gen_mask``) through its own
+  encoder, plus its exact relative pT and mass; the decoder adds a per-particle branch that starts from
+  each generator-level particle (mapped into the detector level's standardisation) and learns its response.
+  It also generates the jet response (standardised log pT_reco / pT_gen, a mixture of Gaussians given z
+  and the context): relative constituents cannot carry the jet's energy scale.
 
-Architecture: a permutation-invariant set encoder (DeepSets with one context exchange) gives μ, log σ² of a
-``latent``-dimensional z; the decoder is an MLP on [z, context] giving all ``n_particles`` slots at once
-(fast: one matrix chain per jet), a multiplicity head (the first n slots are kept) and, in detector mode,
-the response head. The loss is the seed's, with the additions inside the (1 − β) bracket: the multiplicity's
-cross entropy (λ_n) and the response's Gaussian negative log-likelihood (λ_r). Chamfer distance is taken in
-the codec's standardised space (η_rel, φ_rel, log pT_rel, each standardised), over the teacher-forced true
-multiplicity; Δm and ΔpT are the differences of the relative jet mass m/pT_jet and relative jet pT
-Σp⃗_T/pT_jet of input and output, each divided by its spread over the training jets (fitted by ``prepare``).
+Architecture: a permutation-invariant encoder (the particles sorted by pT into an MLP, or DeepSets) gives
+μ, log σ² of a ``latent``-dimensional z; the prior is a normalising flow p(z | context) trained with the KL
+term (seed 003's line of work adds a flow for sampling: ConVAE+NF); the decoder is an MLP on [z, context]
+giving all ``n_particles`` slots at once (fast: one matrix chain per jet), a multiplicity head (the first
+n slots are kept) and, in detector mode, the response head. Samples are clamped into the latent and feature
+ranges seen in training.
+
+Loss per jet, batch-averaged: β·KL + (1 − β)·[Chamfer + λ_m Δm² + λ_pT ΔpT² + λ_n CE(n) (+ λ_r NLL(r))]:
+seed 003's terms plus the multiplicity's cross entropy and, in detector mode, the response's negative
+log-likelihood. KL is analytic for the N(0, 1) prior, a one-sample Monte Carlo estimate for learned priors.
+The Chamfer distance (sums over particles, :func:`~mlfastsim.models.particle_vae_nn.chamfer`) is taken in
+the codec's standardised space (η_rel, φ_rel, log pT_rel, each standardised), against the first n output
+slots with n the true multiplicity; Δm and ΔpT are the differences of the relative jet mass m/pT_jet and
+relative jet pT |Σp⃗_T|/pT_jet of input and output (from the constituents, massless), each divided by its
+spread over the training jets (fitted by ``prepare``, at least 0.01).
 """
 
 from __future__ import annotations
@@ -81,6 +88,8 @@ class ParticleVAEConfig:
             ``flow_hidden``), ``mixture`` (learned, ``prior_components`` Gaussians) or ``normal`` (N(0, 1)).
         beta: β of seed 003's loss. lambda_mass, lambda_pt: weights of Δm², ΔpT² (in units of their spread).
         lambda_count: weight of the multiplicity cross entropy. lambda_response: of the response NLL.
+        response_components: Gaussians in the mixture of the jet response given z and the context.
+        n_response: columns of the response (set by the codec: log pT_reco/pT_gen[, log m_reco/m_gen]).
     """
 
     mode: Literal["generation", "detector"] = "generation"
@@ -108,6 +117,8 @@ class ParticleVAEConfig:
     lambda_pt: float = 10.0
     lambda_count: float = 1.0
     lambda_response: float = 1.0
+    response_components: int = 3
+    n_response: int = 1
 
     def __post_init__(self) -> None:
         if self.mode not in _MODES:
@@ -142,8 +153,12 @@ class ParticleVAE(nn.Module):
             self.cond_net = mlp([c.n_cond, c.context, c.context], last_activation=True)
             ctx += c.context
         if self.detector:
-            self.gen_encoder = SetEncoder(f, c.hidden, c.context)
-            ctx += c.context
+            self.gen_encoder: SetEncoder | SortedEncoder
+            if c.encoder == "sorted":
+                self.gen_encoder = SortedEncoder(p, f, c.encoder_hidden, c.context)
+            else:
+                self.gen_encoder = SetEncoder(f, c.hidden, c.context)
+            ctx += c.context + 2  # and log pT, log m of the gen jet (relative), computed exactly
         self.ctx_dim = ctx
         self.encoder: SetEncoder | SortedEncoder
         if c.encoder == "sorted":
@@ -154,7 +169,7 @@ class ParticleVAE(nn.Module):
         self.particle_head = nn.Linear(d, p * f)
         self.count_head = nn.Linear(d, p + 1)
         if self.detector:
-            self.response_head = nn.Linear(d, 2)
+            self.response_head = nn.Linear(d, c.response_components * (1 + 2 * c.n_response))
             self.slot_context = nn.Linear(d, c.slot_hidden)
             self.slot_net = mlp([f + 1 + c.slot_hidden, c.slot_hidden, f])
             # generator level → detector level standardisation, per feature: x_reco = a·x_gen + b
@@ -225,12 +240,16 @@ class ParticleVAE(nn.Module):
     # --------------------------------------------------------------- network
     def _context(self, batch: Batch) -> Tensor | None:
         """``[B, ctx_dim]`` from ``cond`` and (detector mode) the generator-level constituents, or None."""
+        c = self.config
         parts = []
-        if self.config.n_cond:
-            parts.append(self.cond_net(batch["cond"][:, : self.config.n_cond]))
+        if c.n_cond:
+            parts.append(self.cond_net(batch["cond"][:, : c.n_cond]))
         if self.detector:
-            parts.append(self.gen_encoder(batch["gen_features"], batch["gen_mask"]))
-        return torch.cat(parts, -1) if parts else None
+            gen, gm = batch["gen_features"], batch["gen_mask"]
+            pt, m = jet_observables(gen, gm, c.gen_mean, c.gen_std)
+            obs = torch.stack([pt.clamp_min(1e-3).log(), (m + 1e-3).log()], -1)
+            parts += [self.gen_encoder(gen, gm), obs]
+        return torch.cat([t.to(parts[0].dtype) for t in parts], -1) if parts else None
 
     def encode(self, batch: Batch, ctx: Tensor | None) -> tuple[Tensor, Tensor]:
         """q(z | jet, context): ``(μ, log σ²)``, each ``[B, latent]``."""
@@ -240,7 +259,8 @@ class ParticleVAE(nn.Module):
 
     def decode(self, z: Tensor, ctx: Tensor | None, batch: Batch) -> dict[str, Tensor]:
         """p(jet | z, context): ``features [B, P, 3]`` (standardised, every slot), ``count_logits [B, P+1]``
-        (multiplicity 0 … P) and, in detector mode, ``response_mu``, ``response_log_std`` ``[B]``."""
+        (multiplicity 0 … P) and, in detector mode, the response's mixture: ``response_logits`` (log weights
+        ``[B, K]``), ``response_mu``, ``response_log_std`` (``[B, K, n_response]``)."""
         c = self.config
         h = self.trunk(z if ctx is None else torch.cat([z.to(ctx.dtype), ctx], -1))
         feats = self.particle_head(h).view(len(z), c.n_particles, c.n_features)
@@ -256,8 +276,11 @@ class ParticleVAE(nn.Module):
             s = self.slot_context(h).unsqueeze(1).expand(-1, c.n_particles, -1)
             slot = self.slot_net(torch.cat([gen.to(s.dtype), gmf.to(s.dtype), s], -1))
             feats = feats + slot + gen
+            k, nr = c.response_components, c.n_response
             r = self.response_head(h).float()
-            out["response_mu"], out["response_log_std"] = r[:, 0], r[:, 1].clamp(-7.0, 3.0)
+            out["response_logits"] = r[:, :k].log_softmax(-1)
+            out["response_mu"] = r[:, k : k + k * nr].view(-1, k, nr)
+            out["response_log_std"] = r[:, k + k * nr :].view(-1, k, nr).clamp(-7.0, 3.0)
         out["features"] = feats
         return out
 
@@ -293,7 +316,9 @@ class ParticleVAE(nn.Module):
         physics = rec + c.lambda_mass * dm2 + c.lambda_pt * dpt2 + c.lambda_count * count
         if self.detector:
             r, log_s = out["response_mu"], out["response_log_std"]
-            nll = 0.5 * ((batch["response"][:, 0].float() - r) / log_s.exp()).pow(2) + log_s + 0.5 * LOG_2PI
+            z_r = (batch["response"][:, : c.n_response].float().unsqueeze(1) - r) / log_s.exp()  # [B, K, R]
+            log_n = (-0.5 * z_r.pow(2) - log_s - 0.5 * LOG_2PI).sum(-1)
+            nll = -torch.logsumexp(out["response_logits"] + log_n, -1)
             terms["response"] = nll
             physics = physics + c.lambda_response * nll
         kl = self._kl(mu, logvar, z, ctx)
@@ -344,7 +369,7 @@ class ParticleVAE(nn.Module):
         out = self.decode(mu, ctx, batch)
         res = self._finish(out, batch["mask"].sum(1))
         if self.detector:
-            res["response"] = out["response_mu"].unsqueeze(1)
+            res["response"] = (out["response_logits"].exp().unsqueeze(-1) * out["response_mu"]).sum(1)
         return res
 
     def needs_conditions(self) -> bool:
@@ -387,8 +412,11 @@ class ParticleVAE(nn.Module):
         counts = (cdf < u).sum(-1).clamp_max(c.n_particles)
         res = self._finish(out, counts)
         if self.detector:
-            eps = torch.randn(n, generator=generator, device=dev)
-            res["response"] = (out["response_mu"] + out["response_log_std"].exp() * eps).unsqueeze(1)
+            u_k = torch.rand(n, 1, generator=generator, device=dev)
+            k = (out["response_logits"].exp().cumsum(-1) < u_k).sum(-1).clamp_max(c.response_components - 1)
+            eps = torch.randn(n, c.n_response, generator=generator, device=dev)
+            rows = torch.arange(n, device=dev)
+            res["response"] = out["response_mu"][rows, k] + out["response_log_std"][rows, k].exp() * eps
         if drawn is not None:
             res["matched_cond"] = drawn
         return res
