@@ -417,3 +417,42 @@ def test_shipped_config_resolves(mode: str) -> None:
     path = Path(__file__).parents[2] / "configs" / "particle-vae.toml"
     cfg = resolve_run_config("particle-vae", "particle-jets", load_config_file(path), [f"model.mode={mode}"])
     assert cfg.model.mode == mode and cfg.model.prior == "flow" and cfg.data.level == "reco"
+
+
+def test_reflections_keep_the_jets_observables(jets: ParticleJets) -> None:
+    model, cfg, _, batch = _setup(jets, "detector")
+    torch.manual_seed(0)
+    out = model._reflected(batch)
+    for key, mask_key, mean, std in (
+        ("features", "mask", cfg.feature_mean, cfg.feature_std),
+        ("gen_features", "gen_mask", cfg.gen_mean, cfg.gen_std),
+    ):
+        before = jet_observables(batch[key], batch[mask_key], mean, std)
+        after = jet_observables(out[key], batch[mask_key], mean, std)
+        assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(before, after, strict=True))
+        phys = (batch[key][..., :2] * torch.tensor(std[:2]) + torch.tensor(mean[:2]))[batch[mask_key]]
+        flipped = (out[key][..., :2] * torch.tensor(std[:2]) + torch.tensor(mean[:2]))[batch[mask_key]]
+        assert torch.allclose(flipped.abs(), phys.abs(), atol=1e-5) and not torch.allclose(flipped, phys)
+    # reco and gen of a jet get the same reflection: the sign of the leading particle's η_rel agrees
+    eta = lambda f, mn, sd: f[:, 0, 0] * sd[0] + mn[0]  # noqa: E731
+    same = torch.sign(eta(out["features"], cfg.feature_mean, cfg.feature_std)) * torch.sign(
+        eta(batch["features"], cfg.feature_mean, cfg.feature_std)
+    ) == torch.sign(eta(out["gen_features"], cfg.gen_mean, cfg.gen_std)) * torch.sign(
+        eta(batch["gen_features"], cfg.gen_mean, cfg.gen_std)
+    )
+    assert same.all()
+
+
+def test_reflections_only_in_training(jets: ParticleJets, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, _, _, batch = _setup(jets, "generation")
+
+    def boom(b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        raise RuntimeError("reflected")
+
+    monkeypatch.setattr(model, "_reflected", boom)
+    model.eval()
+    model.loss(batch)
+    model.score(batch)
+    model.train()
+    with pytest.raises(RuntimeError, match="reflected"):
+        model.loss(batch)

@@ -89,6 +89,7 @@ class ParticleVAEConfig:
         beta: β of seed 003's loss. lambda_mass, lambda_pt: weights of Δm², ΔpT² (in units of their spread).
         lambda_count: weight of the multiplicity cross entropy. lambda_response: of the response NLL.
         response_components: Gaussians in the mixture of the jet response given z and the context.
+        augment: reflect training jets at random in η_rel and φ_rel (symmetries of the jet frame).
         n_response: columns of the response (set by the codec: log pT_reco/pT_gen[, log m_reco/m_gen]).
     """
 
@@ -118,6 +119,7 @@ class ParticleVAEConfig:
     lambda_count: float = 1.0
     lambda_response: float = 1.0
     response_components: int = 3
+    augment: bool = True
     n_response: int = 1
 
     def __post_init__(self) -> None:
@@ -329,8 +331,32 @@ class ParticleVAE(nn.Module):
         return terms
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
-        """Seed 003's loss, batch means: ``loss`` and each term (chamfer, mass, pt, count, kl[, response])."""
+        """Seed 003's loss, batch means: ``loss`` and each term (chamfer, mass, pt, count, kl[, response]).
+
+        In training mode with ``augment``, each jet is first reflected at random in η_rel and in φ_rel (the
+        same reflection for its generator-level constituents): jet pT, mass and response are unchanged."""
+        if self.training and self.config.augment:
+            batch = self._reflected(batch)
         return {k: v.mean() for k, v in self._per_jet(batch, stochastic=True).items()}
+
+    def _reflected(self, batch: Batch) -> Batch:
+        """``batch`` with every jet's (η_rel, φ_rel) → (±η_rel, ±φ_rel), signs drawn from the global RNG."""
+        c = self.config
+        b = len(batch["mask"])
+        sign = torch.randint(0, 2, (b, 1, 2), device=batch["mask"].device).float() * 2.0 - 1.0
+        out = dict(batch)
+        for key, mean, std in (
+            ("features", c.feature_mean, c.feature_std),
+            ("gen_features", c.gen_mean, c.gen_std),
+        ):
+            if key not in batch:
+                continue
+            x = batch[key]
+            m = torch.tensor(mean[:2], device=x.device) / torch.tensor(std[:2], device=x.device)
+            angles = sign * x[..., :2] + (sign - 1.0) * m  # physical a → −a in standardised units
+            mask = batch["mask" if key == "features" else "gen_mask"].unsqueeze(-1)
+            out[key] = torch.where(mask, torch.cat([angles.to(x.dtype), x[..., 2:]], -1), x)
+        return out
 
     def score(self, batch: Batch) -> Tensor:
         """Anomaly score ``[B]``: the per-jet loss with z at its posterior mean (deterministic)."""
