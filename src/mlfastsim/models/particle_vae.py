@@ -83,7 +83,9 @@ class ParticleVAEConfig:
             ``encoder_hidden``) or ``deepsets`` (pooled per-particle MLPs, width ``hidden``); the detector
             mode's generator-level encoder is always a DeepSets one.
         latent: dimension of z. hidden: width of the set encoders. context: width of the context vector.
-        decoder_hidden, decoder_layers: the decoder MLP. slot_hidden: the detector-mode per-particle branch.
+        decoder_hidden, decoder_layers: the decoder MLP. slot_hidden: width of the detector-mode per-particle
+            branch (each generator-level particle embedded with the jet's decoder state, one round of
+            self-attention among them, then an MLP: the correction to that particle).
         prior: ``flow`` (a learned RealNVP prior p(z | context), ``flow_layers`` couplings of width
             ``flow_hidden``), ``mixture`` (learned, ``prior_components`` Gaussians) or ``normal`` (N(0, 1)).
         beta: β of seed 003's loss. lambda_mass, lambda_pt: weights of Δm², ΔpT² (in units of their spread).
@@ -108,7 +110,7 @@ class ParticleVAEConfig:
     encoder_hidden: int = 512
     decoder_hidden: int = 256
     decoder_layers: int = 3
-    slot_hidden: int = 32
+    slot_hidden: int = 64
     prior: Literal["flow", "mixture", "normal"] = "flow"
     prior_components: int = 32
     flow_layers: int = 6
@@ -173,7 +175,9 @@ class ParticleVAE(nn.Module):
         if self.detector:
             self.response_head = nn.Linear(d, c.response_components * (1 + 2 * c.n_response))
             self.slot_context = nn.Linear(d, c.slot_hidden)
-            self.slot_net = mlp([f + 1 + c.slot_hidden, c.slot_hidden, f])
+            self.slot_embed = nn.Linear(f + 1, c.slot_hidden)
+            self.slot_attention = nn.MultiheadAttention(c.slot_hidden, 4, batch_first=True)
+            self.slot_net = mlp([c.slot_hidden, c.slot_hidden, f])
             # generator level → detector level standardisation, per feature: x_reco = a·x_gen + b
             a = torch.tensor(c.gen_std) / torch.tensor(c.feature_std)
             b = (torch.tensor(c.gen_mean) - torch.tensor(c.feature_mean)) / torch.tensor(c.feature_std)
@@ -275,8 +279,11 @@ class ParticleVAE(nn.Module):
                 gen = F.pad(gen, (0, 0, 0, c.n_particles - gen.shape[1]))
                 gm = F.pad(gm, (0, c.n_particles - gm.shape[1]))
             gmf = gm.unsqueeze(-1).to(gen.dtype)
-            s = self.slot_context(h).unsqueeze(1).expand(-1, c.n_particles, -1)
-            slot = self.slot_net(torch.cat([gen.to(s.dtype), gmf.to(s.dtype), s], -1))
+            e = self.slot_embed(torch.cat([gen, gmf], -1)) + self.slot_context(h).unsqueeze(1)
+            keys = gm.clone()
+            keys[:, 0] |= ~gm.any(1)  # a jet without gen particles still attends to one (padded) slot
+            e = e + self.slot_attention(e, e, e, key_padding_mask=~keys, need_weights=False)[0]
+            slot = self.slot_net(e)
             feats = feats + slot + gen
             k, nr = c.response_components, c.n_response
             r = self.response_head(h).float()
