@@ -1,4 +1,5 @@
-"""The trainer: any model with ``loss(batch) -> {"loss": ...}``; checkpoints, exact resume, DDP."""
+"""The trainer: any model with ``loss(batch) -> {"loss": ...}``, or an adversarial one (several parameter
+groups trained in turn, :mod:`.adversarial`); checkpoints, exact resume, DDP."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mlfastsim._utils import InputError, atomic_write_text, jsonable, progress, provenance
+from mlfastsim.models.base import Adversarial
+from mlfastsim.training.adversarial import GroupTrainer
 from mlfastsim.training.checkpoint import (
     MetricsLog,
     load_checkpoint,
@@ -44,6 +47,12 @@ class Trainer:
     ``checkpoint_every_steps``, at ``max_steps`` and on Ctrl-C) and ``best.pt`` (best validation loss).
     Under torchrun only rank 0 writes. ``extra_state`` (e.g. fitted normaliser, family name) goes into
     every checkpoint.
+
+    An :class:`~mlfastsim.models.Adversarial` model gets one optimiser and schedule per parameter group and
+    one group step per batch in the model's cycle (:class:`~.adversarial.GroupTrainer`); its checkpoints hold
+    every group's optimiser and schedule state, its log every group's losses (``"critic/loss"``, …) and
+    learning rate (``"critic/lr"``), its validation the model's ``loss()`` keys and every group's losses.
+    ``best.pt`` and early stopping follow the validation key ``config.best_metric``.
     """
 
     def __init__(
@@ -66,12 +75,20 @@ class Trainer:
             raise InputError(f"validation data has fewer events than the {self.dist.world_size} processes")
         self.device = resolve_device(config.device, self.dist.local_rank)
         self.model = model.to(self.device)
-        self.wrapped = wrap_ddp(self.model, self.dist, self.device)
-        self.optimizer = build_optimizer(self.model, config)
         self.steps_per_epoch = math.ceil(
             len(EpochSampler(train_data, self.dist, config.seed, 0)) / config.batch_size
         )
-        self.scheduler = build_scheduler(self.optimizer, config, config.epochs * self.steps_per_epoch)
+        total_steps = config.epochs * self.steps_per_epoch
+        self.groups: GroupTrainer | None = None
+        if isinstance(self.model, Adversarial):  # per-group optimisers; gradients averaged by GroupTrainer
+            self.groups = GroupTrainer(self.model, config, total_steps, self.dist)
+            self.wrapped: torch.nn.Module = self.model
+            self.optimizer: Any = self.groups.optimizers
+            self.scheduler: Any = self.groups.schedulers
+        else:
+            self.wrapped = wrap_ddp(self.model, self.dist, self.device)
+            self.optimizer = build_optimizer(self.model, config)
+            self.scheduler = build_scheduler(self.optimizer, config, total_steps)
         model_cfg = getattr(model, "config", None)
         self.resolved = {
             "train": config_to_dict(config),
@@ -124,7 +141,8 @@ class Trainer:
         }
 
     def validate(self) -> dict[str, float]:
-        """Mean of every key of ``loss()`` over ``val_data`` (weighted by batch size), in eval mode."""
+        """Mean of every key of ``loss()`` over ``val_data`` (weighted by batch size), in eval mode; for an
+        adversarial model also every group's losses (``"critic/loss"``, …)."""
         assert self.val_data is not None
         loader = self._loader(self.val_data, ShardSampler(len(self.val_data), self.dist), self.epoch)  # type: ignore[arg-type]
         sums: dict[str, torch.Tensor] = {}
@@ -137,7 +155,10 @@ class Trainer:
             for batch in loader:
                 batch = self._to_device(batch)
                 n = len(next(iter(batch.values())))
-                for key, value in self.model.loss(batch).items():  # type: ignore[operator]
+                values = dict(self.model.loss(batch))  # type: ignore[operator]
+                if self.groups is not None:
+                    values.update(self.groups.validation_losses(batch))
+                for key, value in values.items():
                     sums[key] = sums.get(key, 0.0) + value.detach().double() * n
                 count += n
         self.model.train(was_training)
@@ -151,7 +172,7 @@ class Trainer:
         total = cfg.epochs * self.steps_per_epoch
         total = min(total, cfg.max_steps) if cfg.max_steps is not None else total
         bar = progress(total=total, initial=min(self.step, total), desc="train") if main else None
-        acc: dict[str, torch.Tensor] = {}
+        acc: dict[str, tuple[torch.Tensor, int]] = {}
         n_acc = 0
         try:
             for epoch in range(self.epoch, cfg.epochs):
@@ -165,12 +186,13 @@ class Trainer:
                 self.wrapped.train()
                 for batch in self._loader(self.train_data, sampler, epoch):
                     for key, value in self._train_step(batch).items():
-                        acc[key] = acc.get(key, 0.0) + value
+                        total_so_far, count = acc.get(key, (torch.zeros(()), 0))
+                        acc[key] = (total_so_far + value, count + 1)
                     n_acc += 1
                     if bar is not None:
                         bar.update(1)
                     if self.step % cfg.log_every_steps == 0:
-                        self._log_train(acc, n_acc, bar)
+                        self._log_train(acc, bar)
                         acc, n_acc = {}, 0
                     stop = self._stop_requested()
                     hit_max = cfg.max_steps is not None and self.step >= cfg.max_steps
@@ -180,7 +202,7 @@ class Trainer:
                     if every and self.step % every == 0 and self.batch_in_epoch < self.steps_per_epoch:
                         self._save("last.pt")
                 if n_acc and (stop or hit_max):
-                    self._log_train(acc, n_acc, bar)
+                    self._log_train(acc, bar)
                     acc, n_acc = {}, 0
                 if self.batch_in_epoch >= self.steps_per_epoch:
                     self._end_epoch(epoch, bar)
@@ -194,6 +216,12 @@ class Trainer:
     def _train_step(self, batch: Any) -> dict[str, torch.Tensor]:
         batch = self._to_device(batch)
         self._in_step = True
+        if self.groups is not None:
+            out = self.groups.step(batch, self.step, self._autocast, self.step + 1)
+            self.step += 1
+            self.batch_in_epoch += 1
+            self._in_step = False
+            return out
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             losses = self.wrapped(batch)
@@ -222,10 +250,15 @@ class Trainer:
             return
         metrics = self.validate()
         self._log("val", metrics, epoch)
+        key = self.config.best_metric
+        if key not in metrics:
+            raise InputError(
+                f"train config: best_metric={key!r} is not a validation value ({', '.join(sorted(metrics))})"
+            )
         if bar is not None:
-            bar.set_postfix(val_loss=f"{metrics['loss']:.4g}")
-        if self.best_val_loss is None or metrics["loss"] < self.best_val_loss:
-            self.best_val_loss, self.bad_epochs = metrics["loss"], 0
+            bar.set_postfix({f"val_{key}": f"{metrics[key]:.4g}"})
+        if self.best_val_loss is None or metrics[key] < self.best_val_loss:
+            self.best_val_loss, self.bad_epochs = metrics[key], 0
             self._save("best.pt")
         else:
             self.bad_epochs += 1
@@ -253,16 +286,22 @@ class Trainer:
         bf16 = self.config.precision == "bf16"
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16)
 
-    def _log_train(self, acc: dict[str, torch.Tensor], n: int, bar: Any) -> None:
-        values = {k: float(v) / n for k, v in acc.items()}
+    def _log_train(self, acc: dict[str, tuple[torch.Tensor, int]], bar: Any) -> None:
+        """Mean of each logged value over the steps that made it (an adversarial group's over its steps)."""
+        values = {k: float(total) / count for k, (total, count) in acc.items()}
         self._log("train", values, self.epoch)
         if bar is not None:
             bar.set_postfix({k: f"{v:.4g}" for k, v in values.items() if k != "grad_norm"})
 
     def _log(self, split: str, values: dict[str, float], epoch: int) -> None:
-        lr, seconds = self.optimizer.param_groups[0]["lr"], self.elapsed + time.perf_counter() - self._t0
+        seconds = self.elapsed + time.perf_counter() - self._t0
+        if self.groups is not None:
+            lrs = self.groups.lrs()
+            rates = {"lr": lrs[self.groups.cycle[-1]], **{f"{g}/lr": v for g, v in lrs.items()}}
+        else:
+            rates = {"lr": self.optimizer.param_groups[0]["lr"]}
         self.metrics.append(
-            {"step": self.step, "epoch": epoch, "split": split, **values, "lr": lr, "seconds": seconds}
+            {"step": self.step, "epoch": epoch, "split": split, **values, **rates, "seconds": seconds}
         )
 
     def _before_checkpoint(self, record: dict[str, Any]) -> bool:
@@ -280,7 +319,7 @@ class Trainer:
         save_checkpoint(
             self.run_dir / name,
             model=self.model,
-            optimizer=self.optimizer,
+            optimizer=cast(Any, self.optimizer),  # or the groups' optimisers (.adversarial.NamedStates)
             scheduler=self.scheduler,
             step=self.step,
             epoch=self.epoch,
