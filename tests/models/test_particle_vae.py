@@ -444,7 +444,7 @@ def test_reflections_keep_the_jets_observables(jets: ParticleJets) -> None:
 
 
 def test_reflections_only_in_training(jets: ParticleJets, monkeypatch: pytest.MonkeyPatch) -> None:
-    model, _, _, batch = _setup(jets, "generation")
+    model, _, _, batch = _setup(jets, "generation", augment=True)
 
     def boom(b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise RuntimeError("reflected")
