@@ -11,12 +11,13 @@ from mlfastsim.data.io.layout import detect_format
 from mlfastsim.data.kinds.base import Codec, DataKind, DataSettings, Events
 from mlfastsim.data.kinds.jet_images import KIND as JET_IMAGES
 from mlfastsim.data.kinds.particle_jets import KIND as PARTICLE_JETS
+from mlfastsim.data.kinds.pid import KIND as PID
 from mlfastsim.data.kinds.tpc import KIND as TPC
 
 __all__ = ["KINDS", "Codec", "DataKind", "DataSettings", "Events", "get_kind", "kind_of"]
 
 #: name → kind, in the order ``sniff`` tries them.
-KINDS: dict[str, DataKind] = {k.name: k for k in (JET_IMAGES, PARTICLE_JETS, TPC)}
+KINDS: dict[str, DataKind] = {k.name: k for k in (JET_IMAGES, PARTICLE_JETS, PID, TPC)}
 
 
 def get_kind(name: str) -> DataKind:
