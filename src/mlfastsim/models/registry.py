@@ -9,6 +9,7 @@ from torch import nn
 
 from mlfastsim._utils import InputError
 from mlfastsim._utils.config import config_from_dict
+from mlfastsim.models.cgan_pid import CGANPID, CGANPIDConfig
 from mlfastsim.models.gvae import GVAE, GVAEConfig
 from mlfastsim.models.gvae_paper import GVAEPaper, GVAEPaperConfig
 from mlfastsim.models.library import Library, LibraryConfig
@@ -49,7 +50,7 @@ FAMILIES: dict[str, Family] = {
             "library",
             LibraryConfig,
             Library,
-            ("jet-images", "particle-jets"),
+            ("jet-images", "particle-jets", "pid"),
             "replay the nearest stored training event (seed 004's library approach)",
         ),
         Family(
@@ -59,6 +60,7 @@ FAMILIES: dict[str, Family] = {
             ("particle-jets",),
             "seed 003's particle-cloud VAE",
         ),
+        Family("cgan-pid", CGANPIDConfig, CGANPID, ("pid",), "seed 004's conditional GAN of the RICH PID DLLs"),
     )
 }
 

@@ -174,8 +174,9 @@ class PIDCodec:
         return {"cond": self._cond(ev)} if "cond" in keys else {}
 
     def decode(self, out: Batch, like: PIDTable | None) -> PIDTable:
-        """DLLs in physical units (inverse transform, then the basis back); with ``like`` its inputs, weights
-        and ids; without, NaN inputs, unknown species and id −1."""
+        """DLLs in physical units (inverse transform, then the basis back). With ``like``: its inputs, weights
+        and ids. Without: the inputs of ``out["matched_cond"]`` (conditions a model drew) inverted when
+        present, else NaN with unknown species; ids −1."""
         values = self.qt_out.inverse_transform(out["features"].double().numpy())
         dll = from_basis(values, self.data.output_basis)
         if like is not None:
@@ -184,10 +185,24 @@ class PIDCodec:
                 dll=dll, weight=like.weight, event_id=like.event_id, collision=like.collision,
             )  # fmt: skip
         n = len(dll)
+        ids = np.full(n, -1, np.int64)
+        if "matched_cond" in out:
+            return self._inputs_of(out["matched_cond"].double().numpy(), dll, ids)
         nan = np.full(n, np.nan, np.float32)
         return PIDTable(
             p=nan, eta=nan, n_tracks=np.zeros(n, np.int32), charge=np.zeros(n, np.int8),
-            species=np.full(n, -1, np.int8), dll=dll, event_id=np.full(n, -1, np.int64),
+            species=np.full(n, -1, np.int8), dll=dll, event_id=ids,
+        )  # fmt: skip
+
+    def _inputs_of(self, cond: np.ndarray, dll: np.ndarray, ids: np.ndarray) -> PIDTable:
+        """Tracks whose conditions are ``cond [N, n_cond]`` (the inverse of :meth:`conditions`)."""
+        k = len(CONTINUOUS_INPUTS)
+        physical = self.qt_in.inverse_transform(cond[:, :k])
+        charge = cond[:, k] if self.data.use_charge else np.zeros(len(cond))
+        species = cond[:, k + int(self.data.use_charge) :].argmax(1)
+        return PIDTable(
+            p=physical[:, 0], eta=physical[:, 1], n_tracks=np.rint(physical[:, 2]), charge=np.sign(charge),
+            species=species, dll=dll, event_id=ids,
         )  # fmt: skip
 
     def model_fields(self) -> dict[str, Any]:

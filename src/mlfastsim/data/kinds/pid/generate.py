@@ -134,7 +134,8 @@ def example_pid(n: int, seed: int) -> PIDTable:
     """``n`` synthetic tracks through the real reference RICH, no Pythia: reproducible from ``seed``.
 
     Species drawn with :data:`EXAMPLE_FRACTIONS`; p = 3 GeV/c + Exp(mean 20 GeV/c); η ~ U(2, 4.85) (inside the
-    RICH); nTracks = 1 + Poisson(15); charge ±1 at random; weights 1; ids 0 … n − 1.
+    RICH); nTracks = 1 + Poisson(15); charge ±1 at random; weights 1; ids 0 … n − 1. The RICH's time per
+    track is recorded (``wall_time_per_event_s``), as for generated files.
     """
     if n <= 0:
         raise InputError(f"example needs a positive number of tracks, got {n}")
@@ -144,6 +145,8 @@ def example_pid(n: int, seed: int) -> PIDTable:
     eta = rng.uniform(2.0, 4.85, n)
     n_tracks = 1 + rng.poisson(15.0, n)
     charge = rng.choice([-1, 1], n)
+    start = time.perf_counter()
     dll = simulate_rich(p, eta, n_tracks, species, rng)["dll"]
     attrs = provenance("mlfastsim example pid", {"kind": "pid", "n": n}, seed)
+    attrs["wall_time_per_event_s"] = {"detector": (time.perf_counter() - start) / n}
     return PIDTable(p=p, eta=eta, n_tracks=n_tracks, charge=charge, species=species, dll=dll, attrs=attrs)
