@@ -24,7 +24,7 @@ def test_time_call_runs_warmup_then_times_each_repeat() -> None:
 
 def test_machine_facts_name_the_threads_and_versions() -> None:
     facts = machine_facts()
-    assert set(facts) == {"cpu", "torch", "torch_threads", "cuda"}
+    assert set(facts) == {"cpu", "cores", "torch", "torch_threads", "cuda"}
     assert facts["torch_threads"] >= 1
 
 

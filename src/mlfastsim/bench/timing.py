@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import resource
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,17 +13,40 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["machine_facts", "time_call"]
+__all__ = ["machine_facts", "peak_memory", "time_call"]
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def machine_facts() -> dict[str, Any]:
     """CPU, threads and library versions, recorded beside every timing."""
     return {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
+
+
+def peak_memory() -> dict[str, float]:
+    """The process's peak resident memory so far (MB; a high-water mark, so it never falls between calls)
+    and, with CUDA, the peak GPU memory allocated since the last call (MB; its counter is reset)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux, bytes on macOS
+    out = {"peak_rss_mb": rss / (1024**2 if sys.platform == "darwin" else 1024)}
+    if torch.cuda.is_available():
+        out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 1024**2
+        torch.cuda.reset_peak_memory_stats()
+    return out
 
 
 def time_call(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> dict[str, float]:

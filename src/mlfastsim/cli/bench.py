@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 __all__ = ["add_parser", "run"]
@@ -13,25 +14,39 @@ def add_parser(sub: Any) -> None:
     """Register ``bench`` on the top-level subparsers."""
     p = sub.add_parser(
         "bench",
-        help="measure speed: models (per batch, sampling), detector, metrics",
+        help="measure speed: every family's runs beside the reference simulation; models, detector, metrics",
         description=(
-            "Speed benchmarks, every number from this one run on this machine: 'models' times gvae-paper "
-            "and gvae reconstruction on the same batch of real jets (graph building included), gvae "
-            "prior sampling and gvae generation from the jets' particles; 'detector' times the reference "
-            "detector alone; 'metrics' times the whole "
-            "evaluation suite; 'runs' times generation with trained runs of any family and data kind "
-            "(--run, repeatable) at the batch sizes of --batches, decoding into the kind's container "
-            "included, beside the recorded cost per event of the reference simulation that made the run's "
-            "training data. Results are printed as JSON with the machine's facts."
+            "Speed benchmarks, every number from this one run on this machine. 'runs' (the default): for each "
+            "--run (any family and data kind) generation per event at the batch sizes of --batches, with the "
+            "codec's encoding and decoding into the kind's container included, after a warm-up call; beside "
+            "it, in the same process and on the same events, the reference simulation of the run's kind (its "
+            "detector run again on the stored inputs) and, for jet images, gvae-paper; the ratios between "
+            "them; threads, backend, precision, hardware and peak memory recorded; --markdown FILE writes the "
+            "table into FILE (docs/performance.md). 'scaling': weak-scaling of distributed training under "
+            "torchrun. 'models' times gvae-paper and gvae reconstruction on the same batch of real jets, "
+            "'detector' the jet-image detector alone, 'metrics' the whole evaluation suite."
         ),
     )
-    p.add_argument("what", choices=("runs", "models", "detector", "metrics"), help="what to time")
-    p.add_argument("--data", default=None, help="models/detector/metrics: a jet-image file with real jets")
+    p.add_argument(
+        "what", nargs="?", default="runs", choices=("runs", "scaling", "models", "detector", "metrics"),
+        help="what to time (default runs)",
+    )  # fmt: skip
+    p.add_argument("--data", default=None, help="models/detector/metrics/scaling: a data file")
     p.add_argument("--run", action="append", default=[], help="runs: a run directory (repeatable)")
     p.add_argument(
-        "--conditions", default=None, help="runs: events to condition on (for conditional-only runs)"
-    )
+        "--conditions", action="append", default=[],
+        help="runs: events of a kind to condition on and resimulate (repeatable, one per kind; default: the "
+        "kind's synthetic examples)",
+    )  # fmt: skip
     p.add_argument("--batches", default="1,64,10000", help="runs: batch sizes (default 1,64,10000)")
+    p.add_argument(
+        "--reference-events", type=int, default=64, help="runs: events per reference-simulation call"
+    )
+    p.add_argument(
+        "--example-events", type=int, default=256,
+        help="runs: synthetic events of a kind without --conditions (default 256)",
+    )  # fmt: skip
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="runs: autocast precision")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--batch", type=int, default=64, help="jets per reconstruction batch (default 64)")
     p.add_argument("--n", type=int, default=10_000, help="jets per sampling call / per metrics sample")
@@ -40,11 +55,28 @@ def add_parser(sub: Any) -> None:
         "--candidate", default=None, help="metrics: the sample to judge (default: --data resimulated)"
     )
     p.add_argument("--out", default=None, help="also write the JSON here")
+    p.add_argument(
+        "--markdown", default=None, metavar="FILE",
+        help="runs/scaling: write the table into FILE's section of this benchmark (e.g. docs/performance.md)",
+    )  # fmt: skip
+    add_scaling_arguments(p)
     p.set_defaults(func=run)
 
 
+def add_scaling_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``bench scaling`` (weak scaling of ``torchrun ... -m mlfastsim train``)."""
+    p.add_argument("--family", default=None, help="scaling: the model family to train")
+    p.add_argument("--config", default=None, help="scaling: a TOML/JSON run config")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="scaling: an override")
+    p.add_argument("--nproc", default="1,2", help="scaling: process counts (default 1,2)")
+    p.add_argument(
+        "--steps", type=int, default=100, help="scaling: optimiser steps per process (default 100)"
+    )
+    p.add_argument("--work", default=None, help="scaling: folder for the runs (default: a temporary one)")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run one benchmark and print its JSON."""
+    """Run one benchmark, print its table (runs, scaling) and JSON."""
     import torch
 
     from mlfastsim._utils import InputError, atomic_write_text, jsonable
@@ -53,10 +85,20 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1 or args.n < 1 or args.batch < 1 or args.repeats < 1:
         raise InputError("--threads, --n, --batch and --repeats must be positive")
     torch.set_num_threads(args.threads)
-    if args.what != "runs" and args.data is None:
-        raise InputError(f"bench {args.what}: give --data FILE (a jet-image file with real jets)")
+    if args.what not in ("runs",) and args.data is None:
+        raise InputError(f"bench {args.what}: give --data FILE")
+    table, markdown = None, None
     if args.what == "runs":
+        from mlfastsim.bench.report import markdown_table, text_table
+
         result = _bench_runs(args)
+        table = text_table(result)
+        markdown = markdown_table(result, ["mlfastsim", *sys.argv[2:]] if args.markdown else ())
+    elif args.what == "scaling":
+        from mlfastsim.bench.scaling import bench_scaling, scaling_markdown, scaling_table
+
+        result = _bench_scaling(args, bench_scaling)
+        table, markdown = scaling_table(result), scaling_markdown(result)
     elif args.what == "models":
         from mlfastsim.bench.models import bench_models
 
@@ -75,59 +117,78 @@ def run(args: argparse.Namespace) -> int:
 
         result = bench_metrics(args.data, args.candidate, n=args.n, n_jobs=args.threads)
     text = json.dumps(jsonable(result), indent=2)
-    if args.what == "runs":
-        print(_table(result))
+    if table:
+        print(table)
     print(text)
     if args.out:
         atomic_write_text(args.out, text)
+    if args.markdown:
+        from mlfastsim.bench.report import write_section
+
+        if markdown is None:
+            raise InputError(f"bench {args.what}: --markdown is for 'runs' and 'scaling'")
+        write_section(args.markdown, args.what, markdown)
     return 0
+
+
+def _parse_ints(text: str, option: str) -> list[int]:
+    from mlfastsim._utils import InputError
+
+    try:
+        values = [int(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise InputError(f"{option} {text!r}: write positive integers as 1,64,10000") from None
+    if not values or min(values) < 1:
+        raise InputError(f"{option} {text!r}: the numbers must be positive")
+    return values
 
 
 def _bench_runs(args: argparse.Namespace) -> dict[str, Any]:
     from mlfastsim._utils import InputError
-    from mlfastsim.bench.runs import bench_run
+    from mlfastsim.bench.suite import bench_suite
     from mlfastsim.data.kinds import kind_of
-    from mlfastsim.inference import load_run
 
     if not args.run:
         raise InputError("bench runs: give at least one --run RUN")
+    batches = _parse_ints(args.batches, "--batches")
+    if args.reference_events < 1 or args.example_events < 1:
+        raise InputError("--reference-events and --example-events must be positive")
+    conditions: dict[str, Any] = {}
+    for path in args.conditions:
+        kind = kind_of(path)
+        if kind.name in conditions:
+            raise InputError(f"--conditions {path}: a second {kind.name} file; give one file per kind")
+        conditions[kind.name] = kind.read(path, max_events=max(batches))
     try:
-        batches = [int(b) for b in args.batches.split(",") if b.strip()]
-    except ValueError:
-        raise InputError(f"--batches {args.batches!r}: write batch sizes as 1,64,10000") from None
-    if not batches or min(batches) < 1:
-        raise InputError(f"--batches {args.batches!r}: batch sizes must be positive")
-    conditions, conditions_kind = None, None
-    if args.conditions:
-        conditions_kind = kind_of(args.conditions)
-        conditions = conditions_kind.read(args.conditions, max_events=max(batches))
-    out: dict[str, Any] = {"batches": batches, "threads": args.threads, "runs": {}}
-    for path in args.run:
-        loaded = load_run(path)
-        given = (
-            conditions if conditions_kind is not None and conditions_kind.name == loaded.kind.name else None
+        return bench_suite(
+            args.run,
+            conditions,
+            batches,
+            repeats=max(1, args.repeats // 4),
+            reference_events=args.reference_events,
+            example_events=args.example_events,
+            precision=args.precision,
         )
-        try:
-            out["runs"][path] = bench_run(loaded, batches, given, repeats=max(1, args.repeats // 4))
-        except ValueError as exc:
-            raise InputError(f"--run {path}: {exc}") from None
-    return out
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
-def _table(result: dict[str, Any]) -> str:
-    lines = [
-        f"{'run':<32} {'family':<14} {'kind':<14} "
-        + " ".join(f"{'µs/event @' + str(b):>16}" for b in result["batches"])
-    ]
-    for path, r in result["runs"].items():
-        cells = " ".join(f"{r['timings'][str(b)]['us_per_event']:>16.2f}" for b in result["batches"])
-        lines.append(f"{path:<32} {r['family']:<14} {r['kind']:<14} {cells}")
-        if "speedup_vs_reference" in r:
-            ref = r["reference_total_s_per_event"] * 1e6
-            lines.append(
-                f"{'':<32} reference simulation {ref:.0f} µs/event → ×{r['speedup_vs_reference']:.0f}"
-            )
-    lines.append(
-        f"threads {result['threads']}; {result['runs'] and next(iter(result['runs'].values()))['machine']}"
+def _bench_scaling(args: argparse.Namespace, bench_scaling: Any) -> dict[str, Any]:
+    from mlfastsim._utils import InputError
+
+    if args.family is None:
+        raise InputError("bench scaling: give --family FAMILY (and --data FILE)")
+    if args.steps < 1:
+        raise InputError("--steps must be positive")
+    return dict(
+        bench_scaling(
+            args.family,
+            args.data,
+            _parse_ints(args.nproc, "--nproc"),
+            steps=args.steps,
+            repeats=args.repeats,
+            config=args.config,
+            overrides=args.set,
+            work=args.work,
+        )
     )
-    return "\n".join(lines)

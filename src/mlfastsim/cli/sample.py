@@ -30,16 +30,32 @@ def add_parser(sub: Any) -> None:
     group.add_argument("--conditions", help="a file of the run's kind whose events condition the generation")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which checkpoint")
+    p.add_argument(
+        "--backend",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="torch (default) or onnx: the run's sampler exported in memory (parity-checked) or --onnx FILE, "
+        "run in ONNX Runtime; the noise comes from the same seeded generator",
+    )
+    p.add_argument("--onnx", default=None, help="with --backend onnx: a file written by 'mlfastsim export'")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads of the backend (default 1)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Sample and write atomically; print a one-line JSON summary with the sampling rate."""
+    import torch
+
     from mlfastsim._utils import InputError, check_writable
     from mlfastsim.data.kinds import kind_of
     from mlfastsim.inference import load_run, sample_run
+    from mlfastsim.inference.backends import with_backend
 
     check_writable(args.out)
+    if args.threads < 1:
+        raise InputError(f"--threads {args.threads}: give a positive number of threads")
+    if args.onnx and args.backend != "onnx":
+        raise InputError("--onnx FILE needs --backend onnx")
     loaded = load_run(args.run, args.checkpoint)
     conditions = None
     if args.conditions:
@@ -49,11 +65,14 @@ def run(args: argparse.Namespace) -> int:
                 f"--conditions {args.conditions}: {kind.name} data, but the run was trained on {loaded.kind.name}"
             )
         conditions = kind.read(args.conditions)
+    torch.set_num_threads(args.threads)
+    sampling = with_backend(loaded, args.backend, args.threads, args.onnx, args.run)
     start = time.perf_counter()
-    events = sample_run(loaded, n=args.n, conditions=conditions, seed=args.seed)
+    events = sample_run(sampling, n=args.n, conditions=conditions, seed=args.seed)
     seconds = time.perf_counter() - start
     events.attrs["run"] = str(args.run)
-    events.attrs["backend"] = "torch"
+    events.attrs["backend"] = {"torch": "torch", "onnx": "onnxruntime"}[args.backend]
+    events.attrs["threads"] = args.threads
     events.attrs["wall_time_per_event_s"] = {"sampling": seconds / max(len(events), 1)}
     loaded.kind.write(args.out, events)
     print(json.dumps({"path": args.out, "n_events": len(events), "events_per_s": len(events) / seconds}))

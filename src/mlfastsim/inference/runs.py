@@ -112,8 +112,13 @@ def sample_run(
     conditions: Any | None = None,
     seed: int = 0,
     batch_size: int = 1024,
+    precision: str = "fp32",
 ) -> Any:
     """Generate events with a trained run: ``n`` from the prior, or one per event of ``conditions``.
+
+    ``precision="bf16"`` runs the model under bfloat16 autocast (its outputs are cast back to float32
+    before the codec decodes them). The model runs on the device its parameters are on; the noise is
+    drawn there, the conditions are moved there and the outputs come back to the CPU.
 
     With ``conditions`` (events of the run's kind), the codec's conditions of each event (kinematics,
     generator-level particles, ... as the model declares) condition the model; the output keeps their ids
@@ -129,7 +134,10 @@ def sample_run(
         raise InputError(
             f"the {run.family} run is conditional; give --conditions FILE with events to condition on"
         )
-    generator = torch_generator(seed)
+    if precision not in ("fp32", "bf16"):
+        raise InputError(f"precision {precision!r}: choose fp32 or bf16")
+    device = _device_of(model)
+    generator = torch_generator(seed, device)
     parts = []
     if conditions is not None:
         cond = run.codec.conditions(conditions, run.keys)
@@ -137,12 +145,13 @@ def sample_run(
         for start in range(0, total, batch_size):
             sl = slice(start, start + batch_size)
             like = conditions.subset(sl)
-            out = _sample(run, len(like), {k: v[sl] for k, v in cond.items()} or None, generator)
+            given = {k: v[sl].to(device) for k, v in cond.items()} or None
+            out = _sample(run, len(like), given, generator, precision)
             parts.append(run.codec.decode(out, like))
     else:
         total = int(n or 0)
         for start in range(0, total, batch_size):
-            out = _sample(run, min(batch_size, total - start), None, generator)
+            out = _sample(run, min(batch_size, total - start), None, generator, precision)
             parts.append(run.codec.decode(out, None))
     events = run.kind.concatenate(parts)
     events.attrs = provenance(
@@ -153,9 +162,20 @@ def sample_run(
     return events
 
 
-def _sample(run: LoadedRun, n: int, cond: Batch | None, generator: torch.Generator) -> Batch:
+def _device_of(model: torch.nn.Module) -> torch.device:
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _sample(
+    run: LoadedRun, n: int, cond: Batch | None, generator: torch.Generator, precision: str = "fp32"
+) -> Batch:
     assert isinstance(run.model, GenerativeModel)
-    return run.model.sample(n, cond=cond, generator=generator)
+    device = generator.device
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        out = run.model.sample(n, cond=cond, generator=generator)
+    return {k: (v.float() if v.dtype in (torch.bfloat16, torch.float16) else v).cpu() for k, v in out.items()}
 
 
 @torch.no_grad()

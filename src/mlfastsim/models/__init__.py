@@ -4,11 +4,15 @@ from mlfastsim.models.base import (
     Adversarial,
     Batch,
     BatchKeys,
+    Exportable,
     Fitted,
     GenerativeModel,
+    PlainMLP,
     Prepared,
     ReconstructingModel,
+    SamplerSpec,
     ScoringModel,
+    TensorSpec,
 )
 from mlfastsim.models.registry import FAMILIES, Family, build_model, get_family
 
@@ -17,12 +21,16 @@ __all__ = [
     "Adversarial",
     "Batch",
     "BatchKeys",
+    "Exportable",
     "Family",
     "Fitted",
     "GenerativeModel",
+    "PlainMLP",
     "Prepared",
     "ReconstructingModel",
+    "SamplerSpec",
     "ScoringModel",
+    "TensorSpec",
     "build_model",
     "get_family",
 ]

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 __all__ = [
     "Adversarial",
     "Batch",
     "BatchKeys",
+    "Exportable",
     "Fitted",
     "GenerativeModel",
+    "PlainMLP",
     "Prepared",
     "ReconstructingModel",
+    "SamplerSpec",
     "ScoringModel",
+    "TensorSpec",
 ]
 
 #: A batch is a dict of tensors, made by a data kind's codec (:mod:`mlfastsim.data.kinds`). Keys used:
@@ -114,4 +119,67 @@ class Adversarial(Protocol):
     def group_loss(self, group: str, batch: Batch) -> dict[str, Tensor]:
         """The loss of ``group`` on ``batch``: key ``"loss"`` is minimised over that group's parameters only;
         other keys are logged."""
+        ...
+
+
+# ---------------------------------------------------------------- export (issue 11)
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output of a pure sampler (what an exported file declares about it).
+
+    Attributes:
+        name: the tensor's name in the exported graph; an output's name is the batch key it fills
+            (``features``, ``mask``, ``matched_cond``, ``response``).
+        shape: sizes, or axis names for the dynamic axes (``"batch"``; e.g. ``"particles"`` for a
+            variable number of generator-level particles).
+        dtype: ``float32``, ``bool`` or ``int64``.
+        source: inputs only: ``normal`` (standard normal noise) or ``uniform`` (U[0, 1) noise), drawn by
+            the caller; or ``batch:KEY``, a condition taken from the codec's batch key ``KEY``.
+        doc: what it is, with units.
+    """
+
+    name: str
+    shape: tuple[int | str, ...]
+    dtype: str = "float32"
+    source: str = ""
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """What a pure sampler takes and gives: ``forward(*inputs) -> tuple(outputs)`` in this order.
+
+    ``mode``: ``conditioned`` (the conditions are inputs) or ``prior`` (no conditions given: a model that
+    draws its own from a stored bank does it inside, from a ``uniform`` input, and outputs them as
+    ``matched_cond``)."""
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    mode: Literal["conditioned", "prior"]
+
+
+@runtime_checkable
+class Exportable(Protocol):
+    """A generative model whose sampling path can be exported (ONNX, TorchScript; C for plain MLPs).
+
+    The pure sampler is a module with nothing random and nothing data-dependent in its shapes inside:
+    noise comes in as tensors (drawn outside, as ``spec`` declares), conditions come in as tensors, the
+    sample goes out. Its outputs, named by batch key, are what :meth:`GenerativeModel.sample` returns,
+    so the kind's codec decodes them unchanged.
+    """
+
+    def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:
+        """The sampler for ``mode``; its ``spec: SamplerSpec`` attribute describes its inputs and outputs.
+        Raises ValueError (one line) when the model cannot sample in that mode."""
+        ...
+
+
+@runtime_checkable
+class PlainMLP(Protocol):
+    """A pure sampler that is one plain MLP on the concatenation of its inputs (in ``spec`` order):
+    Linear layers and elementwise activations only; its first output is that MLP's output. Such a
+    sampler can also be exported as self-contained C (Lamarr's approach)."""
+
+    def layers(self) -> nn.Sequential:
+        """The MLP: ``nn.Linear`` and activations (``LeakyReLU``, ``ReLU``, ``SiLU``, ``Tanh``, ``Sigmoid``)."""
         ...

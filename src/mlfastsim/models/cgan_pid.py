@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
+from mlfastsim.models.export_nn import BankSampler, MLPSampler, mlp_spec
 from mlfastsim.models.gan import (
     cramer_critic_loss,
     cramer_generator_loss,
@@ -112,6 +113,14 @@ class CGANPID(nn.Module):
     def sampler(self) -> GeneratorSampler:
         """The generator as a module of (noise, conditions) (shares the weights)."""
         return GeneratorSampler(self.gen)
+
+    def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:
+        """The generator for export (:class:`~mlfastsim.models.base.Exportable`): a plain MLP of (noise,
+        conditions) (C export applies); ``prior`` draws the conditions from the bank inside."""
+        c = self.config
+        spec = mlp_spec(c.noise, c.n_cond, c.n_features, "the DLLs in the codec's quantile-normal units")
+        sampler = MLPSampler(self.gen, spec)
+        return sampler if mode == "conditioned" else BankSampler(sampler, self.condition_bank)
 
     def critic(self, x: Tensor, cond: Tensor) -> Tensor:
         """Critic scores ``[B]`` (WGAN-GP) or the Cramér map h ``[B, critic_features]``."""

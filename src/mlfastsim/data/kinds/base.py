@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from torch import Tensor
 
-__all__ = ["Codec", "DataKind", "DataSettings", "Events"]
+__all__ = ["Codec", "DataKind", "DataSettings", "Events", "Resimulating"]
 
 Batch = dict[str, Tensor]
 
@@ -113,4 +113,16 @@ class DataKind(Protocol):
 
     def generate(self, args: argparse.Namespace) -> dict[str, Any]:
         """Run ``mlfastsim generate <kind>`` with the parsed options; returns a JSON-ready summary."""
+        ...
+
+
+@runtime_checkable
+class Resimulating(Protocol):
+    """A kind whose reference simulation can be run again in memory on stored events (a declared
+    capability: ``mlfastsim bench`` times it per event beside every run of the kind, in the same process)."""
+
+    def resimulate(self, ev: Any, seed: int) -> Any:
+        """``ev``'s events through the kind's reference detector again, with ``seed``: the same inputs
+        (generator-level particles, tracks, segments, ...) and event ids, a new detector response, as the
+        kind's container. The time of this call is what a fast surrogate replaces."""
         ...

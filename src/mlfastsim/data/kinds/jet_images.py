@@ -307,6 +307,19 @@ class JetImagesKind:
         attrs = provenance("mlfastsim example jet-images", {"kind": self.name, "n": n}, seed)
         return JetImages(np.stack(images), np.array(pt), np.array(m0), zeros, zeros, zeros, gen, attrs)
 
+    def resimulate(self, ev: JetImages, seed: int) -> JetImages:
+        """The reference detector (default settings) again on ``ev``'s generator-level particles and jet
+        axes: same jets, scalars, particles and ids, new images."""
+        import dataclasses
+
+        from mlfastsim.physics.detector import simulate_jet
+
+        if ev.gen is None:
+            raise InputError("these jets carry no generator-level particles; nothing to resimulate")
+        rng = make_rng(seed)
+        images = [simulate_jet(ev.gen[i], float(ev.eta[i]), float(ev.phi[i]), rng)[0] for i in range(len(ev))]
+        return dataclasses.replace(ev, images=np.stack(images), attrs={})
+
     def add_generate_arguments(self, parser: argparse.ArgumentParser) -> None:
         from mlfastsim.physics.generation import PRESETS
 

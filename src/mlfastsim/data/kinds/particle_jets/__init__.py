@@ -9,6 +9,7 @@ Container :class:`ParticleJets` (:mod:`.container`), codec :class:`ParticleJetCo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,18 @@ class ParticleJetsKind:
     def example(self, n: int, seed: int) -> ParticleJets:
         """``n`` synthetic two-level jets, P = 30 (:func:`~.generate.example_particle_jets`; no Pythia)."""
         return example_particle_jets(n, seed)
+
+    def resimulate(self, ev: ParticleJets, seed: int) -> ParticleJets:
+        """The reference detector (default particle flow, JetNet radius) again on ``ev``'s stored
+        generator-level regions: same gen level and ids, a new reco level."""
+        from mlfastsim._utils import make_rng
+        from mlfastsim.data.kinds.particle_jets.generate import reconstruct_regions
+
+        try:
+            jets, _ = reconstruct_regions(ev, make_rng(seed))
+        except InputError as exc:
+            raise InputError(f"particle-jets: {exc}") from None
+        return dataclasses.replace(jets, attrs={})
 
     def add_generate_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(

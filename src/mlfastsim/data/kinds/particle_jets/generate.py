@@ -30,6 +30,7 @@ __all__ = [
     "example_particle_jets",
     "generate_particle_jet_file",
     "level_features",
+    "reconstruct_regions",
     "resimulate_particle_jets",
 ]
 
@@ -161,7 +162,6 @@ def resimulate_particle_jets(source: str | Path, out: str | Path, seed: int) -> 
     :func:`generate_particle_jet_file` (detector time only)."""
     from mlfastsim.physics.detector.pflow import PFlowConfig
     from mlfastsim.physics.generation.jetnet import JETNET_RADIUS
-    from mlfastsim.physics.particle_jets import reconstruct_jet
 
     out = Path(out)
     _check_out(out)
@@ -178,7 +178,6 @@ def resimulate_particle_jets(source: str | Path, out: str | Path, seed: int) -> 
         detector = PFlowConfig(**src_config.get("detector", {}))
     except TypeError as exc:
         raise InputError(f"{source}: its detector settings do not fit this version ({exc})") from None
-    p = first.n_particles
     rng = make_rng(seed)
     config = {**src_config, "resimulated_from": str(source), "detector": dataclasses.asdict(detector)}
     attrs = provenance("mlfastsim generate particle-jets --resimulate", config, seed)
@@ -192,22 +191,41 @@ def resimulate_particle_jets(source: str | Path, out: str | Path, seed: int) -> 
         n = 0
         bar = progress(desc="resimulate")
         for jets in all_batches():
-            assert jets.regions is not None and jets.gen_axis is not None
-            reco = np.zeros((len(jets), p, 4), np.float32)
-            reco_jets = np.zeros((len(jets), 4), np.float32)
-            gen_jets = jets.jets("gen")
-            for i, region in enumerate(jets.regions):
-                gen_jet = np.array([gen_jets[i, 0], *jets.gen_axis[i], gen_jets[i, 2]], np.float64)
-                start = time.perf_counter()
-                reco_jet, constituents = reconstruct_jet(region, gen_jet, radius, rng, detector)
-                seconds += time.perf_counter() - start
-                reco[i], reco_jets[i] = level_features(constituents, reco_jet, p)
-            writer.write(dataclasses.replace(jets, reco=reco, reco_jets=reco_jets, attrs={}))
+            reco_jets, spent = reconstruct_regions(jets, rng, detector, radius)
+            seconds += spent
+            writer.write(dataclasses.replace(reco_jets, attrs={}))
             n += len(jets)
             bar.update(len(jets))
         bar.close()
         writer.attrs["wall_time_per_event_s"] = {"detector": seconds / max(n, 1)}
     return {"path": str(out), "n_events": n, **writer.attrs["wall_time_per_event_s"]}
+
+
+def reconstruct_regions(
+    jets: ParticleJets, rng: np.random.Generator, detector: Any = None, radius: float | None = None
+) -> tuple[ParticleJets, float]:
+    """The detector (particle flow and jet clustering, :func:`~mlfastsim.physics.particle_jets.reconstruct_jet`)
+    run on each jet's stored generator-level region: ``jets`` with a new reco level, and the detector's wall
+    time [s] (reconstruction only). ``detector``: a ``PFlowConfig`` (default settings when None); ``radius``:
+    the jet radius (JetNet's when None)."""
+    from mlfastsim.physics.generation.jetnet import JETNET_RADIUS
+    from mlfastsim.physics.particle_jets import reconstruct_jet
+
+    if jets.regions is None or jets.gen_axis is None or "gen" not in jets.levels:
+        raise InputError("no generator-level regions stored; resimulation needs them")
+    p, seconds = jets.n_particles, 0.0
+    reco = np.zeros((len(jets), p, 4), np.float32)
+    reco_jets = np.zeros((len(jets), 4), np.float32)
+    gen_jets = jets.jets("gen")
+    for i, region in enumerate(jets.regions):
+        gen_jet = np.array([gen_jets[i, 0], *jets.gen_axis[i], gen_jets[i, 2]], np.float64)
+        start = time.perf_counter()
+        reco_jet, constituents = reconstruct_jet(
+            region, gen_jet, JETNET_RADIUS if radius is None else radius, rng, detector
+        )
+        seconds += time.perf_counter() - start
+        reco[i], reco_jets[i] = level_features(constituents, reco_jet, p)
+    return dataclasses.replace(jets, reco=reco, reco_jets=reco_jets), seconds
 
 
 def _example_jet(rng: np.random.Generator, two_prong: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -85,6 +85,16 @@ class PIDKind:
         """``n`` synthetic tracks through the reference RICH (:func:`~.generate.example_pid`; no Pythia)."""
         return example_pid(n, seed)
 
+    def resimulate(self, ev: PIDTable, seed: int) -> PIDTable:
+        """The reference RICH (default settings) again on ``ev``'s tracks: same inputs and ids, new DLLs."""
+        import dataclasses
+
+        from mlfastsim._utils import make_rng
+        from mlfastsim.physics.detector.rich import simulate_rich
+
+        dll = simulate_rich(ev.p, ev.eta, ev.n_tracks, ev.species, make_rng(seed))["dll"]
+        return dataclasses.replace(ev, dll=dll, attrs={})
+
     def add_generate_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--events", type=int, default=10_000, help="number of tracks (default 10000)")
         parser.add_argument(

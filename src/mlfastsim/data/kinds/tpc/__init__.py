@@ -87,6 +87,14 @@ class TPCKind:
         """``n`` segments through the real pad-row simulation (:func:`~.generate.example_tpc_windows`)."""
         return example_tpc_windows(n, seed)
 
+    def resimulate(self, ev: TPCWindows, seed: int) -> TPCWindows:
+        """The reference pad-row simulation (default settings) again on ``ev``'s segments: same conditions
+        and ids, new windows."""
+        from mlfastsim._utils import make_rng
+        from mlfastsim.data.kinds.tpc.generate import simulate_tpc
+
+        return simulate_tpc(ev.conditions, make_rng(seed), ev.event_id)[0]
+
     def add_generate_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--events", type=int, default=10_000, help="number of track segments (default 10000)"

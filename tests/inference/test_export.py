@@ -1,0 +1,163 @@
+"""Export of every sampling path, generated from the family registry: every family that declares Exportable is
+exported to ONNX and TorchScript and must pass the parity check against PyTorch (a new family gets these tests
+by declaring it); one that does not is refused in one line. Plus ONNX Runtime as a sampling backend, and the
+error paths (corrupt checkpoint, unknown family, unwritable path, failed parity)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from mlfastsim._utils import InputError
+from mlfastsim.cli.main import main
+from mlfastsim.data.kinds import KINDS
+from mlfastsim.inference import export as export_module
+from mlfastsim.inference import load_run, sample_run
+from mlfastsim.inference.backends import with_backend
+from mlfastsim.inference.export import build_sampler, export_run, onnx_metadata
+from mlfastsim.models import FAMILIES, Exportable, GenerativeModel
+from mlfastsim.training.runs import train_run
+
+CASES = [(f.name, f.kinds[0]) for f in FAMILIES.values()]
+
+
+def _train(family: str, kind_name: str, tmp: Path, make_run_config: Any) -> Path:
+    kind = KINDS[kind_name]
+    data = tmp / f"train{kind.default_suffix}"
+    kind.write(data, kind.example(40, seed=1))
+    train_run(make_run_config(family, kind_name, max_steps=3, seed=0), data, tmp / "run")
+    return tmp / "run"
+
+
+@pytest.fixture(scope="module", params=CASES, ids=lambda c: f"{c[0]}-{c[1]}")
+def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    family, kind_name = request.param
+    tmp = tmp_path_factory.mktemp(f"export-{family}")
+    run_dir = _train(family, kind_name, tmp, request.getfixturevalue("make_run_config"))
+    return {"dir": run_dir, "run": load_run(run_dir), "tmp": tmp}
+
+
+def _modes(model: Any) -> list[str]:
+    modes = ["conditioned"]
+    if isinstance(model, GenerativeModel) and not model.needs_conditions():
+        modes.append("prior")
+    return modes
+
+
+def test_every_exportable_family_passes_parity_in_onnx_and_torchscript(trained: dict[str, Any]) -> None:
+    run, tmp = trained["run"], trained["tmp"]
+    if not isinstance(run.model, Exportable):
+        with pytest.raises(InputError, match="no exportable sampler") as info:
+            export_run(run, "onnx", tmp / "x.onnx")
+        assert "\n" not in str(info.value) and not (tmp / "x.onnx").exists()
+        return
+    for mode in _modes(run.model):
+        for fmt, suffix in (("onnx", "onnx"), ("torchscript", "pt")):
+            out = tmp / f"{mode}.{suffix}"
+            meta = export_run(run, fmt, out, trained["dir"], mode)  # type: ignore[arg-type]
+            assert meta["parity"]["ok"] and out.exists(), meta["parity"]
+            floats = [v["max_rel"] for v in meta["parity"]["outputs"].values() if "max_rel" in v]
+            assert floats and max(floats) <= export_module.PARITY_RTOL
+            assert not any(p.name.endswith(".tmp") for p in tmp.iterdir())
+        recorded = onnx_metadata(tmp / f"{mode}.onnx")
+        assert recorded["model"] == run.family and recorded["kind"] == run.kind.name
+        assert recorded["version"] and recorded["backend"] == "onnxruntime"
+        assert recorded["run"] == str(trained["dir"]) and recorded["parity"]["ok"]
+        assert recorded["spec"]["mode"] == mode
+        extra = {"mlfastsim.json": ""}
+        torch.jit.load(str(tmp / f"{mode}.pt"), _extra_files=extra)
+        assert json.loads(extra["mlfastsim.json"])["backend"] == "torchscript"
+
+
+def test_the_exported_sampler_is_the_model(trained: dict[str, Any]) -> None:
+    """The pure sampler follows its conditions and its noise (not a constant, not ignoring inputs)."""
+    run = trained["run"]
+    if not isinstance(run.model, Exportable):
+        pytest.skip(f"{run.family} declares no exportable sampler")
+    sampler = build_sampler(run, "conditioned")
+    spec = sampler.spec
+    events = run.kind.example(16, seed=3)
+    cond = run.codec.conditions(events, run.keys)
+    a = export_module.draw_inputs(spec, 16, torch.Generator().manual_seed(1), cond)
+    b = export_module.draw_inputs(spec, 16, torch.Generator().manual_seed(2), cond)
+    with torch.no_grad():
+        out_a, out_b = sampler(*a.values()), sampler(*b.values())
+    assert not torch.equal(out_a[0], out_b[0]), "the exported sampler ignores its noise"
+
+
+def test_onnx_backend_samples_like_torch(trained: dict[str, Any]) -> None:
+    run = trained["run"]
+    if not isinstance(run.model, Exportable):
+        pytest.skip(f"{run.family} declares no exportable sampler")
+    events = run.kind.example(12, seed=5)
+    out = sample_run(with_backend(run, "onnx", threads=1), conditions=events, seed=7)
+    assert len(out) == len(events) and np.array_equal(out.event_id, events.event_id)
+    again = sample_run(with_backend(run, "onnx", threads=1), conditions=events, seed=7)
+    floats = [k for k, v in vars(out).items() if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
+    assert all(np.array_equal(getattr(out, k), getattr(again, k), equal_nan=True) for k in floats)
+
+
+def test_cli_export_and_sample_with_onnx_round_trip(tmp_path: Path, make_run_config: Any) -> None:
+    run_dir = _train("cgan-pid", "pid", tmp_path, make_run_config)
+    kind = KINDS["pid"]
+    cond_file = tmp_path / f"cond{kind.default_suffix}"
+    kind.write(cond_file, kind.example(20, seed=4))
+    onnx_file = tmp_path / "pid.onnx"
+    assert main(["export", "--run", str(run_dir), "--format", "onnx", "--out", str(onnx_file)]) == 0
+    outs = {}
+    for backend in ("torch", "onnx"):
+        outs[backend] = tmp_path / f"s-{backend}{kind.default_suffix}"
+        extra = ["--onnx", str(onnx_file)] if backend == "onnx" else []
+        argv = ["sample", "--run", str(run_dir), "--conditions", str(cond_file), "--out", str(outs[backend])]
+        assert main([*argv, "--backend", backend, "--threads", "1", *extra]) == 0
+    a, b = kind.read(outs["torch"]), kind.read(outs["onnx"])
+    assert b.attrs["backend"] == "onnxruntime" and b.attrs["threads"] == 1 and b.attrs["run"] == str(run_dir)
+    # the same seeded noise: ONNX Runtime reproduces PyTorch's sample
+    np.testing.assert_allclose(b.dll, a.dll, rtol=1e-4, atol=1e-4)
+    prior = tmp_path / "prior.onnx"
+    assert (
+        main(["export", "--run", str(run_dir), "--format", "onnx", "--mode", "prior", "--out", str(prior)])
+        == 0
+    )
+    argv = ["sample", "--run", str(run_dir), "--n", "9", "--out", str(tmp_path / f"p{kind.default_suffix}")]
+    assert main([*argv, "--backend", "onnx", "--onnx", str(prior)]) == 0
+
+
+def test_error_paths_are_one_line_and_leave_nothing(
+    tmp_path: Path, make_run_config: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_dir = _train("cgan-pid", "pid", tmp_path, make_run_config)
+
+    def fails(argv: list[str], match: str) -> None:
+        capsys.readouterr()
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and "\n" not in err and match in err, err
+
+    out = tmp_path / "x.onnx"
+    export = ["export", "--format", "onnx", "--out"]
+    (tmp_path / "a_file").write_text("not a folder")
+    fails([*export, str(tmp_path / "a_file" / "x.onnx"), "--run", str(run_dir)], "--out")
+    # unknown family: a checkpoint claiming one this version does not know
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    ckpt = torch.load(run_dir / "best.pt", weights_only=False)
+    ckpt["extra"]["family"] = "no-such-family"
+    torch.save(ckpt, bad / "best.pt")
+    fails([*export, str(out), "--run", str(bad)], "unknown model family")
+    # corrupt checkpoint
+    (bad / "best.pt").write_bytes(b"\x00garbage" * 10)
+    fails([*export, str(out), "--run", str(bad)], "corrupt")
+    sample = ["sample", "--n", "4", "--out", str(tmp_path / "s.h5"), "--backend", "onnx"]
+    fails([*sample, "--run", str(bad)], "corrupt")
+    fails([*sample, "--run", str(run_dir), "--onnx", str(tmp_path / "a_file")], "not a readable ONNX")
+    assert not out.exists()
+    # a file failing its parity check is not left behind (nothing is exact at tolerance 0)
+    monkeypatch.setattr(export_module, "PARITY_RTOL", 0.0)
+    fails([*export, str(out), "--run", str(run_dir)], "parity")
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".x.onnx")]
