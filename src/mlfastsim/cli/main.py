@@ -14,7 +14,7 @@ __all__ = ["build_parser", "main"]
 
 #: Subcommand modules in ``mlfastsim.cli``; each defines ``add_parser(subparsers)`` which
 #: registers its parser and sets ``func=run`` where ``run(args) -> int``.
-COMMANDS = ("generate", "inspect", "train", "sample", "score", "evaluate", "export", "bench", "demo")
+COMMANDS = ("generate", "inspect", "train", "sample", "score", "evaluate", "export", "bench", "merge", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
