@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_parser", "run"]
@@ -25,7 +27,7 @@ def add_parser(sub: Any) -> None:
     kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND")
     for kind in KINDS.values():
         k = kinds.add_parser(kind.name, help=kind.summary, description=kind.summary)
-        k.add_argument("--out", required=True, help="output file")
+        k.add_argument("--out", required=True, help="output file (FILE.root: a ROOT TTree)")
         k.add_argument("--seed", type=int, default=1, help="job seed (default 1); same seed, same arrays")
         k.add_argument(
             "--shard", default="0/1", metavar="i/n", help="this job's shard of n (independent seeds)"
@@ -39,5 +41,36 @@ def run(args: argparse.Namespace) -> int:
     from mlfastsim._utils import check_writable
 
     check_writable(args.out)
-    print(json.dumps(args.data_kind.generate(args)))
+    print(json.dumps(_generate(args)))
     return 0
+
+def _generate(args: argparse.Namespace) -> dict[str, Any]:
+    """The kind's generator; through files of its own format when ``--out`` or ``--resimulate`` is ROOT."""
+    if Path(args.out).suffix.lower() == ".root" or _is_root(getattr(args, "resimulate", None)):
+        return _through_native_files(args)
+    return dict(args.data_kind.generate(args))
+
+
+def _is_root(path: str | None) -> bool:
+    from mlfastsim.data.io.root import is_root
+
+    return path is not None and Path(path).is_file() and is_root(path)
+
+
+def _through_native_files(args: argparse.Namespace) -> dict[str, Any]:
+    """ROOT in or out: the kind's generator runs on files of its own format in a temporary folder beside
+    ``--out``; a ROOT ``--resimulate`` source is converted first, a ROOT output is converted after."""
+    kind = args.data_kind
+    out = Path(args.out)
+    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.is_dir() else None) as tmp:
+        native = Path(tmp) / f"out{kind.default_suffix}"
+        changes: dict[str, Any] = {"out": str(native) if out.suffix.lower() == ".root" else args.out}
+        if _is_root(getattr(args, "resimulate", None)):
+            source = Path(tmp) / f"source{kind.default_suffix}"
+            kind.write(source, kind.read(args.resimulate))
+            changes["resimulate"] = str(source)
+        summary = dict(kind.generate(argparse.Namespace(**{**vars(args), **changes})))
+        if out.suffix.lower() == ".root":
+            kind.write(out, kind.read(native))
+            summary["path"] = str(out)
+    return summary

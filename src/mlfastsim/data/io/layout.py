@@ -14,7 +14,7 @@ __all__ = ["ATTRS_KEY", "channels_first", "check_channel_order", "detect_format"
 #: Key under which the attributes (JSON) are stored: Parquet schema metadata / HDF5 file attribute.
 ATTRS_KEY = "mlfastsim"
 
-_MAGIC = {b"PAR1": "parquet", b"\x89HDF\r\n\x1a\n": "hdf5"}
+_MAGIC = {b"PAR1": "parquet", b"\x89HDF\r\n\x1a\n": "hdf5", b"root": "root"}
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".h5": "hdf5", ".hdf5": "hdf5"}
 
 
@@ -31,7 +31,7 @@ def format_for_suffix(path: str | Path, fmt: str | None = None) -> str:
 
 
 def detect_format(path: str | Path) -> str:
-    """``"parquet"`` or ``"hdf5"`` from the file's first bytes (not its name)."""
+    """``"parquet"``, ``"hdf5"`` or ``"root"`` from the file's first bytes (not its name)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -45,7 +45,7 @@ def detect_format(path: str | Path) -> str:
     if not head:
         raise InputError(f"{path}: empty file; regenerate it")
     raise InputError(
-        f"{path}: neither Parquet nor HDF5 (first bytes {head[:4]!r}); "
+        f"{path}: neither Parquet, HDF5 nor ROOT (first bytes {head[:4]!r}); "
         "give a data file written by mlfastsim or a public one"
     )
 

@@ -12,12 +12,15 @@ from mlfastsim.data.kinds.base import Codec, DataKind, DataSettings, Events
 from mlfastsim.data.kinds.jet_images import KIND as JET_IMAGES
 from mlfastsim.data.kinds.particle_jets import KIND as PARTICLE_JETS
 from mlfastsim.data.kinds.pid import KIND as PID
+from mlfastsim.data.kinds.root import with_root_files
 from mlfastsim.data.kinds.tpc import KIND as TPC
 
 __all__ = ["KINDS", "Codec", "DataKind", "DataSettings", "Events", "get_kind", "kind_of"]
 
-#: name → kind, in the order ``sniff`` tries them.
-KINDS: dict[str, DataKind] = {k.name: k for k in (JET_IMAGES, PARTICLE_JETS, PID, TPC)}
+#: name → kind, in the order ``sniff`` tries them; every kind also reads and writes ROOT files (.root).
+KINDS: dict[str, DataKind] = {
+    k.name: with_root_files(k) for k in (JET_IMAGES, PARTICLE_JETS, PID, TPC)
+}
 
 
 def get_kind(name: str) -> DataKind:
