@@ -10,6 +10,7 @@ from torch import nn
 from mlfastsim._utils import InputError
 from mlfastsim._utils.config import config_from_dict
 from mlfastsim.models.cgan_pid import CGANPID, CGANPIDConfig
+from mlfastsim.models.cgan_tpc import CGANTPC, CGANTPCConfig
 from mlfastsim.models.gvae import GVAE, GVAEConfig
 from mlfastsim.models.gvae_paper import GVAEPaper, GVAEPaperConfig
 from mlfastsim.models.library import Library, LibraryConfig
@@ -50,7 +51,7 @@ FAMILIES: dict[str, Family] = {
             "library",
             LibraryConfig,
             Library,
-            ("jet-images", "particle-jets", "pid"),
+            ("jet-images", "particle-jets", "pid", "tpc"),
             "replay the nearest stored training event (seed 004's library approach)",
         ),
         Family(
@@ -61,6 +62,13 @@ FAMILIES: dict[str, Family] = {
             "seed 003's particle-cloud VAE",
         ),
         Family("cgan-pid", CGANPIDConfig, CGANPID, ("pid",), "seed 004's conditional GAN of the RICH PID DLLs"),
+        Family(
+            "cgan-tpc",
+            CGANTPCConfig,
+            CGANTPC,
+            ("tpc",),
+            "seed 004's conditional WGAN-GP of MPD TPC pad-row windows (8 pads x 16 time buckets)",
+        ),
     )
 }
 

@@ -139,7 +139,8 @@ class TPCCodec:
         return TPCWindows(adc, cond, pad_offset, time_offset, crossing, np.full(n, -1, np.int64))
 
     def model_fields(self) -> dict[str, Any]:
-        """Cells, conditions and the threshold in feature units (a GAN zero-suppresses its output with it)."""
+        """Cells, conditions, the threshold and scale of the feature transform (a GAN zero-suppresses its output
+        and computes reconstruction features with them) and the condition statistics."""
         return {
             "n_max": _CELLS,
             "n_features": 1,
@@ -147,6 +148,10 @@ class TPCCodec:
             "n_pads": C.N_PADS,
             "n_time": C.N_TIME,
             "threshold": self.threshold_feature(),
+            "feature_scale": self._log_max,
+            "adc_scale": self.data.adc_scale,
+            "cond_mean": tuple(self.cond_norm.mean),
+            "cond_std": tuple(self.cond_norm.std),
             "outputs": ("features", "mask"),
         }
 
