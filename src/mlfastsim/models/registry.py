@@ -10,6 +10,7 @@ from torch import nn
 from mlfastsim._utils import InputError
 from mlfastsim._utils.config import config_from_dict
 from mlfastsim.models.cgan_pid import CGANPID, CGANPIDConfig
+from mlfastsim.models.cgan_shower import CGANShower, CGANShowerConfig
 from mlfastsim.models.cgan_tpc import CGANTPC, CGANTPCConfig
 from mlfastsim.models.gvae import GVAE, GVAEConfig
 from mlfastsim.models.gvae_paper import GVAEPaper, GVAEPaperConfig
@@ -51,7 +52,7 @@ FAMILIES: dict[str, Family] = {
             "library",
             LibraryConfig,
             Library,
-            ("jet-images", "particle-jets", "pid", "tpc"),
+            ("jet-images", "particle-jets", "pid", "showers", "tpc"),
             "replay the nearest stored training event (seed 004's library approach)",
         ),
         Family(
@@ -62,6 +63,13 @@ FAMILIES: dict[str, Family] = {
             "seed 003's particle-cloud VAE",
         ),
         Family("cgan-pid", CGANPIDConfig, CGANPID, ("pid",), "seed 004's conditional GAN of the RICH PID DLLs"),
+        Family(
+            "cgan-shower",
+            CGANShowerConfig,
+            CGANShower,
+            ("showers",),
+            "seed 004's conditional GAN of LHCb ECAL showers, steered by an asymmetry regressor",
+        ),
         Family(
             "cgan-tpc",
             CGANTPCConfig,

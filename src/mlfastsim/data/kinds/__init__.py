@@ -13,13 +13,14 @@ from mlfastsim.data.kinds.jet_images import KIND as JET_IMAGES
 from mlfastsim.data.kinds.particle_jets import KIND as PARTICLE_JETS
 from mlfastsim.data.kinds.pid import KIND as PID
 from mlfastsim.data.kinds.root import with_root_files
+from mlfastsim.data.kinds.showers import KIND as SHOWERS
 from mlfastsim.data.kinds.tpc import KIND as TPC
 
 __all__ = ["KINDS", "Codec", "DataKind", "DataSettings", "Events", "get_kind", "kind_of"]
 
 #: name → kind, in the order ``sniff`` tries them; every kind also reads and writes ROOT files (.root).
 KINDS: dict[str, DataKind] = {
-    k.name: with_root_files(k) for k in (JET_IMAGES, PARTICLE_JETS, PID, TPC)
+    k.name: with_root_files(k) for k in (JET_IMAGES, PARTICLE_JETS, PID, SHOWERS, TPC)
 }
 
 

@@ -1,0 +1,383 @@
+"""``cgan-shower``: seed 004's conditional GAN of LHCb ECAL showers, with its auxiliary asymmetry regressor.
+
+Rogachev & Ratnikov, "GAN with an auxiliary regressor for the fast simulation of the electromagnetic
+calorimeter response", ACAT 2021, arXiv:2207.06329 (and EPJ Web Conf. 251, 03043): a generator maps noise and
+the particle's conditions to the 30 × 30 energy map; a *regressor* learns, on the real maps, a physics metric
+that is awkward for the discriminator to pick up — the shower asymmetry along the incidence direction — and
+steers the generator, trained jointly. Here:
+
+* generator G(z, ε, c) (:class:`ShowerGenerator`): an MLP on (global noise ⊕ 5 conditions) giving the shower's
+  shape (a softmax over the cells), its deposited fraction and per-cell fluctuation widths that scale one
+  noise value per cell (StyleGAN's noise inputs); the particle's energy sets the scale exactly. Its output
+  is in the codec's units f = ln(1 + E/ε)/f_max; it is one plain network of (noise, conditions), so that
+  issue 11 can export it (Lamarr ships such MLPs as C); cells below the zero-suppression threshold are
+  zeroed when sampling and softly gated while training (the critic never sees what decoding would remove);
+* critic D(x, c): an MLP on the cells (or a small strided CNN), beside an embedding of the conditions and differentiable
+  summary features of the map in GeV (log total energy, centroid, widths, soft count of cells above
+  threshold) and, with the regressor, the regressor's asymmetry estimate R(x, c) (seed 004's "surrogate
+  metric as an object feature"); WGAN-GP (Gulrajani et al. 2017) or Cramér (Bellemare et al. 2017) losses
+  from :mod:`mlfastsim.models.gan`;
+* regressor R(x, c): a network of the critic's shape trained on real maps to predict their asymmetry (MSE,
+  batch key ``asymmetry``);
+  the generator's loss adds λ_aux · W1(R(G(z, c)), asymmetry of the real batch) (the 1-D Wasserstein
+  distance of the two sets over the batch's conditions), and the critic sees R: both vanish with
+  ``regressor = false`` (the ablation).
+
+Parameter groups (:class:`~mlfastsim.models.base.Adversarial`): critic, generator, regressor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from mlfastsim.models.base import Batch
+from mlfastsim.models.gan import (
+    cramer_critic_loss,
+    cramer_generator_loss,
+    energy_distance,
+    weighted_mean,
+    wgan_critic_loss,
+    wgan_generator_loss,
+)
+from mlfastsim.models.nn import mlp
+
+__all__ = ["CGANShower", "CGANShowerConfig", "ShowerGenerator"]
+
+_CELL_MM = 20.0  # the window's cell pitch (physics.detector.lhcb_ecal_constants.CELL_MM)
+
+
+@dataclass(frozen=True)
+class CGANShowerConfig:
+    """Settings of ``cgan-shower``; ``grid``, ``n_cond``, ``feature_scale``, ``energy_floor``, ``threshold`` and
+    ``log_energy_mean`` / ``log_energy_std`` (the standardisation of the ln E condition, column 4) come from the
+    data (the showers codec).
+
+    Attributes:
+        latent: global noise dimensions. cell_noise: one more noise value per cell (StyleGAN's per-pixel noise
+        inputs, Karras et al. 2019, §3.2), scaled by a learned per-cell width: the sampling fluctuations of
+        each cell, which a few global noise dimensions cannot carry. gen_hidden: generator MLP widths.
+        critic_arch: the critic's (and the regressor's) body, an MLP on the cells or a CNN; critic_hidden: its
+        widths (the first on the cells); critic_channels: the CNN's three strided convolutions.
+        regressor: train the asymmetry regressor and steer with it (False: the ablation). lambda_aux: weight
+        of the generator's W1 term on the regressed asymmetry.
+        loss: ``wgan-gp`` or ``cramer``. gp_lambda: gradient-penalty weight. critic_steps: critic steps per
+        generator step. cramer_dim: the Cramér critic's feature dimension.
+        gate_width: width (in f units) of the soft zero-suppression gate while training.
+    """
+
+    grid: int = 30
+    n_max: int = 900
+    n_features: int = 1
+    n_cond: int = 5
+    feature_scale: float = 8.4
+    energy_floor: float = 0.01
+    threshold: float = 0.015
+    log_energy_mean: float = 2.65
+    log_energy_std: float = 1.13
+    latent: int = 32
+    cell_noise: bool = True
+    gen_hidden: tuple[int, ...] = (512, 512)
+    critic_arch: Literal["mlp", "cnn"] = "mlp"
+    critic_hidden: tuple[int, ...] = (512, 256)
+    critic_channels: tuple[int, int, int] = (16, 32, 32)
+    regressor: bool = True
+    lambda_aux: float = 1.0
+    loss: Literal["wgan-gp", "cramer"] = "wgan-gp"
+    gp_lambda: float = 10.0
+    critic_steps: int = 5
+    cramer_dim: int = 64
+    gate_width: float = 0.01
+
+    @property
+    def noise_dim(self) -> int:
+        """Width of the generator's noise input: ``latent`` (+ G² with ``cell_noise``)."""
+        return self.latent + (self.grid * self.grid if self.cell_noise else 0)
+
+    def batch_keys(self) -> frozenset[str]:
+        """Cells, mask, conditions and, with the regressor, the real maps' asymmetry."""
+        return frozenset({"features", "mask", "cond", *(("asymmetry",) if self.regressor else ())})
+
+
+class _LeakyReLU(nn.LeakyReLU):
+    def __init__(self) -> None:
+        super().__init__(0.2)
+
+
+class ShowerGenerator(nn.Module):
+    """``forward(noise [B, noise_dim], conditions [B, n_cond]) → cells [B, G²]`` in the codec's units, nothing
+    random inside (what export traces).
+
+    An MLP on (global noise ⊕ conditions) gives per-cell logits ℓ, per-cell widths σ and the log deposited
+    fraction φ; the cell energies are e_i = E · e^φ · softmax(ℓ)_i · exp(σ_i ε_i − σ_i²/2) (ε: the per-cell
+    noise; the factor has mean 1), with E = exp(ln E) of the particle (condition column 4, un-standardised):
+    the energy scale is exact by construction and the network learns the shape, the response and the
+    fluctuations. Output f_i = ln(1 + e_i/ε)/f_max = softplus(ln e_i − ln ε)/f_max (the codec's transform).
+    """
+
+    def __init__(self, c: CGANShowerConfig) -> None:
+        super().__init__()
+        g2, width = c.grid * c.grid, c.gen_hidden[-1]
+        self.latent, self.cell_noise = c.latent, c.cell_noise
+        self.body = mlp([c.latent + c.n_cond, *c.gen_hidden], activation=_LeakyReLU, last_activation=True)
+        self.logits = nn.Linear(width, g2)
+        self.widths = nn.Linear(width, g2) if c.cell_noise else None
+        self.fraction = nn.Linear(width, 1)
+        self.log_e = (c.log_energy_mean, c.log_energy_std)
+        self.log_floor, self.scale = math.log(c.energy_floor), c.feature_scale
+        with torch.no_grad():  # start near a plausible shower: e^φ ≈ 1, σ ≈ 0.3 (refined by `prepare`)
+            self.fraction.bias.fill_(0.0)
+            if self.widths is not None:
+                self.widths.bias.fill_(math.log(math.expm1(0.3)))
+
+    def forward(self, noise: Tensor, conditions: Tensor) -> Tensor:
+        h = self.body(torch.cat([noise[:, : self.latent], conditions], dim=1))
+        log_e = conditions[:, 4:5] * self.log_e[1] + self.log_e[0]
+        log_cell = log_e + self.fraction(h) + torch.log_softmax(self.logits(h), dim=1)
+        if self.widths is not None:
+            sigma = nn.functional.softplus(self.widths(h))
+            log_cell = log_cell + sigma * noise[:, self.latent :] - 0.5 * sigma**2
+        return nn.functional.softplus(log_cell - self.log_floor) / self.scale
+
+
+class _MapNet(nn.Module):
+    """Map ``[B, G²]`` ⊕ condition embedding ⊕ extra per-row features → ``[B, out]``: an MLP on the cells
+    (``arch = "mlp"``: what a cell-level classifier sees) or a strided CNN (``"cnn"``). ``bias``: of the last
+    layer (a WGAN critic's cancels in E D(x) − E D(x̃): none)."""
+
+    def __init__(self, c: CGANShowerConfig, n_extra: int, out: int, bias: bool = True) -> None:
+        super().__init__()
+        self.grid, self.conv = c.grid, c.critic_arch == "cnn"
+        if self.conv:
+            ch = c.critic_channels
+            self.body: nn.Module = nn.Sequential(
+                nn.Conv2d(1, ch[0], 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+                nn.Conv2d(ch[0], ch[1], 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+                nn.Conv2d(ch[1], ch[2], 3, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Flatten(),
+            )  # fmt: skip
+            side = c.grid
+            for k in (4, 4, 3):
+                side = (side + 2 - k) // 2 + 1
+            width = ch[2] * side * side
+        else:
+            self.body = nn.Sequential(nn.Linear(c.grid * c.grid, c.critic_hidden[0]), nn.LeakyReLU(0.2))
+            width = c.critic_hidden[0]
+        self.cond = nn.Sequential(nn.Linear(c.n_cond, 64), nn.LeakyReLU(0.2))
+        self.head = mlp(
+            [width + 64 + n_extra, *c.critic_hidden[1:]], activation=_LeakyReLU, last_activation=True
+        )
+        self.out = nn.Linear(
+            c.critic_hidden[-1] if len(c.critic_hidden) > 1 else width + 64 + n_extra, out, bias=bias
+        )
+
+    def forward(self, x: Tensor, cond: Tensor, extra: Tensor) -> Tensor:
+        h = self.body(x.view(-1, 1, self.grid, self.grid) if self.conv else x)
+        return self.out(self.head(torch.cat([h, self.cond(cond), extra], dim=1)))
+
+
+class CGANShower(nn.Module):
+    """The conditional shower GAN (module docstring). Batches: ``features [B, G², 1]`` (codec units),
+    ``cond [B, 5]``, ``asymmetry [B]`` (with the regressor), optional ``weight [B]``."""
+
+    def __init__(self, config: CGANShowerConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        self.gen = ShowerGenerator(c)
+        n_extra = 6 + (1 if c.regressor else 0)
+        self.critic = _MapNet(c, n_extra, c.cramer_dim if c.loss == "cramer" else 1, bias=c.loss == "cramer")
+        self.reg = _MapNet(c, 0, 1) if c.regressor else None
+        pos = (torch.arange(c.grid, dtype=torch.float32) - (c.grid - 1) / 2) * (_CELL_MM / 10.0)  # [cm]
+        self.xs: Tensor
+        self.ys: Tensor
+        self.register_buffer("xs", pos.repeat(c.grid), persistent=False)  # cell (i, j) → x = pos[j]
+        self.register_buffer("ys", pos.repeat_interleave(c.grid), persistent=False)
+        self.f_threshold = math.log1p(c.threshold / c.energy_floor) / c.feature_scale
+        # training conditions (normalised), drawn for sampling without conditions: p(shower) = Σ p(c) p(x | c)
+        self.condition_bank: Tensor
+        self.register_buffer("condition_bank", torch.zeros(0, c.n_cond))
+
+    # ---- the plain generator path -------------------------------------------------------------------
+    def generator(self, noise: Tensor, conditions: Tensor) -> Tensor:
+        """Cells ``[B, G²]`` (codec units, ≥ 0) for ``noise [B, noise_dim]`` and normalised ``conditions
+        [B, n_cond]`` (:class:`ShowerGenerator`)."""
+        return self.gen(noise, conditions)
+
+    def sampler(self) -> ShowerGenerator:
+        """The generator as a module of (noise, conditions) (what export traces; shares the weights)."""
+        return self.gen
+
+    def _noise(self, n: int, like: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return torch.randn(
+            n, self.config.noise_dim, generator=generator, device=like.device, dtype=like.dtype
+        )
+
+    def _gate(self, f: Tensor) -> Tensor:
+        """Soft zero suppression: f · σ((f − f_thr)/width) (decoding applies the hard cut)."""
+        return f * torch.sigmoid((f - self.f_threshold) / self.config.gate_width)
+
+    def _fake(self, cond: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return self._gate(self.generator(self._noise(len(cond), cond, generator), cond))
+
+    # ---- critic, regressor and their features ---------------------------------------------------------
+    def summary_features(self, x: Tensor) -> Tensor:
+        """``[B, 6]`` differentiable features of maps ``x [B, G²]``: ln total energy [GeV], centroid (x, y) and
+        widths (x, y) [cm], ln(1 + soft count of cells above threshold)."""
+        c = self.config
+        e = c.energy_floor * torch.expm1(x.clamp_min(0) * c.feature_scale)
+        total = e.sum(1).clamp_min(1e-6)
+        cx, cy = (e * self.xs).sum(1) / total, (e * self.ys).sum(1) / total
+        wx = ((e * self.xs**2).sum(1) / total - cx**2).clamp_min(1e-6).sqrt()
+        wy = ((e * self.ys**2).sum(1) / total - cy**2).clamp_min(1e-6).sqrt()
+        count = torch.sigmoid((x - self.f_threshold) / c.gate_width).sum(1)
+        return torch.stack([total.log(), cx, cy, wx, wy, torch.log1p(count)], dim=1)
+
+    def regress(self, x: Tensor, cond: Tensor) -> Tensor:
+        """The regressor's asymmetry estimate ``[B]`` ∈ (−1, 1) of maps ``x [B, G²]``."""
+        assert self.reg is not None
+        return torch.tanh(self.reg(x, cond, x.new_zeros(len(x), 0))[:, 0])
+
+    def judge(self, x: Tensor, cond: Tensor) -> Tensor:
+        """The critic: scores ``[B]`` (WGAN-GP) or features ``[B, cramer_dim]`` (Cramér) of maps ``x [B, G²]``."""
+        extra = self.summary_features(x)
+        if self.reg is not None:
+            extra = torch.cat([extra, self.regress(x, cond)[:, None]], dim=1)
+        out = self.critic(x, cond, extra)
+        return out[:, 0] if self.config.loss == "wgan-gp" else out
+
+    # ---- Adversarial -------------------------------------------------------------------------------------
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """critic, generator and (with the regressor) regressor, in training order."""
+        groups = {"critic": list(self.critic.parameters()), "generator": list(self.gen.parameters())}
+        if self.reg is not None:
+            groups["regressor"] = list(self.reg.parameters())
+        return groups
+
+    def group_steps(self) -> dict[str, int]:
+        return {"critic": self.config.critic_steps, "generator": 1, **({"regressor": 1} if self.reg else {})}
+
+    def group_loss(self, group: str, batch: Batch) -> dict[str, Tensor]:
+        """The loss of ``group`` on ``batch`` (honours ``batch["weight"]``)."""
+        real, cond = batch["features"].flatten(1), batch["cond"]
+        weight = batch.get("weight")
+        c = self.config
+        if group == "critic":
+            fake = self._fake(cond)
+            if c.loss == "cramer":
+                return cramer_critic_loss(self.judge, real, fake, self._fake(cond), cond, weight, c.gp_lambda)
+            return wgan_critic_loss(self.judge, real, fake, cond, weight, c.gp_lambda)
+        if group == "generator":
+            fake = self._fake(cond)
+            if c.loss == "cramer":
+                adv = cramer_generator_loss(self.judge, real, fake, self._fake(cond), cond, weight)
+            else:
+                adv = wgan_generator_loss(self.judge, fake, cond, weight)
+            out = {"adversarial": adv.detach()}
+            loss = adv
+            if self.reg is not None:
+                aux = _sorted_w1(self.regress(fake, cond), batch["asymmetry"], weight)
+                loss, out["asymmetry_w1"] = loss + c.lambda_aux * aux, aux.detach()
+            return {"loss": loss, **out}
+        if group == "regressor" and self.reg is not None:
+            mse = weighted_mean((self.regress(real, cond) - batch["asymmetry"]) ** 2, weight)
+            return {"loss": mse, "mse": mse.detach()}
+        raise KeyError(f"cgan-shower has no parameter group {group!r}")
+
+    def loss(self, batch: Batch) -> dict[str, Tensor]:
+        """A monitor (validation, and gradients for every parameter): the critic's Wasserstein estimate
+        E D(x) − E D(x̃) (WGAN-GP; the Cramér surrogate otherwise) plus the regressor's MSE and the generator's
+        asymmetry W1 (``loss``), and ``energy_distance``, critic-free, between the real and generated
+        (summary features ⊕ conditions): what ``best_metric`` should follow. Training minimises
+        :meth:`group_loss` instead."""
+        real, cond = batch["features"].flatten(1), batch["cond"]
+        weight = batch.get("weight")
+        fake = self._fake(cond)
+        if self.config.loss == "cramer":
+            h_r, h_g, h_g2 = (
+                self.judge(real, cond),
+                self.judge(fake, cond),
+                self.judge(self._fake(cond), cond),
+            )
+            per_row = (h_r - h_g).norm(dim=1) + (h_r - h_g2).norm(dim=1) - (h_g - h_g2).norm(dim=1)
+            w_est = weighted_mean(per_row, weight)
+        else:
+            w_est = weighted_mean(self.judge(real, cond), weight) - weighted_mean(
+                self.judge(fake, cond), weight
+            )
+        out = {"wasserstein": w_est}
+        total = w_est
+        if self.reg is not None:
+            mse = weighted_mean((self.regress(real, cond) - batch["asymmetry"]) ** 2, weight)
+            aux = _sorted_w1(self.regress(fake, cond), batch["asymmetry"], weight)
+            out.update(regressor_mse=mse, asymmetry_w1=aux)
+            total = total + mse + aux
+        with torch.no_grad():
+            s_r = torch.cat([self.summary_features(real), cond], dim=1)
+            s_g = torch.cat([self.summary_features(fake), cond], dim=1)
+            out["energy_distance"] = energy_distance(s_r, s_g, weight, weight)
+        return {"loss": total, **{k: v.detach() for k, v in out.items()}}
+
+    # ---- GenerativeModel / Prepared ------------------------------------------------------------------
+    def prepare(self, data: Batch) -> None:
+        """Store the training showers' normalised conditions ``data["cond"]`` (drawn by ``sample`` without
+        conditions) and start the generator at their average shower: the cell logits' biases at the log of
+        the mean energy share of each cell, the deposited-fraction bias at the mean ln(E_dep / E) (an output
+        layer initialised at the data's mean, as is common; training refines both)."""
+        cond = data["cond"].detach().to(self.condition_bank.device, torch.float32)
+        self.condition_bank = cond.clone()
+        c = self.config
+        with torch.no_grad():
+            f = data["features"].detach().flatten(1).to(torch.float64)
+            e = c.energy_floor * torch.expm1(f.clamp_min(0) * c.feature_scale)
+            total = e.sum(1)
+            ok = total > 0
+            if not ok.any():
+                return
+            share = (e[ok] / total[ok, None]).mean(0)
+            log_e = cond[ok, 4].to(torch.float64) * c.log_energy_std + c.log_energy_mean
+            self.gen.logits.bias.copy_(share.clamp_min(1e-7).log().to(self.gen.logits.bias))
+            self.gen.fraction.bias.fill_(float((total[ok].log() - log_e).mean()))
+
+    def _load_from_state_dict(
+        self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
+        key = prefix + "condition_bank"
+        if key in state_dict:
+            self.condition_bank = torch.empty_like(state_dict[key])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def needs_conditions(self) -> bool:
+        """False once prepared: without conditions they are drawn from the training showers'."""
+        return len(self.condition_bank) == 0
+
+    def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
+        """``n`` maps ``{"features": [n, G², 1], "mask": [n, G²]}`` (hard zero suppression) for ``cond["cond"]``
+        or, without, for conditions drawn from the bank (returned as ``matched_cond``)."""
+        dev = self.condition_bank.device
+        out: Batch = {}
+        if cond is not None and "cond" in cond:
+            c = cond["cond"].to(dev, torch.float32)
+        else:
+            if len(self.condition_bank) == 0:
+                raise RuntimeError("cgan-shower needs conditions: it has no training conditions stored")
+            pick = torch.randint(len(self.condition_bank), (n,), generator=generator, device=dev)
+            c = out["matched_cond"] = self.condition_bank[pick]
+        f = self.generator(self._noise(n, c, generator), c)
+        f = torch.where(f >= self.f_threshold, f, torch.zeros_like(f))
+        out.update(features=f.unsqueeze(-1), mask=torch.ones(f.shape, dtype=torch.bool, device=dev))
+        return out
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        return self.loss(batch)
+
+
+def _sorted_w1(a: Tensor, b: Tensor, weight: Tensor | None = None) -> Tensor:
+    """1-D W1 of two equal-size sets ``[B]`` (mean |sorted a − sorted b|; weighted rows: weights of b's order)."""
+    diff = (a.sort().values - b.sort().values).abs()
+    if weight is None:
+        return diff.mean()
+    return weighted_mean(diff, weight[b.argsort()])
