@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,8 @@ def _store_fitted(
 ) -> dict[str, Any]:
     """Fit a model without gradients (the library) and write its checkpoints and config."""
     model.fit_data(data.tensors)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun every rank fits the same; rank 0 alone writes
+        return {"stored_events": len(data)}
     out.mkdir(parents=True, exist_ok=True)
     resolved = config_to_dict(cfg)
     assert isinstance(model, torch.nn.Module)
