@@ -24,7 +24,14 @@ import numpy as np
 from mlfastsim._utils import InputError
 from mlfastsim.bench.timing import machine_facts
 
-__all__ = ["bench_scaling", "scaling_markdown", "scaling_table", "timed_seconds", "torchrun_command"]
+__all__ = [
+    "bench_scaling",
+    "scaling_markdown",
+    "scaling_rows",
+    "scaling_table",
+    "timed_seconds",
+    "torchrun_command",
+]
 
 
 def torchrun_command(nproc: int, family: str, data: str, out: str, extra: Sequence[str] = ()) -> list[str]:
@@ -69,6 +76,8 @@ def bench_scaling(
         epoch boundary fell inside), the settings, ``load_before``/``load_after`` (1-minute load averages)
         and the machine facts.
     """
+    if nprocs[0] != 1:
+        raise InputError(f"--nproc: start with 1 (the reference of the speed-up), got {list(nprocs)}")
     if steps <= warmup:
         raise InputError(f"--steps {steps}: must exceed the {warmup} warm-up steps that are not timed")
     extra = ["--max-steps", str(steps), "--set", "train.log_every_steps=1", "--set", "train.device=cpu"]
@@ -90,16 +99,9 @@ def bench_scaling(
                 seconds, timed[p], cross = timed_seconds(out, warmup)
                 times[p].append(seconds)
                 crossed[p] = crossed[p] or cross
-    base = float(np.mean(times[nprocs[0]])) / nprocs[0]  # time of one process's share at the first count
-    rows = []
-    for p in nprocs:
-        mean = float(np.mean(times[p]))
-        speedup = p * base / mean
-        rows.append({
-            "processes": p, "times_s": times[p], "mean_s": mean, "std_s": float(np.std(times[p], ddof=1))
-            if len(times[p]) > 1 else 0.0, "speedup": speedup, "efficiency": speedup / p,
-            "steps_timed": timed[p], "epoch_boundary_inside": crossed[p],
-        })  # fmt: skip
+    rows = scaling_rows(times)
+    for row in rows:
+        row.update(steps_timed=timed[row["processes"]], epoch_boundary_inside=crossed[row["processes"]])
     return {
         "family": family,
         "data": data,
@@ -114,6 +116,23 @@ def bench_scaling(
         "load_after": os.getloadavg()[0],
         "machine": machine_facts(),
     }
+
+
+def scaling_rows(times: dict[int, list[float]]) -> list[dict[str, Any]]:
+    """Seed 002's rows from the timed seconds of each process count (1 first): mean and standard deviation,
+    speed-up S_p = p · T_1 / T_p (p processes do p times the work) and efficiency S_p / p = T_1 / T_p."""
+    counts = list(times)
+    if counts[0] != 1:
+        raise InputError(f"--nproc: start with 1 (the reference of the speed-up), got {counts}")
+    base = float(np.mean(times[1]))
+    rows = []
+    for p in counts:
+        mean = float(np.mean(times[p]))
+        std = float(np.std(times[p], ddof=1)) if len(times[p]) > 1 else 0.0
+        speedup = p * base / mean
+        rows.append({"processes": p, "times_s": times[p], "mean_s": mean, "std_s": std, "speedup": speedup,
+                     "efficiency": speedup / p})  # fmt: skip
+    return rows
 
 
 def _cells(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:

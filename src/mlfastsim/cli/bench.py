@@ -23,12 +23,14 @@ def add_parser(sub: Any) -> None:
             "detector run again on the stored inputs) and, for jet images, gvae-paper; the ratios between "
             "them; threads, backend, precision, hardware and peak memory recorded; --markdown FILE writes the "
             "table into FILE (docs/performance.md). 'scaling': weak-scaling of distributed training under "
-            "torchrun. 'models' times gvae-paper and gvae reconstruction on the same batch of real jets, "
+            "torchrun. 'precision': a family trained and sampled in fp32 and bf16 (losses, fidelity, "
+            "speed side by side). 'models' times gvae-paper and gvae reconstruction on the same batch of real jets, "
             "'detector' the jet-image detector alone, 'metrics' the whole evaluation suite."
         ),
     )
     p.add_argument(
-        "what", nargs="?", default="runs", choices=("runs", "scaling", "models", "detector", "metrics"),
+        "what", nargs="?", default="runs",
+        choices=("runs", "scaling", "precision", "models", "detector", "metrics"),
         help="what to time (default runs)",
     )  # fmt: skip
     p.add_argument("--data", default=None, help="models/detector/metrics/scaling: a data file")
@@ -73,6 +75,9 @@ def add_scaling_arguments(p: argparse.ArgumentParser) -> None:
         "--steps", type=int, default=100, help="scaling: optimiser steps per process (default 100)"
     )
     p.add_argument("--work", default=None, help="scaling: folder for the runs (default: a temporary one)")
+    p.add_argument(
+        "--n-eval", type=int, default=1000, help="precision: held-out events to judge (default 1000)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
 
         result = _bench_scaling(args, bench_scaling)
         table, markdown = scaling_table(result), scaling_markdown(result)
+    elif args.what == "precision":
+        from mlfastsim.bench.precision import bench_precision, precision_markdown
+
+        result = _bench_precision(args, bench_precision)
+        table = markdown = precision_markdown(result)
     elif args.what == "models":
         from mlfastsim.bench.models import bench_models
 
@@ -126,8 +136,9 @@ def run(args: argparse.Namespace) -> int:
         from mlfastsim.bench.report import write_section
 
         if markdown is None:
-            raise InputError(f"bench {args.what}: --markdown is for 'runs' and 'scaling'")
-        write_section(args.markdown, args.what, markdown)
+            raise InputError(f"bench {args.what}: --markdown is for 'runs', 'scaling' and 'precision'")
+        section = f"precision {args.family}" if args.what == "precision" else args.what
+        write_section(args.markdown, section, markdown)
     return 0
 
 
@@ -171,6 +182,21 @@ def _bench_runs(args: argparse.Namespace) -> dict[str, Any]:
         )
     except ValueError as exc:
         raise InputError(str(exc)) from None
+
+
+def _bench_precision(args: argparse.Namespace, bench_precision: Any) -> dict[str, Any]:
+    from mlfastsim._utils import InputError
+
+    if args.family is None:
+        raise InputError("bench precision: give --family FAMILY (and --data FILE)")
+    if args.steps < 6 or args.n_eval < 2:
+        raise InputError("--steps must be at least 6 and --n-eval at least 2")
+    return dict(
+        bench_precision(
+            args.family, args.data, steps=args.steps, config=args.config, overrides=args.set,
+            n_eval=args.n_eval, work=args.work,
+        )
+    )  # fmt: skip
 
 
 def _bench_scaling(args: argparse.Namespace, bench_scaling: Any) -> dict[str, Any]:

@@ -1,0 +1,71 @@
+"""Weak scaling (seed 002's table) and bf16 measured side by side with fp32."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlfastsim._utils import InputError
+from mlfastsim.bench.precision import bench_precision, precision_markdown
+from mlfastsim.bench.scaling import scaling_rows, timed_seconds
+from mlfastsim.cli.main import main
+from mlfastsim.data.kinds import KINDS
+
+SMALL_PID = [
+    "model.generator_hidden=[16,16]",
+    "model.critic_hidden=[16,16]",
+    "model.bank_size=50",
+    "train.batch_size=16",
+]
+
+
+def test_scaling_rows_reproduce_seed_002s_table() -> None:
+    rows = scaling_rows({1: [69.34], 2: [85.48], 3: [94.96], 4: [101.54]})  # seed 002's mean times (s)
+    assert [round(r["speedup"], 2) for r in rows] == [1.0, 1.62, 2.19, 2.73]
+    assert [round(r["efficiency"], 2) for r in rows] == [1.0, 0.81, 0.73, 0.68]
+    two = scaling_rows({1: [10.0, 12.0], 2: [11.0, 13.0]})[1]
+    assert two["mean_s"] == 12.0 and two["std_s"] == pytest.approx(2**0.5) and two["efficiency"] == 11 / 12
+    with pytest.raises(InputError, match="start with 1"):
+        scaling_rows({2: [1.0], 4: [1.0]})
+
+
+def test_timed_seconds_skip_the_warmup_and_see_epoch_ends(tmp_path: Path) -> None:
+    lines = [
+        {"step": s, "epoch": 0 if s <= 4 else 1, "split": "train", "seconds": 1.0 + 0.5 * s}
+        for s in range(1, 9)
+    ]
+    lines.insert(4, {"step": 4, "epoch": 0, "split": "val", "seconds": 3.5})
+    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    assert timed_seconds(tmp_path, warmup=2) == (3.0, 6, True)
+    assert timed_seconds(tmp_path, warmup=5) == (1.5, 3, False)
+    with pytest.raises(InputError, match="raise --steps"):
+        timed_seconds(tmp_path, warmup=8)
+
+
+def test_bf16_training_and_sampling_are_measured_beside_fp32(tmp_path: Path) -> None:
+    data = tmp_path / "pid.h5"
+    KINDS["pid"].write(data, KINDS["pid"].example(140, seed=1))
+    r = bench_precision("cgan-pid", str(data), steps=8, overrides=SMALL_PID, n_eval=40, work=str(tmp_path))
+    fp32, bf16 = r["training"]["fp32"], r["training"]["bf16"]
+    assert set(fp32["train_losses_last_fifth"]) == {"critic/loss", "generator/loss"}
+    assert fp32["s_per_step"] > 0 and bf16["s_per_step"] > 0
+    # autocast really ran: the same seed and batches give other losses and other samples in bf16
+    assert fp32["train_losses_last_fifth"] != bf16["train_losses_last_fifth"]
+    same = r["sampling"]["trained fp32, sampled fp32"]["W1 feature 0"]["value"]
+    assert r["sampling"]["trained fp32, sampled bf16"]["W1 feature 0"]["value"] != same
+    assert set(r["sampling"]) == {
+        f"trained {p}, sampled {q}" for p in ("fp32", "bf16") for q in ("fp32", "bf16")
+    }
+    assert all(v["us_per_event"] > 0 and v["W1 feature 4"]["uncertainty"] > 0 for v in r["sampling"].values())
+    assert r["floor"]["W1 feature 0"]["n"] == 20
+    page = precision_markdown(r)
+    assert "truth vs truth" in page and "training bf16: generator/loss" in page
+
+
+def test_bench_scaling_and_precision_refuse_bad_input_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "scaling", "--data", "x.h5"]) == 2
+    assert main(["bench", "precision", "--family", "cgan-pid", "--data", "x.h5", "--steps", "3"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert "--family" in errors[0] and "--steps" in errors[1]
