@@ -6,7 +6,7 @@ import numpy as np
 
 from mlfastsim.metrics.result import MetricResult, bootstrap
 
-__all__ = ["efficiency_ratio", "separation_power"]
+__all__ = ["efficiency_ratio", "separation_power", "weighted_quantile"]
 
 
 def _hist_prob(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -65,6 +65,8 @@ def efficiency_ratio(
     bins_of: np.ndarray,
     bin_edges: np.ndarray,
     bins_of_gen: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    weights_gen: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Efficiency of the cut x > ``cut`` in bins of another variable, and the ratio generated / reference.
 
@@ -80,11 +82,18 @@ def efficiency_ratio(
             when ``bins_of_gen`` is None — the usual case of a conditional generator run on the same inputs).
         bin_edges: ``[B + 1]`` edges of the binning variable.
         bins_of_gen: ``[M]`` binning-variable values for the generated tracks, if they differ.
+        weights: ``[N]`` per-track weights of the reference (e.g. sWeights, which may be negative; None: 1).
+        weights_gen: ``[M]`` weights of the generated tracks (None: 1).
+
+    With weights, ε = Σ_pass w / Σ w per bin and its variance is the linearised
+    [(1 − ε)² Σ_pass w² + ε² Σ_fail w²] / (Σ w)², which is the binomial ε(1 − ε)/n for unit weights and behaves
+    as a binomial of the effective count n_eff = (Σ w)² / Σ w² otherwise.
 
     Returns:
-        dict of float64 ``[B]`` arrays: ``eff_ref``, ``eff_gen`` with binomial errors ``eff_ref_err``,
-        ``eff_gen_err``; ``ratio`` = eff_gen / eff_ref and ``ratio_err`` (independent errors propagated);
-        ``n_ref``, ``n_gen`` tracks per bin. Empty bins and ε_ref = 0 give NaN.
+        dict of float64 ``[B]`` arrays: ``eff_ref``, ``eff_gen`` with (weighted) binomial errors
+        ``eff_ref_err``, ``eff_gen_err``; ``ratio`` = eff_gen / eff_ref and ``ratio_err`` (independent errors
+        propagated); ``n_ref``, ``n_gen`` tracks per bin and ``n_eff_ref``, ``n_eff_gen`` their effective
+        counts. Empty bins (Σ w ≤ 0) and ε_ref = 0 give NaN.
     """
     x_ref = np.asarray(x_ref, dtype=np.float64).ravel()
     x_gen = np.asarray(x_gen, dtype=np.float64).ravel()
@@ -96,17 +105,24 @@ def efficiency_ratio(
             f"{len(b_gen)} vs {len(x_gen)} generated (pass bins_of_gen when the generated inputs differ)"
         )
     edges = np.asarray(bin_edges, dtype=np.float64)
+    w_ref = _weights(weights, len(x_ref), "weights")
+    w_gen = _weights(weights_gen, len(x_gen), "weights_gen")
 
-    def eff(x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        total, _ = np.histogram(b, bins=edges)
-        passed, _ = np.histogram(b[x > cut], bins=edges)
+    def eff(x: np.ndarray, b: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, ...]:
+        passed = x > cut
+        total, _ = np.histogram(b, bins=edges, weights=w)
+        total_w2, _ = np.histogram(b, bins=edges, weights=w * w)
+        pass_w, _ = np.histogram(b[passed], bins=edges, weights=w[passed])
+        pass_w2, _ = np.histogram(b[passed], bins=edges, weights=(w * w)[passed])
+        count, _ = np.histogram(b, bins=edges)
         with np.errstate(invalid="ignore", divide="ignore"):
-            e = passed / total
-            err = np.sqrt(e * (1.0 - e) / total)
-        return e, err, total.astype(np.float64)
+            e = np.where(total > 0, pass_w / total, np.nan)
+            var = ((1.0 - e) ** 2 * pass_w2 + e**2 * (total_w2 - pass_w2)) / total**2
+            n_eff = np.where(total_w2 > 0, total**2 / total_w2, 0.0)
+        return e, np.sqrt(np.clip(var, 0.0, None)), count.astype(np.float64), n_eff
 
-    e_ref, s_ref, n_ref = eff(x_ref, b_ref)
-    e_gen, s_gen, n_gen = eff(x_gen, b_gen)
+    e_ref, s_ref, n_ref, neff_ref = eff(x_ref, b_ref, w_ref)
+    e_gen, s_gen, n_gen, neff_gen = eff(x_gen, b_gen, w_gen)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(e_ref > 0, e_gen / e_ref, np.nan)
         ratio_err = np.abs(ratio) * np.sqrt((s_gen / e_gen) ** 2 + (s_ref / e_ref) ** 2)
@@ -120,4 +136,36 @@ def efficiency_ratio(
         "ratio_err": ratio_err,
         "n_ref": n_ref,
         "n_gen": n_gen,
+        "n_eff_ref": neff_ref,
+        "n_eff_gen": neff_gen,
     }
+
+
+def _weights(w: np.ndarray | None, n: int, name: str) -> np.ndarray:
+    if w is None:
+        return np.ones(n)
+    w = np.asarray(w, dtype=np.float64).ravel()
+    if len(w) != n:
+        raise ValueError(f"{name} must have one weight per track: {len(w)} for {n}")
+    return w
+
+
+def weighted_quantile(x: np.ndarray, q: float | np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """The ``q`` quantile(s) of ``x`` with per-value ``weights`` (None: ``np.quantile``, linear interpolation).
+
+    Weighted: the smallest value whose cumulative weight (values sorted) reaches q · Σ w — the inverse of the
+    weighted CDF. Signed weights (sWeights) are allowed; the cumulative weight need not be monotone then and
+    the first crossing is taken. ``x``, ``weights``: ``[N]``; returns float64 of the shape of ``q``.
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    qs = np.asarray(q, dtype=np.float64)
+    if weights is None:
+        return np.asarray(np.quantile(x, qs))
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if len(w) != len(x) or len(x) == 0 or w.sum() <= 0:
+        raise ValueError("weighted_quantile: one weight per value, a positive total weight")
+    order = np.argsort(x, kind="stable")
+    xs, cum = x[order], np.cumsum(w[order])
+    # first crossing: running maximum of the cumulative weight, then a sorted search
+    index = np.searchsorted(np.maximum.accumulate(cum), qs.ravel() * cum[-1], side="left")
+    return xs[np.clip(index, 0, len(xs) - 1)].reshape(qs.shape)

@@ -7,7 +7,7 @@ from scipy.stats import wasserstein_distance
 
 from mlfastsim.metrics.result import MetricResult, bootstrap
 
-__all__ = ["chamfer", "masked_mse", "w1"]
+__all__ = ["chamfer", "masked_mse", "w1", "w1_signed"]
 
 
 def _as_mask(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
@@ -115,7 +115,9 @@ def w1(
         x: ``[N]`` reference values; y: ``[M]`` generated values (same units). NaNs are dropped.
         n_boot: bootstrap replicas (each sample resampled on its own) for the uncertainty.
         seed: int, Generator or None for the bootstrap.
-        x_weights, y_weights: optional non-negative weights ``[N]``, ``[M]`` (resampled with the values).
+        x_weights, y_weights: optional weights ``[N]``, ``[M]`` (resampled with the values). Negative weights
+            (sWeights) are allowed: then W1 = ∫ |F_x − F_y| dt with the weighted CDFs F (:func:`w1_signed`),
+            which is what scipy computes for non-negative weights.
 
     Returns:
         :class:`MetricResult` (W1 in the units of x, bootstrap std, min(N, M)).
@@ -131,7 +133,28 @@ def w1(
     xs = np.column_stack([x, xw])
     ys = np.column_stack([y, yw])
 
+    signed = bool((xw < 0).any() or (yw < 0).any())
+
     def stat(a: np.ndarray, b: np.ndarray) -> float:
+        if signed:
+            return w1_signed(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
         return float(wasserstein_distance(a[:, 0], b[:, 0], a[:, 1], b[:, 1]))
 
     return bootstrap(stat, xs, ys, n_boot=n_boot, seed=seed, paired=False)
+
+
+def w1_signed(x: np.ndarray, xw: np.ndarray, y: np.ndarray, yw: np.ndarray) -> float:
+    """∫ |F_x(t) − F_y(t)| dt with F the CDFs of the weighted samples, each normalised to its total weight.
+
+    The 1-Wasserstein distance for non-negative weights; with signed weights (sWeights) the same integral
+    of the background-subtracted CDFs. ``x``, ``xw``: ``[N]`` values and weights; ``y``, ``yw``: ``[M]``.
+    NaN when a total weight is not positive.
+    """
+    tx, ty = float(np.sum(xw)), float(np.sum(yw))
+    if tx <= 0 or ty <= 0:
+        return float("nan")
+    values = np.concatenate([x, y])
+    mass = np.concatenate([np.asarray(xw, np.float64) / tx, -np.asarray(yw, np.float64) / ty])
+    order = np.argsort(values, kind="stable")
+    values, diff = values[order], np.cumsum(mass[order])
+    return float(np.sum(np.abs(diff[:-1]) * np.diff(values)))
