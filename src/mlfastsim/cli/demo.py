@@ -37,11 +37,17 @@ def add_parser(sub: Any) -> None:
             "disjoint reference set and its resimulated copy), inspect them, draw event displays, train "
             "gvae-paper and gvae briefly, sample, and evaluate everything against the reference with the noise "
             "floors beside. particle-jets: seed 003's chain on 1 TeV top jets at generator and detector level "
-            "(particle-vae in both paradigms beside the library; about 10 minutes, --quick about 3)."
+            "(particle-vae in both paradigms beside the library; about 10 minutes, --quick about 3). pid: seed "
+            "004's RICH chain (Pythia tracks through the reference RICH, cgan-pid beside the library, efficiency "
+            "ratios in bins of P, eta, nTracks per species, speed beside the RICH; --quick about 1 minute)."
         ),
     )
     p.add_argument(
-        "kind", nargs="?", default="jet-images", choices=("jet-images", "particle-jets"), help="which chain"
+        "kind",
+        nargs="?",
+        default="jet-images",
+        choices=("jet-images", "particle-jets", "pid"),
+        help="which chain",
     )
     p.add_argument("--out", default=None, help="output folder (default demo-output, or demo-output-<kind>)")
     p.add_argument("--quick", action="store_true", help="a smaller demo (about 2 minutes)")
@@ -189,6 +195,11 @@ def run(args: argparse.Namespace) -> int:
 
         pplan = PARTICLE_QUICK if args.quick else ParticleDemoPlan()
         run_particle_jet_demo(out, ParticleDemoPlan(**{**pplan.__dict__, "seed": args.seed}))
+    elif args.kind == "pid":
+        from mlfastsim.cli.demo_pid import PID_QUICK, PIDDemoPlan, run_pid_demo
+
+        plan_pid = PID_QUICK if args.quick else PIDDemoPlan()
+        run_pid_demo(out, PIDDemoPlan(**{**plan_pid.__dict__, "seed": args.seed}))
     else:
         plan = QUICK if args.quick else DemoPlan()
         run_demo(out, DemoPlan(**{**plan.__dict__, "seed": args.seed}))
