@@ -81,15 +81,9 @@ def test_bench_runs_times_every_batch_beside_the_reference(
     assert doc.read_text().count("mlfastsim bench runs: start") == 1
 
 
-#: Kinds still being written by another change; every other kind must declare its reference timing.
-PENDING = {"showers"}
-
-
 @pytest.mark.parametrize("name", sorted(KINDS))
 def test_every_kind_declares_how_to_time_its_reference(name: str) -> None:
     kind = KINDS[name]
-    if name in PENDING and not isinstance(kind, Resimulating):
-        pytest.skip(f"{name} does not declare Resimulating yet")
     assert isinstance(kind, Resimulating), (
         f"{name}: declare resimulate(ev, seed) (data.kinds.base.Resimulating)"
     )

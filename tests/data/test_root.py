@@ -45,6 +45,10 @@ def test_every_kind_round_trips_through_a_root_ttree(tmp_path: Path, name: str) 
         meta = json.loads(str(f["mlfastsim"]))
         assert meta["kind"] == name and meta["attrs"]["wall_time_per_event_s"] == {"detector": 0.25}
         assert np.array_equal(tree["event_id"].array(library="np"), events.event_id)
+        hits = {"jet-images": "images", "showers": "response", "tpc": "adc"}  # mostly-zero cells: hits
+        assert name not in hits or "sparse" in meta["layout"][hits[name]]
+        particles = {"jet-images": "gen", "particle-jets": "regions"}
+        assert name not in particles or "jagged" in meta["layout"][particles[name]]
         for field, spec in meta["layout"].items():
             value = getattr(events, field)
             if "jagged" in spec:  # particles: one entry per particle, counted by n<field>
