@@ -11,9 +11,12 @@ import torch
 from mlfastsim.bench.paper import bench_reconstruction, fresh_paper_run
 from mlfastsim.bench.reference import bench_reference
 from mlfastsim.bench.runs import bench_run
+from mlfastsim.bench.sampler import bench_sampler
 from mlfastsim.bench.timing import machine_facts
 from mlfastsim.data.kinds import get_kind
-from mlfastsim.inference import load_run
+from mlfastsim.inference import LoadedRun, load_run
+from mlfastsim.inference.backends import with_backend
+from mlfastsim.models import Exportable
 
 __all__ = ["PAPER", "bench_suite"]
 
@@ -30,6 +33,7 @@ def bench_suite(
     example_events: int = 256,
     precision: str = "fp32",
     seed: int = 0,
+    backend: str = "torch",
 ) -> dict[str, Any]:
     """Time every run of ``runs`` (directories), the reference simulation of each kind among them and, when
     a jet-image run is among them, ``gvae-paper`` (a trained run of it if given, else fresh weights).
@@ -41,6 +45,7 @@ def bench_suite(
         batches: events per call; reference_events: events per reference-simulation call.
         repeats: timed calls per measurement (median reported), after one warm-up call.
         precision: ``"fp32"`` or ``"bf16"`` (autocast) for the runs.
+        backend: ``torch``, ``onnx`` or ``c``: where the exportable runs sample (:func:`_on_backend`).
 
     Returns:
         ``runs`` (per run: :func:`~mlfastsim.bench.runs.bench_run`'s result plus ``events``, ``vs_reference``
@@ -57,7 +62,8 @@ def bench_suite(
         "runs": {},
         "references": {},
     }
-    loaded = {path: load_run(path) for path in runs}
+    placed = {path: _on_backend(load_run(path), backend, path) for path in runs}
+    loaded = {path: run for path, (run, _) in placed.items()}
     for path, run in loaded.items():
         kind = run.kind.name
         if kind not in chosen:
@@ -68,6 +74,8 @@ def bench_suite(
         else:
             try:
                 result = bench_run(run, batches, chosen[kind], repeats=repeats, precision=precision)
+                result["backend"] = placed[path][1]
+                result["sampler"] = bench_sampler(run, batches, chosen[kind], repeats)
             except ValueError as exc:
                 raise ValueError(f"--run {path}: {exc}") from None
         out["runs"][path] = {**result, "events": described[kind]}
@@ -85,6 +93,14 @@ def bench_suite(
         _ratios(r, out["references"][r["kind"]], paper if r["kind"] == "jet-images" else None)
     out["machine"] = machine_facts()
     return out
+
+
+def _on_backend(run: LoadedRun, backend: str, path: str) -> tuple[LoadedRun, str]:
+    """The run with its sampler on ``backend`` when its family is Exportable (others stay in PyTorch), and
+    the backend it got."""
+    if backend == "torch" or not isinstance(run.model, Exportable):
+        return run, "torch"
+    return with_backend(run, backend, torch.get_num_threads(), run_dir=path), backend
 
 
 def _ratios(result: dict[str, Any], reference: Mapping[str, Any], paper: Mapping[str, Any] | None) -> None:

@@ -49,6 +49,7 @@ def add_parser(sub: Any) -> None:
         help="runs: synthetic events of a kind without --conditions (default 256)",
     )  # fmt: skip
     p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="runs: autocast precision")
+    add_backend_argument(p)
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--batch", type=int, default=64, help="jets per reconstruction batch (default 64)")
     p.add_argument("--n", type=int, default=10_000, help="jets per sampling call / per metrics sample")
@@ -77,6 +78,17 @@ def add_scaling_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work", default=None, help="scaling: folder for the runs (default: a temporary one)")
     p.add_argument(
         "--n-eval", type=int, default=1000, help="precision: held-out events to judge (default 1000)"
+    )
+
+
+def add_backend_argument(p: argparse.ArgumentParser) -> None:
+    """``--backend``: where the runs' samplers run (exportable families; the others stay in PyTorch)."""
+    p.add_argument(
+        "--backend",
+        choices=("torch", "onnx", "c"),
+        default="torch",
+        help="runs: torch (default), onnx (ONNX Runtime, --threads intra-op threads) or c (the compiled C "
+        "of a plain-MLP generator); each run's sampler is exported and parity-checked first",
     )
 
 
@@ -179,6 +191,7 @@ def _bench_runs(args: argparse.Namespace) -> dict[str, Any]:
             reference_events=args.reference_events,
             example_events=args.example_events,
             precision=args.precision,
+            backend=args.backend,
         )
     except ValueError as exc:
         raise InputError(str(exc)) from None

@@ -23,7 +23,7 @@ def add_parser(sub: Any) -> None:
         ),
     )
     p.add_argument("--run", required=True, help="run directory written by 'mlfastsim train'")
-    p.add_argument("--format", required=True, choices=("onnx", "torchscript"), help="output format")
+    p.add_argument("--format", required=True, choices=("onnx", "torchscript", "c"), help="output format")
     p.add_argument("--out", required=True, help="output file (.onnx, .pt, .c)")
     p.add_argument(
         "--mode",

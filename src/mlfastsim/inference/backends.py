@@ -21,7 +21,7 @@ from mlfastsim.models.base import Batch, GenerativeModel, SamplerSpec, TensorSpe
 
 __all__ = ["BACKENDS", "OnnxGenerator", "spec_from_dict", "with_backend"]
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("torch", "onnx", "c")
 
 
 def spec_from_dict(data: dict[str, Any]) -> SamplerSpec:
@@ -112,4 +112,8 @@ def with_backend(
         return run
     if backend == "onnx":
         return dataclasses.replace(run, model=OnnxGenerator(run, threads, model_file, run_dir))
+    if backend == "c":
+        from mlfastsim.inference.c_export import CGenerator
+
+        return dataclasses.replace(run, model=CGenerator(run, run_dir))
     raise InputError(f"--backend {backend!r}: choose one of {', '.join(BACKENDS)}")

@@ -48,7 +48,7 @@ __all__ = [
     "sampler_metadata",
 ]
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx", "torchscript", "c")
 #: Largest |exported − PyTorch| per float output, relative to the largest |PyTorch| of that output.
 PARITY_RTOL = 1e-5
 #: Events in the parity check (a fixed seed: the same noise and conditions at every export).
@@ -275,7 +275,7 @@ def export_run(
         if fmt == "c":
             from mlfastsim.inference.c_export import write_c
 
-            meta["parity"] = write_c(sampler, spec, inputs, ref, meta, tmp)
+            meta["parity"] = write_c(sampler, spec, inputs, ref, meta, tmp, target.stem)
         elif fmt == "onnx":
             tmp.write_bytes(export_onnx_bytes(sampler, inputs, meta))
             meta["parity"] = _check_onnx(tmp, spec, inputs, ref)
