@@ -19,13 +19,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/mlfastsim demo --out $(DEMO_OUT)
+	$(BIN)/mlfastsim demo --overwrite --out $(DEMO_OUT)
 
 demo-quick: $(STAMP)
-	$(BIN)/mlfastsim demo --quick --out $(DEMO_OUT)
+	$(BIN)/mlfastsim demo --quick --overwrite --out $(DEMO_OUT)
 
 demo-particle-jets: $(STAMP)
-	$(BIN)/mlfastsim demo particle-jets --out $(DEMO_OUT)-particle-jets
+	$(BIN)/mlfastsim demo particle-jets --overwrite --out $(DEMO_OUT)-particle-jets
 
 performance: $(STAMP)
 	bash docs/performance.sh

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from mlfastsim._utils import InputError
+from mlfastsim._utils.checkpoint import load_checkpoint, rewrite_checkpoint
 from mlfastsim.cli.main import main
 from mlfastsim.data.kinds import KINDS
 from mlfastsim.inference import export as export_module
@@ -146,9 +147,9 @@ def test_error_paths_are_one_line_and_leave_nothing(
     # unknown family: a checkpoint claiming one this version does not know
     bad = tmp_path / "bad"
     bad.mkdir()
-    ckpt = torch.load(run_dir / "best.pt", weights_only=False)
+    ckpt = load_checkpoint(run_dir / "best.pt")
     ckpt["extra"]["family"] = "no-such-family"
-    torch.save(ckpt, bad / "best.pt")
+    rewrite_checkpoint(bad / "best.pt", ckpt)  # an edited checkpoint with a valid content hash
     fails([*export, str(out), "--run", str(bad)], "unknown model family")
     # corrupt checkpoint
     (bad / "best.pt").write_bytes(b"\x00garbage" * 10)

@@ -1,34 +1,52 @@
-"""The checkpoint file format (model, optimiser, scheduler, config, step, seeds, RNG states), atomically written.
+"""The checkpoint file format (model, optimiser, scheduler, config, step, seeds, RNG states), atomically written
+and verified.
 
 Below training and inference both: the trainer writes checkpoints, ``inference`` reads them without
-importing anything of training.
+importing anything of training. Every checkpoint carries a SHA-256 of its whole content (weights bit for
+bit, :func:`content_hash`); the loader recomputes it and refuses a file whose bytes changed. Only plain
+types and tensors are stored, so files load with ``torch.load(weights_only=True)`` (no code runs while
+unpickling), and non-finite weights are never written.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
 import pickle
+import shutil
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from mlfastsim._utils.atomic import atomic_path
-from mlfastsim._utils.errors import InputError
+from mlfastsim._utils.errors import FatalError, InputError
 from mlfastsim._utils.provenance import package_version
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "NonFiniteError",
+    "content_hash",
     "load_checkpoint",
     "restore_rng_state",
+    "rewrite_checkpoint",
     "rng_state",
     "save_checkpoint",
     "unwrap_model",
 ]
 
-#: Bumped when the layout of the checkpoint dict changes incompatibly.
-CHECKPOINT_FORMAT = 1
+#: Bumped when the layout of the checkpoint dict changes incompatibly (2: content hash, weights_only).
+CHECKPOINT_FORMAT = 2
+#: The key of the content hash in a checkpoint.
+HASH_KEY = "content_sha256"
+
+
+class NonFiniteError(FatalError):
+    """A model state with NaN or inf values was about to be written."""
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -63,6 +81,60 @@ def restore_rng_state(state: Mapping[str, Any], device: torch.device | str | Non
         torch.cuda.set_rng_state(state["torch_cuda"], device)
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays as Python numbers and lists, so that the checkpoint loads
+    with ``torch.load(weights_only=True)`` (tensors, dicts, lists, tuples and primitives only)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _feed(h: Any, value: Any) -> None:
+    """Feed a canonical serialisation of ``value`` (dicts by sorted key, tensors by dtype, shape and raw
+    bytes) into the hash ``h``."""
+    if isinstance(value, Mapping):
+        h.update(b"{%d" % len(value))
+        for key in sorted(value, key=repr):
+            h.update(repr(key).encode())
+            _feed(h, value[key])
+        h.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        h.update(b"[%d" % len(value))
+        for item in value:
+            _feed(h, item)
+        h.update(b"]")
+    elif isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    else:
+        h.update(f"{type(value).__name__}:{value!r};".encode())
+
+
+def content_hash(payload: Mapping[str, Any]) -> str:
+    """SHA-256 of everything in ``payload`` except its ``content_sha256`` key (weights bit for bit)."""
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in payload.items() if k != HASH_KEY})
+    return h.hexdigest()
+
+
+def _check_finite(path: Path, state: Mapping[str, Any]) -> None:
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            raise NonFiniteError(
+                f"refusing to write {path}: the model's {key} has non-finite values (NaN or inf)"
+            )
+
+
 def save_checkpoint(
     path: str | Path,
     *,
@@ -79,7 +151,8 @@ def save_checkpoint(
     trainer_state: Mapping[str, Any] | None = None,
     rng_states: Sequence[Mapping[str, Any]] | None = None,
 ) -> Path:
-    """Write a checkpoint atomically (temp file + rename, so a crash never leaves a half file).
+    """Write a checkpoint atomically (temp file + rename, so a crash never leaves a half file), with its
+    content hash; :class:`NonFiniteError` (nothing written) when a weight is NaN or inf.
 
     Args:
         path: target file, e.g. ``run/last.pt``.
@@ -92,22 +165,42 @@ def save_checkpoint(
         trainer_state: the trainer's own bookkeeping (batch index within the epoch, wall time, ...).
         rng_states: one RNG state per rank (see :func:`rng_state`); default: this process's.
     """
+    path = Path(path)
+    model_state = unwrap_model(model).state_dict()
+    _check_finite(path, model_state)
     payload = {
         "format": CHECKPOINT_FORMAT,
         "package_version": package_version(),
-        "model_state": unwrap_model(model).state_dict(),
+        "model_state": model_state,
         "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
         "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
-        "config": dict(config),
+        "config": _plain(dict(config)),
         "step": int(step),
         "epoch": int(epoch),
         "seed": seed,
-        "best_val_loss": best_val_loss,
+        "best_val_loss": None if best_val_loss is None else float(best_val_loss),
         "bad_epochs": int(bad_epochs),
-        "trainer_state": dict(trainer_state or {}),
+        "trainer_state": _plain(dict(trainer_state or {})),
         "rng_states": [dict(s) for s in rng_states] if rng_states is not None else [rng_state()],
-        "extra": dict(extra or {}),
+        "extra": _plain(dict(extra or {})),
     }
+    payload[HASH_KEY] = content_hash(payload)
+    with atomic_path(path) as tmp:
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as exc:  # torch's zip writer reports a failed write (a full disk) this way
+            full = shutil.disk_usage(tmp.parent).free < (1 << 20)
+            code = errno.ENOSPC if full else errno.EIO
+            raise OSError(code, f"{os.strerror(code)} ({' '.join(str(exc).split())})", str(path)) from None
+    return path
+
+
+def rewrite_checkpoint(path: str | Path, data: Mapping[str, Any]) -> Path:
+    """Write a checkpoint dict (e.g. one read with :func:`load_checkpoint` and edited on purpose, as tests
+    of broken runs do) atomically with a fresh content hash. Editing a checkpoint any other way makes it
+    fail verification."""
+    payload = {k: v for k, v in data.items() if k != HASH_KEY}
+    payload[HASH_KEY] = content_hash(payload)
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -115,19 +208,20 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint`; one-line InputError when missing or corrupt.
+    """Read and verify a checkpoint written by :func:`save_checkpoint`.
 
-    Uses ``torch.load(weights_only=False)`` because the file holds plain Python objects (config dicts,
-    RNG states, the fitted normaliser): load only checkpoints you or mlfastsim wrote — unpickling an
-    untrusted file can run arbitrary code.
+    ``torch.load(weights_only=True)``: nothing but tensors and plain types is unpickled, so loading runs
+    no code. One-line InputError when the file is missing, unreadable, not a checkpoint, of a newer
+    format, without a content hash (written before format 2) or when its content hash does not match
+    (bytes changed on disk: the weights are not the ones that were saved).
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"checkpoint {path} not found; train first or check --run / --resume")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=False)
+        data = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = " ".join(str(exc).split())[:200] if str(exc).strip() else type(exc).__name__
         raise InputError(
             f"checkpoint {path} is corrupt or unreadable ({reason}); retrain or use best.pt"
         ) from None
@@ -139,5 +233,16 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise InputError(
             f"checkpoint {path} has format {data['format']} (newer than {CHECKPOINT_FORMAT}); "
             "upgrade mlfastsim"
+        )
+    stored = data.get(HASH_KEY)
+    if stored is None:
+        raise InputError(
+            f"checkpoint {path} has no content hash (format {data['format']}, written before checkpoints "
+            "were verified); retrain it with this version"
+        )
+    if content_hash(data) != stored:
+        raise InputError(
+            f"checkpoint {path} is corrupt: its content hash does not match (bytes changed on disk); "
+            "retrain or use the other checkpoint of the run (best.pt / last.pt)"
         )
     return data

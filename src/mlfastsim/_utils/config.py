@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -65,23 +66,33 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if text is not None and text.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
             return text.lower() in ("true", "yes", "on", "1")
     elif tp is int:
+        number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if text is not None:
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif text is not None:
             try:
-                return int(text.replace("_", ""))
+                number = int(text.replace("_", ""))
             except ValueError:
                 pass
+        if number is not None:
+            if number < 0:  # every integer setting is a count, a size or a seed
+                raise InputError(f"{key}={number} must be >= 0")
+            return number
     elif tp is float:
+        real: float | None = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if text is not None:
+            real = float(value)
+        elif text is not None:
             try:
-                return float(text)
+                real = float(text)
             except ValueError:
                 pass
+        if real is not None:
+            if not math.isfinite(real):
+                raise InputError(f"{key}={value!r} is not a finite number")
+            return real
     elif tp in (str, Path):
         if text is not None:
             return tp(text)
@@ -122,7 +133,8 @@ def apply_overrides(cfg: T, overrides: Sequence[str]) -> T:
 
     Values are coerced from the field types (int, float, bool, str, Literal choices, ``X | None``
     with ``none``, tuples/lists as ``1,2,3`` or ``[1,2,3]``). Raises a one-line InputError for an
-    unknown key, a missing ``=`` or a bad value.
+    unknown key, a missing ``=`` or a bad value: integers must be >= 0 (counts, sizes, seeds) and floats
+    finite (no NaN or inf, which would silently poison a run) — for config files too.
     """
     for item in overrides:
         key, sep, value = item.partition("=")

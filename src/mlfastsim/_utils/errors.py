@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["InputError", "MissingExtraError", "require"]
+from mlfastsim._interrupts import Terminated
+
+__all__ = ["FatalError", "InputError", "MissingExtraError", "Terminated", "require"]
 
 
 class InputError(ValueError):
@@ -13,6 +15,14 @@ class InputError(ValueError):
 
     The CLI prints ``error: <message>`` on one line and exits with status 2, never a traceback.
     The message must name what is wrong, where (file, option, key) and how to fix it.
+    """
+
+
+class FatalError(RuntimeError):
+    """A run that cannot go on for a reason we can name (training diverged, a corrupt checkpoint found
+    while writing, ...): the CLI prints ``error: <message>`` on one line and exits with status 1.
+
+    The message says what happened, what was kept (e.g. the last good checkpoint) and what to do.
     """
 
 

@@ -51,6 +51,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--out", default=None, help="output folder (default demo-output, or demo-output-<kind>)")
     p.add_argument("--quick", action="store_true", help="a smaller demo (about 2 minutes)")
+    p.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier demo in --out")
     p.add_argument("--seed", type=int, default=1, help="seed of the whole chain (default 1)")
     p.set_defaults(func=run)
 
@@ -69,7 +70,7 @@ def _step(title: str) -> float:
 
 def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns the evaluation summary (also written to ``out``)."""
-    from mlfastsim._utils import load_config_file
+    from mlfastsim._utils import atomic_dir, load_config_file
     from mlfastsim.data import concatenate_jets
     from mlfastsim.data.generate import resimulate_jet_images
     from mlfastsim.data.io import inspect_file, read_jet_images, write_jet_images
@@ -132,7 +133,7 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
         config_file = Path(__file__).resolve().parents[3] / "configs" / f"{family}.toml"
         file_cfg = load_config_file(config_file) if config_file.exists() else None
         cfg = resolve_run_config(family, "jet-images", file_cfg, [], epochs=epochs, seed=plan.seed)
-        print(json.dumps(train_run(cfg, train_path, out / "runs" / family), default=str))
+        print(json.dumps(train_run(cfg, train_path, out / "runs" / family, overwrite=True), default=str))
         timings[f"train {family}"] = time.perf_counter() - t
 
         t = _step(f"4/6 {family}: reconstruct or generate the reference jets")
@@ -172,9 +173,8 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
 
     t = _step("6/6 evaluate against the held-out reference, beside the noise floors")
     train = read_jet_images(train_path, max_events=len(reference))
-    result = evaluate(
-        "jet-images", reference, candidates, out / "evaluation", resim=resim, second_reference=train
-    )
+    with atomic_dir(out / "evaluation") as tmp:  # the old results or the new ones, never a mix
+        result = evaluate("jet-images", reference, candidates, tmp, resim=resim, second_reference=train)
     timings["evaluate"] = time.perf_counter() - t
     print(
         f"\nReport: {out / 'evaluation' / 'report.html'}\n"
@@ -185,10 +185,10 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo."""
-    from mlfastsim._utils import check_writable
+    from mlfastsim._utils import check_writable_dir
 
     out = Path(args.out or ("demo-output" if args.kind == "jet-images" else f"demo-output-{args.kind}"))
-    check_writable(out / "demo.json")
+    check_writable_dir(out, "--out", create=False, overwrite=args.overwrite)
     start = time.perf_counter()
     if args.kind == "particle-jets":
         from mlfastsim.cli.demo_particle_jets import PARTICLE_QUICK, ParticleDemoPlan, run_particle_jet_demo

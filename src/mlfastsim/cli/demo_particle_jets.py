@@ -44,7 +44,7 @@ def _step(title: str) -> float:
 
 def run_particle_jet_demo(out: Path, plan: ParticleDemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns both evaluations (also written to ``out/evaluation-*``)."""
-    from mlfastsim._utils import load_config_file
+    from mlfastsim._utils import atomic_dir, load_config_file
     from mlfastsim.data.kinds import KINDS
     from mlfastsim.data.kinds.particle_jets.generate import resimulate_particle_jets
     from mlfastsim.evaluation.driver import evaluate
@@ -118,7 +118,7 @@ def run_particle_jet_demo(out: Path, plan: ParticleDemoPlan) -> dict[str, Any]:
         file_cfg = load_config_file(path) if path.exists() else None
         cfg = resolve_run_config(family, kind.name, file_cfg, sets, epochs=epochs, seed=plan.seed)
         run_dir = out / "runs" / label.replace(" ", "_").replace("(", "").replace(")", "")
-        print(json.dumps(train_run(cfg, paths["train"], run_dir), default=str))
+        print(json.dumps(train_run(cfg, paths["train"], run_dir, overwrite=True), default=str))
         loaded[label] = load_run(run_dir)
         timings[f"train {label}"] = time.perf_counter() - t
 
@@ -137,21 +137,22 @@ def run_particle_jet_demo(out: Path, plan: ParticleDemoPlan) -> dict[str, Any]:
     timings["sample"] = time.perf_counter() - t
 
     t = _step("5/5 evaluate beside the floors: generation (gen level) and detector (reco level)")
-    generation = evaluate(
-        kind.name,
-        reference,
-        {"particle-vae (prior)": prior},
-        out / "evaluation-generation",
-        second_reference=second,
-    )
-    detector_eval = evaluate(
-        kind.name,
-        reference,
-        {"particle-vae (detector | gen jet)": detector, "library (nearest stored | gen pT, eta, m)": library},
-        out / "evaluation-detector",
-        resim=resim,
-        second_reference=second,
-    )
+    with atomic_dir(out / "evaluation-generation") as tmp:  # the old results or the new ones, never a mix
+        generation = evaluate(
+            kind.name, reference, {"particle-vae (prior)": prior}, tmp, second_reference=second
+        )
+    with atomic_dir(out / "evaluation-detector") as tmp:
+        detector_eval = evaluate(
+            kind.name,
+            reference,
+            {
+                "particle-vae (detector | gen jet)": detector,
+                "library (nearest stored | gen pT, eta, m)": library,
+            },
+            tmp,
+            resim=resim,
+            second_reference=second,
+        )
     timings["evaluate"] = time.perf_counter() - t
     print(
         f"\nReports: {out / 'evaluation-generation' / 'report.html'}, {out / 'evaluation-detector' / 'report.html'}"

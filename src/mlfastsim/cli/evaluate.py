@@ -19,7 +19,8 @@ def add_parser(sub: Any) -> None:
             "suite (e.g. jet images: W1 of physics observables, FPD/KPD of energy-flow polynomials, classifier "
             "two-sample tests and, for candidates paired event by event with the reference by event id, "
             "energy mover's distance and masked MSE). Writes DIR/metrics.json, DIR/plots/*.png and "
-            "DIR/report.html, and prints a table with the floors in their own columns."
+            "DIR/report.html (all at once: DIR holds the old results or the new ones, never a mix; nothing is "
+            "created when an input is bad), and prints a table with the floors in their own columns."
         ),
     )
     p.add_argument("--reference", required=True, help="reference file of any data kind (the truth)")
@@ -31,6 +32,7 @@ def add_parser(sub: Any) -> None:
         help="a file to judge (repeatable); NAME defaults to the file name",
     )
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
     p.add_argument("--resim", default=None, help="the reference resimulated (per-event floor)")
     p.add_argument(
         "--second-reference",
@@ -46,11 +48,12 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the files, evaluate, write the outputs."""
-    from mlfastsim._utils import InputError, check_writable
-    from mlfastsim.data.kinds import kind_of
+    from mlfastsim._utils import InputError, atomic_dir
+    from mlfastsim.cli.outputs import check_output_dir
+    from mlfastsim.data.kinds import kind_of, read_events
     from mlfastsim.evaluation.driver import evaluate
 
-    check_writable(Path(args.out) / "metrics.json")
+    out = check_output_dir(args, "--out")
     if args.max_events is not None and args.max_events < 2:
         raise InputError(f"--max-events {args.max_events}: need at least 2 events")
     kind = kind_of(args.reference)
@@ -59,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
         other = kind_of(path)
         if other.name != kind.name:
             raise InputError(f"{path}: {other.name} data, but the reference {args.reference} is {kind.name}")
-        return kind.read(path, max_events=max_events)
+        events = read_events(kind, path, max_events=max_events)
+        if len(events) < 2:
+            raise InputError(f"{path}: {len(events)} event(s); evaluation needs at least 2 per sample")
+        return events
 
     reference = read_same_kind(args.reference, max_events=args.max_events)
     candidates = {}
@@ -73,16 +79,20 @@ def run(args: argparse.Namespace) -> int:
     second = (
         read_same_kind(args.second_reference, max_events=args.max_events) if args.second_reference else None
     )
-    evaluate(
-        kind.name,
-        reference,
-        candidates,
-        args.out,
-        resim=resim,
-        second_reference=second,
-        seed=args.seed,
-        n_jobs=args.jobs,
-        plots=not args.no_plots,
-    )
-    print(f"wrote {Path(args.out) / 'metrics.json'} and {Path(args.out) / 'report.html'}")
+    with atomic_dir(out) as tmp:
+        evaluate(
+            kind.name,
+            reference,
+            candidates,
+            tmp,
+            resim=resim,
+            second_reference=second,
+            seed=args.seed,
+            n_jobs=args.jobs,
+            plots=not args.no_plots,
+        )
+    if args.no_plots:
+        print(f"wrote {out / 'metrics.json'} (no plots and no report: --no-plots)")
+    else:
+        print(f"wrote {out / 'metrics.json'}, {out / 'report.html'} and {out / 'plots'}/")
     return 0

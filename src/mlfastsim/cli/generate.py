@@ -28,6 +28,7 @@ def add_parser(sub: Any) -> None:
     for kind in KINDS.values():
         k = kinds.add_parser(kind.name, help=kind.summary, description=kind.summary)
         k.add_argument("--out", required=True, help="output file (FILE.root: a ROOT TTree)")
+        k.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
         k.add_argument("--seed", type=int, default=1, help="job seed (default 1); same seed, same arrays")
         k.add_argument(
             "--shard", default="0/1", metavar="i/n", help="this job's shard of n (independent seeds)"
@@ -38,9 +39,9 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the kind's generator; prints a one-line JSON summary."""
-    from mlfastsim._utils import check_writable
+    from mlfastsim.cli.outputs import check_output
 
-    check_writable(args.out)
+    check_output(args, "--out")
     print(json.dumps(_generate(args)))
     return 0
 

@@ -30,6 +30,7 @@ def add_parser(sub: Any) -> None:
     group.add_argument("--conditions", help="a file of the run's kind whose events condition the generation")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
     p.add_argument(
         "--backend",
         choices=("torch", "onnx"),
@@ -46,12 +47,13 @@ def run(args: argparse.Namespace) -> int:
     """Sample and write atomically; print a one-line JSON summary with the sampling rate."""
     import torch
 
-    from mlfastsim._utils import InputError, check_writable
-    from mlfastsim.data.kinds import kind_of
+    from mlfastsim._utils import InputError
+    from mlfastsim.cli.outputs import check_output
+    from mlfastsim.data.kinds import kind_of, read_events
     from mlfastsim.inference import load_run, sample_run
     from mlfastsim.inference.backends import with_backend
 
-    check_writable(args.out)
+    check_output(args, "--out")
     if args.threads < 1:
         raise InputError(f"--threads {args.threads}: give a positive number of threads")
     if args.onnx and args.backend != "onnx":
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(
                 f"--conditions {args.conditions}: {kind.name} data, but the run was trained on {loaded.kind.name}"
             )
-        conditions = kind.read(args.conditions)
+        conditions = read_events(kind, args.conditions)
     torch.set_num_threads(args.threads)
     sampling = with_backend(loaded, args.backend, args.threads, args.onnx, args.run)
     start = time.perf_counter()

@@ -25,6 +25,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data", required=True, help="a file of the run's data kind to score")
     p.add_argument("--max-events", type=int, default=None, help="score at most this many jets")
     p.add_argument("--out", default=None, help="write the scores (and labels) here as .npz")
+    p.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
     p.set_defaults(func=run)
 
 
@@ -34,20 +35,21 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from mlfastsim._utils import InputError, atomic_write_bytes, check_writable
-    from mlfastsim.data.kinds import kind_of
+    from mlfastsim._utils import InputError, atomic_write_bytes
+    from mlfastsim.cli.outputs import check_output
+    from mlfastsim.data.kinds import kind_of, read_events
     from mlfastsim.inference import load_run, score_run
     from mlfastsim.metrics import roc_auc
 
     if args.out:
-        check_writable(args.out)
+        check_output(args, "--out")
     loaded = load_run(args.run)
     kind = kind_of(args.data)
     if kind.name != loaded.kind.name:
         raise InputError(
             f"--data {args.data}: {kind.name} data, but the run was trained on {loaded.kind.name}"
         )
-    jets = kind.read(args.data, max_events=args.max_events)
+    jets = read_events(kind, args.data, max_events=args.max_events)
     scores = score_run(loaded, jets)
     summary: dict[str, Any] = {"n": len(scores), "median_score": float(np.median(scores))}
     bkg, sig = scores[jets.y == 0], scores[jets.y == 1]

@@ -21,7 +21,8 @@ def add_parser(sub: Any) -> None:
             "Train a model family on a data file of a kind it accepts. Settings come from the defaults, then "
             "--config (a TOML/JSON file with [model], [train], [data] tables, e.g. configs/gvae.toml), then "
             "--set overrides (e.g. --set train.lr=3e-4 --set data.n_max=200), then --epochs/--max-steps/"
-            "--seed. A checkpoint is written every epoch; --resume continues a killed run exactly. "
+            "--seed. A checkpoint is written every epoch; --resume continues a killed run exactly (and refuses "
+            "another model, data file or [data] setting). --out must not hold another run unless --overwrite. "
             f"Families: {families}."
         ),
     )
@@ -34,6 +35,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
     p.add_argument("--seed", type=int, default=None, help="training seed")
     p.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     p.set_defaults(func=run)
 
 
@@ -56,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         seed=args.seed,
     )
-    summary = train_run(cfg, args.data, args.out, resume=args.resume)
+    summary = train_run(cfg, args.data, args.out, resume=args.resume, overwrite=args.overwrite)
     print(json.dumps(summary, default=str))
     return 0

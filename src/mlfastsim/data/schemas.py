@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from mlfastsim.data.checks import ValueCheck
 from mlfastsim.physics.detector.geometry import CHANNELS, IMAGE_SIZE
 from mlfastsim.physics.particles import PARTICLE_DTYPE
 
@@ -44,6 +46,15 @@ class JetImages:
             equality). Files without stored ids get their row index; jets that belong to no reference event
             (prior samples) have −1. Default: ``0 … N−1``.
     """
+
+    value_checks: ClassVar[Mapping[str, ValueCheck]] = {
+        "images": ValueCheck(nonnegative=True, what="pixel energies [GeV]"),
+        "pt": ValueCheck(nonnegative=True, what="jet pT [GeV]"),
+        "m0": ValueCheck(nonnegative=True, what="jet mass [GeV]"),
+        "y": ValueCheck(nan_ok=True),
+        "eta": ValueCheck(nan_ok=True),
+        "phi": ValueCheck(nan_ok=True),
+    }
 
     images: np.ndarray
     pt: np.ndarray

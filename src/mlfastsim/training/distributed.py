@@ -166,31 +166,44 @@ def all_gather_objects(obj: Any, info: DistInfo) -> list[Any]:
 
 
 class StopRequest:
-    """Context manager for a graceful Ctrl-C: the first SIGINT sets ``requested``, a second raises at once.
+    """Context manager for a graceful stop: the first SIGINT (Ctrl-C) or SIGTERM (a batch system, ``kill``)
+    sets ``requested``, a second raises KeyboardInterrupt at once.
 
     The trainer checks :meth:`synced` after each step, saves ``last.pt`` and raises KeyboardInterrupt, so
-    an interrupted run stops on a step boundary. Signals are only caught in the main thread.
+    a stopped run ends on a step boundary with a valid resume point. Signals are only caught in the main
+    thread; the previous handlers come back on exit.
     """
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
     def __init__(self) -> None:
-        self.requested, self._installed = False, False
-        self._previous: Any = None
+        self.requested, self._installed, self.signum = False, False, 0
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopRequest:
         self.requested = False
         if threading.current_thread() is threading.main_thread():
-            self._previous, self._installed = signal.signal(signal.SIGINT, self._handler), True
+            self._previous = {sig: signal.signal(sig, self._handler) for sig in self.SIGNALS}
+            self._installed = True
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._installed:
-            signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.SIG_DFL)
+            for sig, previous in self._previous.items():
+                signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
             self._installed = False
 
     def _handler(self, signum: int, frame: Any) -> None:
         if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
+            raise self.interrupt()
+        self.requested, self.signum = True, signum
+
+    def interrupt(self) -> KeyboardInterrupt:
+        """The exception to stop with: :class:`~mlfastsim._utils.Terminated` after SIGTERM, else
+        KeyboardInterrupt."""
+        from mlfastsim._utils import Terminated
+
+        return Terminated() if self.signum == signal.SIGTERM else KeyboardInterrupt()
 
     def synced(self, info: DistInfo, device: torch.device) -> bool:
         """True when any rank was asked to stop (an all-reduce under DDP, so all ranks stop together)."""

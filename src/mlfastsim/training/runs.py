@@ -1,8 +1,10 @@
 """Training runs of any registered family on any data kind it accepts.
 
 A run directory holds what the trainer writes (``config.json``, ``metrics.jsonl``, ``last.pt``,
-``best.pt``); every checkpoint also carries the family, the data kind, the resolved run configuration and
-the fitted codec, so :func:`mlfastsim.inference.load_run` can load and use a run with nothing else.
+``best.pt``); every checkpoint also carries the family, the data kind, the resolved run configuration,
+the fitted codec and a fingerprint of the data file, so :func:`mlfastsim.inference.load_run` can load and
+use a run with nothing else and ``--resume`` can refuse to continue it on something else
+(:mod:`.rundir`: one run per directory, one training at a time).
 """
 
 from __future__ import annotations
@@ -24,12 +26,19 @@ from mlfastsim._utils import (
     config_to_dict,
     jsonable,
 )
-from mlfastsim._utils.checkpoint import save_checkpoint
+from mlfastsim._utils.checkpoint import load_checkpoint, save_checkpoint
 from mlfastsim.data.datasets import BatchDataset, train_val_split
-from mlfastsim.data.kinds import Codec, get_kind
+from mlfastsim.data.kinds import Codec, get_kind, read_events
 from mlfastsim.inference import batch_keys
 from mlfastsim.models import Fitted, Prepared, build_model, get_family
 from mlfastsim.training.config import TrainConfig
+from mlfastsim.training.rundir import (
+    check_same_model,
+    check_same_run,
+    check_training_data,
+    claim_run_dir,
+    file_fingerprint,
+)
 from mlfastsim.training.trainer import Trainer
 
 __all__ = ["RunConfig", "resolve_run_config", "setup_model", "train_run"]
@@ -89,7 +98,17 @@ def resolve_run_config(
     extra = {k: v for k, v in train_overrides.items() if v is not None}
     if extra:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **extra))
+    _check_data_settings(cfg.data)
     return cfg
+
+
+def _check_data_settings(data: Any) -> None:
+    """The ``[data]`` fields every kind has (:class:`~mlfastsim.data.kinds.DataSettings`), checked at parse
+    time: a validation fraction in [0, 1) and a positive event limit."""
+    if not 0.0 <= data.val_fraction < 1.0:
+        raise InputError(f"data.val_fraction={data.val_fraction} must lie in [0, 1), e.g. 0.1")
+    if data.max_events is not None and data.max_events < 2:
+        raise InputError(f"data.max_events={data.max_events}: a run needs at least 2 events (or none: all)")
 
 
 def _families_for(kind: str) -> list[tuple[str, Any]]:
@@ -115,23 +134,47 @@ def setup_model(cfg: RunConfig, train: Any) -> tuple[RunConfig, Codec, torch.nn.
     cfg = _fit_model_to_data(cfg, codec.model_fields())
     with torch.random.fork_rng():
         torch.manual_seed(cfg.train.seed)  # the initial weights follow the run's seed
-        model, _ = build_model(cfg.family, config_to_dict(cfg.model))
+        try:
+            model, _ = build_model(cfg.family, config_to_dict(cfg.model))
+        except (RuntimeError, ValueError, TypeError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            first = " ".join(str(exc).split())[:200]
+            raise InputError(
+                f"model config: the {cfg.family} model cannot be built with these settings ({first}); "
+                "check the [model] table and --set model.* values"
+            ) from None
     return cfg, codec, model
 
 
-def train_run(cfg: RunConfig, data_path: str | Path, out: str | Path, resume: bool = False) -> dict[str, Any]:
+def train_run(
+    cfg: RunConfig, data_path: str | Path, out: str | Path, resume: bool = False, overwrite: bool = False
+) -> dict[str, Any]:
     """Train ``cfg.family`` on the events of ``data_path``; checkpoints and logs go to ``out``.
 
-    Returns the trainer's summary plus the numbers of training and validation events.
+    ``out`` is checked (writable, not another run's unless ``overwrite``, not in use by another training)
+    before the data is read; ``resume`` continues the run in ``out`` and refuses another model, data file,
+    ``[data]`` setting or normaliser. Returns the trainer's summary plus the numbers of events.
     """
-    out = Path(out)
-    if resume and not (out / "last.pt").exists():
-        raise InputError(f"--resume: {out}/last.pt not found; train without --resume first")
+    with claim_run_dir(out, resume, overwrite) as out:
+        previous = load_checkpoint(out / "last.pt") if resume else None
+        if previous is not None:
+            check_same_run(
+                previous, cfg.family, cfg.kind, config_to_dict(cfg.data), data_path, config_to_dict(cfg.train)
+            )
+        return _train(cfg, data_path, out, previous)
+
+
+def _train(
+    cfg: RunConfig, data_path: str | Path, out: Path, previous: dict[str, Any] | None
+) -> dict[str, Any]:
     kind = get_kind(cfg.kind)
-    events = kind.select(kind.read(data_path, max_events=cfg.data.max_events), cfg.data, str(data_path))
+    events = kind.select(read_events(kind, data_path, cfg.data.max_events), cfg.data, str(data_path))
     idx_train, idx_val = train_val_split(len(events), cfg.data.val_fraction, cfg.train.seed)
     train_events = events.subset(idx_train)
     cfg, codec, model = setup_model(cfg, train_events)
+    if previous is not None:
+        check_same_model(previous, config_to_dict(cfg.model), codec.to_dict())
     keys = batch_keys(cfg.model)
     extra = {
         "family": cfg.family,
@@ -139,16 +182,19 @@ def train_run(cfg: RunConfig, data_path: str | Path, out: str | Path, resume: bo
         "run_config": config_to_dict(cfg),
         "codec": codec.to_dict(),
         "data_path": str(data_path),
+        "data_fingerprint": file_fingerprint(data_path),
         "data_provenance": events.attrs,
     }
     train_data = BatchDataset(codec.encode(train_events, keys))
+    check_training_data(train_data.tensors, str(data_path))
     counts = {"n_train": len(idx_train), "n_val": len(idx_val), "family": cfg.family, "kind": cfg.kind}
     if isinstance(model, Prepared):
         model.prepare(train_data.tensors)
     if isinstance(model, Fitted):  # e.g. the library: it stores its training data, no gradient descent
         return {**_store_fitted(model, cfg, train_data, out, extra), **counts}
     val_data = BatchDataset(codec.encode(events.subset(idx_val), keys)) if len(idx_val) else None
-    summary = Trainer(model, cfg.train, out, train_data, val_data, extra_state=extra).fit(resume=resume)
+    trainer = Trainer(model, cfg.train, out, train_data, val_data, extra_state=extra)
+    summary = trainer.fit(resume=previous is not None)
     return {**summary, **counts}
 
 

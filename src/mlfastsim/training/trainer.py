@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any, cast
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from mlfastsim._utils import InputError, atomic_write_text, jsonable, progress, provenance
+from mlfastsim._utils import FatalError, InputError, atomic_write_text, jsonable, progress, provenance
+from mlfastsim._utils.checkpoint import NonFiniteError
 from mlfastsim.models.base import Adversarial
 from mlfastsim.training.adversarial import GroupTrainer
 from mlfastsim.training.checkpoint import (
@@ -35,8 +37,13 @@ from mlfastsim.training.distributed import (
     resolve_device,
     wrap_ddp,
 )
+from mlfastsim.training.resume import apply_optimizer_settings, changed_train_settings
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "TrainingDiverged"]
+
+
+class TrainingDiverged(FatalError):
+    """A non-finite loss or weight: training stopped, nothing non-finite was saved."""
 
 
 class Trainer:
@@ -127,6 +134,8 @@ class Trainer:
                 torch.manual_seed(self.config.seed + self.dist.rank + 104_729 * self.step)
             try:
                 self._loop()
+            except (FloatingPointError, NonFiniteError) as exc:
+                raise TrainingDiverged(self._diverged(exc)) from None
             except KeyboardInterrupt:
                 if not self._in_step and not self._stop.requested:  # consistent state: a valid resume point
                     self._save("last.pt", collective=False)
@@ -208,7 +217,7 @@ class Trainer:
                     self._end_epoch(epoch, bar)
                 self._save("last.pt")
                 if stop:  # last.pt is saved: a clean resume point
-                    raise KeyboardInterrupt
+                    raise self._stop.interrupt()
         finally:
             if bar is not None:
                 bar.close()
@@ -338,12 +347,16 @@ class Trainer:
         )
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
-        old = ckpt["config"].get("train", {})
-        for key in ("seed", "batch_size"):
-            if key in old and old[key] != getattr(self.config, key):
-                raise InputError(
-                    f"--resume: {key}={getattr(self.config, key)} differs from the run's {old[key]}"
-                )
+        old_model, new_model = ckpt["config"].get("model"), self.resolved["model"]
+        if old_model is not None and new_model is not None and old_model != jsonable(new_model):
+            from mlfastsim.training.rundir import first_difference
+
+            diff = first_difference(old_model, new_model, "model") or ("model", "?", "?")
+            raise InputError(
+                f"--resume: {diff[0]}={diff[2]!r} differs from the run's {diff[1]!r}; "
+                "resume with the run's model settings or start a new run"
+            )
+        applied = changed_train_settings(ckpt["config"].get("train", {}), config_to_dict(self.config))
         try:
             self.model.load_state_dict(ckpt["model_state"])
         except RuntimeError as exc:
@@ -353,6 +366,13 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer_state"])
         if ckpt["scheduler_state"] is not None:
             self.scheduler.load_state_dict(ckpt["scheduler_state"])
+        if self.groups is not None:
+            for name, opt in self.groups.optimizers.items():
+                apply_optimizer_settings(opt, self.groups.schedulers[name], self.groups.configs[name])
+        else:
+            apply_optimizer_settings(self.optimizer, self.scheduler, self.config)
+        if applied and self.dist.is_main:
+            print(f"resume: applying changed settings from step {ckpt['step']}: {applied}", file=sys.stderr)
         state = ckpt["trainer_state"]
         self.step, self.epoch, self.batch_in_epoch = (
             ckpt["step"],
@@ -364,6 +384,23 @@ class Trainer:
         rngs = ckpt["rng_states"]
         self._rng = rngs[self.dist.rank] if len(rngs) == self.dist.world_size else None
         self.extra_state = {**ckpt["extra"], **self.extra_state}
+
+    def _diverged(self, exc: BaseException) -> str:
+        """The one line for a diverged run: what, at which step, which checkpoint is kept."""
+        last = self.run_dir / "last.pt"
+        try:
+            kept = (
+                f"{last} (step {load_checkpoint(last)['step']}) is kept"
+                if last.exists()
+                else "none was written"
+            )
+        except InputError:
+            kept = f"{last} is unreadable"
+        reason = " ".join(str(exc).split())
+        return (
+            f"training stopped at step {self.step + 1}: {reason}; nothing non-finite was saved, the last good "
+            f"checkpoint {kept} — lower train.lr (or a group's lr), set train.grad_clip, or check the data"
+        )
 
     def _stop_requested(self) -> bool:
         return self._stop.synced(self.dist, self.device)

@@ -49,7 +49,12 @@ def iter_hdf5(path: Path, start: int = 0, stop: int | None = None) -> Iterator[J
         raw = f.attrs.get(ATTRS_KEY)
         attrs: dict[str, Any] = json.loads(raw) if raw else {}
         has_gen = "gen_particles" in f and "gen_offsets" in f
-        offsets = f["gen_offsets"][...] if has_gen else None
+        try:
+            offsets = f["gen_offsets"][...] if has_gen else None
+        except OSError as exc:  # a failed checksum, a truncated file
+            raise InputError(
+                f"{path}: unreadable data in gen_offsets (truncated or corrupt: {' '.join(str(exc).split())})"
+            ) from None
         for lo in range(start, stop, _BATCH_ROWS):
             hi = min(lo + _BATCH_ROWS, stop)
             try:
@@ -76,7 +81,8 @@ def iter_hdf5(path: Path, start: int = 0, stop: int | None = None) -> Iterator[J
 
 
 class HDF5JetWriter:
-    """Append batches of jets to an HDF5 file (channels-last, chunked one event per chunk, gzip)."""
+    """Append batches of jets to an HDF5 file (channels-last, chunked one event per chunk, gzip), every
+    dataset with Fletcher-32 checksums (a corrupted chunk fails to read instead of giving other numbers)."""
 
     def __init__(self, path: Path) -> None:
         self.file = h5py.File(path, "w")
@@ -90,9 +96,12 @@ class HDF5JetWriter:
             compression="gzip",
             compression_opts=4,
             shuffle=True,
+            fletcher32=True,
         )
         for name in _SCALARS:
-            self.file.create_dataset(name, shape=(0,), maxshape=(None,), dtype="f4", chunks=(1024,))
+            self.file.create_dataset(
+                name, shape=(0,), maxshape=(None,), dtype="f4", chunks=(1024,), fletcher32=True
+            )
         self.n = 0
         self.n_particles = 0
         self.has_gen: bool | None = None
@@ -105,6 +114,7 @@ class HDF5JetWriter:
                 maxshape=(None, *values.shape[1:]),
                 dtype=dtype or values.dtype,
                 chunks=(4096, *values.shape[1:]),
+                fletcher32=True,
             )
         ds = self.file[name]
         old = ds.shape[0]

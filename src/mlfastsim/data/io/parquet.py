@@ -36,7 +36,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _open(path: Path) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(path)
+        return pq.ParquetFile(path, page_checksum_verification=True)  # our files carry page CRCs
     except (pa.ArrowException, OSError) as exc:
         raise InputError(
             f"{path}: unreadable Parquet file (truncated or corrupt: {_one_line(exc)}); regenerate it"
@@ -182,7 +182,9 @@ class ParquetJetWriter:
             columns.update(_gen_arrays(jets.gen))
         table = pa.table(columns)
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            self._writer = pq.ParquetWriter(
+                self.path, table.schema, compression="zstd", write_page_checksum=True
+            )
         elif table.schema != self._writer.schema:
             raise ValueError(
                 "every batch written to one file must have the same columns (gen particles or not)"

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from mlfastsim._utils import InputError
+from mlfastsim.data.checks import ValueCheck, check_events, read_events
 from mlfastsim.data.io.layout import detect_format
 from mlfastsim.data.kinds.base import Codec, DataKind, DataSettings, Events
 from mlfastsim.data.kinds.jet_images import KIND as JET_IMAGES
@@ -16,7 +17,18 @@ from mlfastsim.data.kinds.root import with_root_files
 from mlfastsim.data.kinds.showers import KIND as SHOWERS
 from mlfastsim.data.kinds.tpc import KIND as TPC
 
-__all__ = ["KINDS", "Codec", "DataKind", "DataSettings", "Events", "get_kind", "kind_of"]
+__all__ = [
+    "KINDS",
+    "Codec",
+    "DataKind",
+    "DataSettings",
+    "Events",
+    "ValueCheck",
+    "check_events",
+    "get_kind",
+    "kind_of",
+    "read_events",
+]
 
 #: name → kind, in the order ``sniff`` tries them; every kind also reads and writes ROOT files (.root).
 KINDS: dict[str, DataKind] = {

@@ -61,6 +61,16 @@ class JetImageData:
     gen_max: int = 64
 
     def __post_init__(self) -> None:
+        for key in ("n_max", "gen_max"):
+            if getattr(self, key) < 1:
+                raise InputError(f"data.{key}={getattr(self, key)} must be >= 1")
+        if not self.channels or len(set(self.channels)) != len(self.channels):
+            raise InputError(f"data.channels={list(self.channels)}: give distinct channels from 0, 1, 2")
+        for channel in self.channels:
+            if channel not in (0, 1, 2):
+                raise InputError(
+                    f"data.channels: unknown channel {channel}; choose from 0 (tracks pT), 1 (ECAL), 2 (HCAL)"
+                )
         for name in self.conditions:
             if name not in _CONDITION_NAMES:
                 raise InputError(

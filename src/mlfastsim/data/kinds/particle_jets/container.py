@@ -11,11 +11,13 @@ so the detector can be run again (the resimulation floor). Public JetNet files a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from mlfastsim.data.checks import ValueCheck
 from mlfastsim.data.schemas import check_event_id
 from mlfastsim.physics.particles import PARTICLE_DTYPE
 
@@ -64,6 +66,15 @@ class ParticleJets:
         gen_axis: float64 ``[N, 2]`` (η, φ) of the generator-level jet axis (needed with ``regions``), or None.
         attrs: provenance (JSON types).
     """
+
+    value_checks: ClassVar[Mapping[str, ValueCheck]] = {
+        "gen": ValueCheck(nonnegative=(2, 3), what="(η_rel, φ_rel, pT_rel, mask)"),
+        "reco": ValueCheck(nonnegative=(2, 3), what="(η_rel, φ_rel, pT_rel, mask)"),
+        # gen jets are unknown (NaN) in prior samples
+        "gen_jets": ValueCheck(nan_ok=True, nonnegative=(0, 2, 3), what="(pT GeV, η, mass GeV, n)"),
+        "reco_jets": ValueCheck(nan_ok=True, nonnegative=(0, 2, 3), what="(pT GeV, η, mass GeV, n)"),
+        "y": ValueCheck(nan_ok=True),
+    }
 
     gen: np.ndarray | None = None
     gen_jets: np.ndarray | None = None

@@ -9,11 +9,13 @@ resimulation and ``sample --conditions``; ``collision`` is the pp collision it c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from mlfastsim.data.checks import ValueCheck
 from mlfastsim.data.schemas import check_event_id
 from mlfastsim.physics.detector.rich import DLL_NAMES
 from mlfastsim.physics.detector.rich_constants import SPECIES
@@ -36,6 +38,11 @@ class PIDTable:
         event_id: int64 ``[N]`` track identity. collision: int64 ``[N]`` pp collision (−1: unknown).
         attrs: provenance (JSON types).
     """
+
+    value_checks: ClassVar[Mapping[str, ValueCheck]] = {
+        "p": ValueCheck(nonnegative=True, what="momentum [GeV/c]"),
+        "dll": ValueCheck(nan_ok=True),
+    }
 
     p: np.ndarray
     eta: np.ndarray

@@ -8,11 +8,13 @@ crossing point in window coordinates (pads, buckets; pad i centred at i, bucket 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from mlfastsim.data.checks import ValueCheck
 from mlfastsim.data.schemas import check_event_id
 from mlfastsim.physics.detector.tpc import CONDITIONS
 from mlfastsim.physics.detector.tpc_constants import N_PADS, N_TIME
@@ -32,6 +34,12 @@ class TPCWindows:
             unknown.
         event_id: int64 ``[N]`` (kept by resimulation and conditional sampling). attrs: provenance.
     """
+
+    value_checks: ClassVar[Mapping[str, ValueCheck]] = {
+        "adc": ValueCheck(nonnegative=True, what="ADC counts"),
+        "conditions": ValueCheck(nonnegative=(3,), what="angles, position, drift length"),
+        "crossing": ValueCheck(nan_ok=True),
+    }
 
     adc: np.ndarray
     conditions: np.ndarray
