@@ -125,6 +125,22 @@ def test_group_losses_are_finite_weighted_and_monitored(
     assert {"loss", "wasserstein", "physics_w1"} <= set(monitor) and monitor["physics_w1"] > 0.1
 
 
+def test_physics_term_pulls_the_generator_towards_the_real_reconstruction_features(
+    data: tuple[TPCWindows, TPCCodec, dict[str, torch.Tensor]],
+) -> None:
+    batch = data[2]
+    plain, physics = _model(data[1]), _model(data[1], physics_weight=2.0)
+    physics.load_state_dict(plain.state_dict())
+    torch.manual_seed(4)
+    a = plain.group_loss("generator", batch)
+    torch.manual_seed(4)
+    b = physics.group_loss("generator", batch)
+    assert "physics_w1" not in a and torch.allclose(b["adversarial"], a["loss"])
+    torch.testing.assert_close(b["loss"], a["loss"] + 2.0 * b["physics_w1"])
+    b["loss"].backward()
+    assert all(p.grad is not None and p.grad.any() for p in physics.parameter_groups()["generator"])
+
+
 def test_condition_bank_samples_without_conditions(
     data: tuple[TPCWindows, TPCCodec, dict[str, torch.Tensor]],
 ) -> None:

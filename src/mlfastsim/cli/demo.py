@@ -39,14 +39,17 @@ def add_parser(sub: Any) -> None:
             "floors beside. particle-jets: seed 003's chain on 1 TeV top jets at generator and detector level "
             "(particle-vae in both paradigms beside the library; about 10 minutes, --quick about 3). pid: seed "
             "004's RICH chain (Pythia tracks through the reference RICH, cgan-pid beside the library, efficiency "
-            "ratios in bins of P, eta, nTracks per species, speed beside the RICH; --quick about 1 minute)."
+            "ratios in bins of P, eta, nTracks per species, speed beside the RICH; --quick about 1 minute). tpc: "
+            "seed 004's MPD TPC chain (pad-row windows of track segments, cgan-tpc beside the library, "
+            "cluster-finding efficiency and centroid residuals in bins of every condition, speed beside the "
+            "reference simulation; about 15 minutes, --quick about 1)."
         ),
     )
     p.add_argument(
         "kind",
         nargs="?",
         default="jet-images",
-        choices=("jet-images", "particle-jets", "pid"),
+        choices=("jet-images", "particle-jets", "pid", "tpc"),
         help="which chain",
     )
     p.add_argument("--out", default=None, help="output folder (default demo-output, or demo-output-<kind>)")
@@ -195,6 +198,11 @@ def run(args: argparse.Namespace) -> int:
 
         pplan = PARTICLE_QUICK if args.quick else ParticleDemoPlan()
         run_particle_jet_demo(out, ParticleDemoPlan(**{**pplan.__dict__, "seed": args.seed}))
+    elif args.kind == "tpc":
+        from mlfastsim.cli.demo_tpc import TPC_QUICK, TPCDemoPlan, run_tpc_demo
+
+        plan_tpc = TPC_QUICK if args.quick else TPCDemoPlan()
+        run_tpc_demo(out, TPCDemoPlan(**{**plan_tpc.__dict__, "seed": args.seed}))
     elif args.kind == "pid":
         from mlfastsim.cli.demo_pid import PID_QUICK, PIDDemoPlan, run_pid_demo
 

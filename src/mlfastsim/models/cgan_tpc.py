@@ -78,6 +78,10 @@ class CGANTPCConfig:
         loss: ``wgan-gp`` (MPD) or ``cramer``. gp_lambda: gradient-penalty weight (MPD: 10). critic_steps:
             critic steps per generator step (MPD: 8). cramer_dim: the Cramér critic's feature dimension.
         gate_width: width (f units) of the soft zero-suppression gate while training.
+        physics_weight: λ of an extra generator term λ · ``physics_w1`` (0: the paper's pure WGAN-GP), the
+            batch's W1 of the reconstruction features between generated and real windows of the same
+            segments, as seed 004's shower GAN adds its regressed asymmetry's W1 (unweighted: TPC windows
+            carry no per-event weights).
         bank_size: training conditions kept for sampling without conditions.
     """
 
@@ -100,6 +104,7 @@ class CGANTPCConfig:
     critic_steps: int = 8
     cramer_dim: int = 32
     gate_width: float = 0.01
+    physics_weight: float = 0.0
     bank_size: int = 100_000
 
     def batch_keys(self) -> frozenset[str]:
@@ -212,7 +217,11 @@ class CGANTPC(nn.Module):
                 adv = cramer_generator_loss(self.critic, real, fake, self._fake(cond), cond, weight)
             else:
                 adv = wgan_generator_loss(self.critic, fake, cond, weight)
-            return {"loss": adv, "adversarial": adv.detach()}
+            if c.physics_weight == 0:
+                return {"loss": adv, "adversarial": adv.detach()}
+            physics = self.physics_w1(real, fake, cond)
+            loss = adv + c.physics_weight * physics
+            return {"loss": loss, "adversarial": adv.detach(), "physics_w1": physics.detach()}
         raise KeyError(f"cgan-tpc has no parameter group {group!r}")
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
@@ -229,10 +238,16 @@ class CGANTPC(nn.Module):
         else:
             d_fake = self.critic(fake, cond).mean()
             w_est, gen = self.critic(real, cond).mean() - d_fake, -d_fake
-        s_real, s_fake = self.summary_features(real, cond), self.summary_features(fake.detach(), cond)
-        spread = s_real.std(0).clamp_min(1e-3)
-        physics = ((s_fake.sort(0).values - s_real.sort(0).values).abs().mean(0) / spread).mean()
+        physics = self.physics_w1(real, fake.detach(), cond)
         return {"loss": gen, "wasserstein": w_est.detach(), "physics_w1": physics.detach()}
+
+    def physics_w1(self, real: Tensor, fake: Tensor, cond: Tensor) -> Tensor:
+        """Mean over the :meth:`summary_features` of the 1-D W1 (sorted samples) between ``fake`` and ``real``
+        windows ``[B, 128]`` of the same segments ``cond``, each in units of the real batch's spread: a scalar,
+        differentiable in ``fake``."""
+        s_real, s_fake = self.summary_features(real, cond), self.summary_features(fake, cond)
+        spread = s_real.std(0).clamp_min(1e-3).detach()
+        return ((s_fake.sort(0).values - s_real.sort(0).values).abs().mean(0) / spread).mean()
 
     # ---- GenerativeModel / Prepared ------------------------------------------------------------------
     def prepare(self, data: Batch) -> None:

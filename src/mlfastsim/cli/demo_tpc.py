@@ -1,0 +1,145 @@
+"""``mlfastsim demo tpc``: seed 004's TPC chain, small — track segments through the reference MPD pad-row
+simulation (training, reference and second-reference windows; the reference resimulated), train ``cgan-tpc``
+and the ``library`` baseline, generate the window of every reference segment, evaluate at reconstruction
+level (cluster-finding efficiency, centroid residuals, cluster charge and widths in bins of every condition,
+classifier AUCs) beside the truth-vs-truth and resimulation floors, and time the generator against the
+reference simulation on the same segments, in one run."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TPC_QUICK", "TPCDemoPlan", "run_tpc_demo"]
+
+
+@dataclass(frozen=True)
+class TPCDemoPlan:
+    """Sizes of the TPC demo: segments per file, cgan-tpc epochs and extra settings, the batch of the speed
+    measurement."""
+
+    n_train: int = 100_000
+    n_reference: int = 30_000
+    epochs: int = 8
+    sets: tuple[str, ...] = ()
+    bench_batch: int = 10_000
+    seed: int = 1
+
+
+#: The quick variant (the test of the chain): every stage, tiny sizes and a small network.
+TPC_QUICK = TPCDemoPlan(
+    n_train=1500,
+    n_reference=800,
+    epochs=1,
+    sets=("model.gen_hidden=[64,64]", "model.critic_hidden=[64,64]", "train.batch_size=64"),
+    bench_batch=1000,
+)
+
+
+def _generate(args: tuple[str, int, int, tuple[int, int]]) -> dict[str, Any]:
+    from mlfastsim.data.kinds.tpc.generate import generate_tpc_file
+
+    out, n, seed, shard = args
+    return generate_tpc_file(out, n, seed=seed, shard=shard)
+
+
+def _step(title: str) -> float:
+    print(f"\n== {title}", flush=True)
+    return time.perf_counter()
+
+
+def run_tpc_demo(out: Path, plan: TPCDemoPlan) -> dict[str, Any]:
+    """Run the chain into ``out``; returns the evaluation (also in ``out/evaluation``) with the speed table
+    under ``"speed"`` (also ``out/speed.json``)."""
+    from mlfastsim._utils import atomic_dir, atomic_write_text, load_config_file
+    from mlfastsim.bench.suite import bench_suite
+    from mlfastsim.data.kinds import KINDS
+    from mlfastsim.data.kinds.tpc.generate import resimulate_tpc_file
+    from mlfastsim.evaluation.driver import evaluate
+    from mlfastsim.inference import load_run, sample_run
+    from mlfastsim.training.runs import resolve_run_config, train_run
+
+    kind = KINDS["tpc"]
+    data = out / "data"
+    paths = {name: data / f"{name}.h5" for name in ("train", "reference", "second", "reference_resim")}
+    timings: dict[str, float] = {}
+
+    t = _step(
+        f"1/5 reference simulation: {plan.n_train} training, {plan.n_reference} reference and "
+        f"{plan.n_reference} second-reference track segments through the MPD pad-row simulation (3 shards on "
+        "2 processes); the reference resimulated"
+    )
+    sizes = {"train": plan.n_train, "reference": plan.n_reference, "second": plan.n_reference}
+    jobs = [(str(paths[name]), n, plan.seed, (k, 3)) for k, (name, n) in enumerate(sizes.items())]
+    data.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        for summary in pool.map(_generate, jobs):
+            print(json.dumps(summary))
+    print(
+        json.dumps(resimulate_tpc_file(paths["reference"], paths["reference_resim"], seed=plan.seed + 1000))
+    )
+    timings["simulate"] = time.perf_counter() - t
+
+    t = _step("2/5 inspect")
+    print(kind.format_inspection(kind.inspect(paths["train"])))
+    timings["inspect"] = time.perf_counter() - t
+
+    configs = Path(__file__).resolve().parents[3] / "configs"
+    runs = {
+        "cgan-tpc": ("cgan-tpc", "cgan-tpc.toml", list(plan.sets), plan.epochs),
+        "library": ("library", "library-tpc.toml", [], 1),
+    }
+    loaded = {}
+    for label, (family, config, sets, epochs) in runs.items():
+        t = _step(
+            f"3/5 train {label}" + (f" for {epochs} epochs" if family != "library" else " (store windows)")
+        )
+        path = configs / config
+        file_cfg = load_config_file(path) if path.exists() else None
+        cfg = resolve_run_config(family, kind.name, file_cfg, sets, epochs=epochs, seed=plan.seed)
+        print(json.dumps(train_run(cfg, paths["train"], out / "runs" / label, overwrite=True), default=str))
+        loaded[label] = load_run(out / "runs" / label)
+        timings[f"train {label}"] = time.perf_counter() - t
+
+    t = _step("4/5 generate the window of every reference segment; time generation beside the reference")
+    reference, second = kind.read(paths["reference"]), kind.read(paths["second"])
+    resim = kind.read(paths["reference_resim"])
+    samples = {label: sample_run(run, conditions=reference, seed=plan.seed) for label, run in loaded.items()}
+    for label, windows in samples.items():
+        kind.write(out / "samples" / f"{label}.h5", windows)
+    run_dirs = {str(out / "runs" / label): label for label in loaded}
+    speed = bench_suite(
+        list(run_dirs), {"tpc": reference}, batches=(plan.bench_batch,), repeats=3,
+        reference_events=min(plan.bench_batch, 2000), seed=plan.seed,
+    )  # fmt: skip
+    atomic_write_text(out / "speed.json", json.dumps(speed, indent=2, default=str))
+    ref_speed = speed["references"]["tpc"]
+    print(json.dumps({"reference pad-row simulation, windows/s (same segments, same process)":
+                      ref_speed.get("events_per_s")}))  # fmt: skip
+    for path, r in speed["runs"].items():
+        timing = r["timings"][str(plan.bench_batch)]
+        print(json.dumps({f"{run_dirs[path]}: windows/s @ {plan.bench_batch}": timing["events_per_s"],
+                          "vs reference": r.get("vs_reference")}))  # fmt: skip
+    timings["sample and time"] = time.perf_counter() - t
+
+    t = _step("5/5 evaluate at reconstruction level beside the floors (second reference; resimulation)")
+    with atomic_dir(out / "evaluation") as tmp:  # the old results or the new ones, never a mix
+        result = evaluate(
+            kind.name,
+            reference,
+            {"cgan-tpc (generated | segment)": samples["cgan-tpc"],
+             "library (nearest stored | segment)": samples["library"]},
+            tmp,
+            resim=resim,
+            second_reference=second,
+        )  # fmt: skip
+    timings["evaluate"] = time.perf_counter() - t
+    print(
+        f"\nReport: {out / 'evaluation' / 'report.html'}\n"
+        f"Stage times (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}"
+    )
+    return {**result, "speed": speed}
