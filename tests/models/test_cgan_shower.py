@@ -176,3 +176,21 @@ def test_training_through_the_protocol_learns(data: dict[str, Any]) -> None:
     assert (
         _energy_distance(m, batch) < 3 * before_ed
     )  # the generator stays near the data while the critic learns
+
+
+def test_the_shape_term_pulls_the_mean_shape_to_the_data(data: dict[str, Any]) -> None:
+    m = _model(data["cfg"], seed=5, lambda_shape=1.0)
+    batch = {k: v[:64] for k, v in data["batch"].items()}
+    assert "shape_kl" in m.group_loss("generator", batch)
+    assert "shape_kl" not in _model(data["cfg"]).group_loss("generator", batch)  # off by default
+    real, cond = batch["features"].flatten(1), batch["cond"]
+    torch.manual_seed(0)
+    before = float(m.shape_divergence(real, cond).detach())
+    opt = torch.optim.Adam(m.gen.parameters(), lr=1e-3)
+    for _ in range(30):
+        opt.zero_grad()
+        m.shape_divergence(real, cond).backward()
+        opt.step()
+    torch.manual_seed(0)
+    after = float(m.shape_divergence(real, cond).detach())
+    assert 0 <= after < 0.8 * before

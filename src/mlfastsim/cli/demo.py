@@ -42,14 +42,17 @@ def add_parser(sub: Any) -> None:
             "ratios in bins of P, eta, nTracks per species, speed beside the RICH; --quick about 1 minute). tpc: "
             "seed 004's MPD TPC chain (pad-row windows of track segments, cgan-tpc beside the library, "
             "cluster-finding efficiency and centroid residuals in bins of every condition, speed beside the "
-            "reference simulation; about 15 minutes, --quick about 1)."
+            "reference simulation; about 15 minutes, --quick about 1). showers: seed 004's LHCb ECAL chain (photons "
+            "and electrons through the reference Shashlik ECAL, cgan-shower with its asymmetry regressor, its "
+            "ablation and the library, W1 of energy, widths, asymmetry beside the floors, average showers, speed "
+            "beside the ECAL; about 15 minutes, --quick about 2)."
         ),
     )
     p.add_argument(
         "kind",
         nargs="?",
         default="jet-images",
-        choices=("jet-images", "particle-jets", "pid", "tpc"),
+        choices=("jet-images", "particle-jets", "pid", "showers", "tpc"),
         help="which chain",
     )
     p.add_argument("--out", default=None, help="output folder (default demo-output, or demo-output-<kind>)")
@@ -203,6 +206,11 @@ def run(args: argparse.Namespace) -> int:
 
         plan_tpc = TPC_QUICK if args.quick else TPCDemoPlan()
         run_tpc_demo(out, TPCDemoPlan(**{**plan_tpc.__dict__, "seed": args.seed}))
+    elif args.kind == "showers":
+        from mlfastsim.cli.demo_showers import SHOWERS_QUICK, ShowerDemoPlan, run_shower_demo
+
+        plan_showers = SHOWERS_QUICK if args.quick else ShowerDemoPlan()
+        run_shower_demo(out, ShowerDemoPlan(**{**plan_showers.__dict__, "seed": args.seed}))
     elif args.kind == "pid":
         from mlfastsim.cli.demo_pid import PID_QUICK, PIDDemoPlan, run_pid_demo
 

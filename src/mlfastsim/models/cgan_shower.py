@@ -61,11 +61,17 @@ class CGANShowerConfig:
     Attributes:
         latent: global noise dimensions. cell_noise: one more noise value per cell (StyleGAN's per-pixel noise
         inputs, Karras et al. 2019, §3.2), scaled by a learned per-cell width: the sampling fluctuations of
-        each cell, which a few global noise dimensions cannot carry. gen_hidden: generator MLP widths.
+        each cell, which a few global noise dimensions cannot carry. width_law: how the per-cell widths are
+        made (:class:`ShowerGenerator`): ``free`` (σ_i = softplus(w_i), started at 0.3) or ``sampling``
+        (σ_i = softplus(w_i) · (ē_i/GeV)^κ, started at the a/√E of sampling fluctuations).
+        gen_hidden: generator MLP widths.
         critic_arch: the critic's (and the regressor's) body, an MLP on the cells or a CNN; critic_hidden: its
         widths (the first on the cells); critic_channels: the CNN's three strided convolutions.
         regressor: train the asymmetry regressor and steer with it (False: the ablation). lambda_aux: weight
         of the generator's W1 term on the regressed asymmetry.
+        lambda_shape: weight of a pix2pix-style direct term (Isola et al. 2017, "L1 + GAN"): the KL divergence
+        of the generated mean shape softmax(ℓ) from the real map's energy shares, per shower (0: off). It
+        pulls the mean shape towards the conditional mean quickly; the per-cell noise keeps the fluctuations.
         loss: ``wgan-gp`` or ``cramer``. gp_lambda: gradient-penalty weight. critic_steps: critic steps per
         generator step. cramer_dim: the Cramér critic's feature dimension.
         gate_width: width (in f units) of the soft zero-suppression gate while training.
@@ -82,12 +88,14 @@ class CGANShowerConfig:
     log_energy_std: float = 1.13
     latent: int = 32
     cell_noise: bool = True
+    width_law: Literal["free", "sampling"] = "sampling"
     gen_hidden: tuple[int, ...] = (512, 512)
     critic_arch: Literal["mlp", "cnn"] = "mlp"
     critic_hidden: tuple[int, ...] = (512, 256)
     critic_channels: tuple[int, int, int] = (16, 32, 32)
     regressor: bool = True
     lambda_aux: float = 1.0
+    lambda_shape: float = 0.0
     loss: Literal["wgan-gp", "cramer"] = "wgan-gp"
     gp_lambda: float = 10.0
     critic_steps: int = 5
@@ -113,11 +121,14 @@ class ShowerGenerator(nn.Module):
     """``forward(noise [B, noise_dim], conditions [B, n_cond]) → cells [B, G²]`` in the codec's units, nothing
     random inside (what export traces).
 
-    An MLP on (global noise ⊕ conditions) gives per-cell logits ℓ, per-cell widths σ and the log deposited
-    fraction φ; the cell energies are e_i = E · e^φ · softmax(ℓ)_i · exp(σ_i ε_i − σ_i²/2) (ε: the per-cell
-    noise; the factor has mean 1), with E = exp(ln E) of the particle (condition column 4, un-standardised):
-    the energy scale is exact by construction and the network learns the shape, the response and the
-    fluctuations. Output f_i = ln(1 + e_i/ε)/f_max = softplus(ln e_i − ln ε)/f_max (the codec's transform).
+    An MLP on (global noise ⊕ conditions) gives per-cell logits ℓ, per-cell width factors w and the log
+    deposited fraction φ; the mean cell energies are ē_i = E · e^φ · softmax(ℓ)_i with E = exp(ln E) of the
+    particle (condition column 4, un-standardised), so the energy scale is exact by construction, and the cell
+    energies e_i = ē_i · exp(σ_i ε_i − σ_i²/2) (ε: the per-cell noise; the factor has mean 1) with
+    σ_i = softplus(w_i) (``width_law = "free"``, started at 0.3) or σ_i = softplus(w_i) · (ē_i / 1 GeV)^κ (≤ 2.5,
+    ``"sampling"``): a learned exponent κ, started at −½ with softplus(w) ≈ 0.1, i.e. at the a/√E of sampling
+    fluctuations — a starting point, which training moves. Output
+    f_i = ln(1 + e_i/ε)/f_max = softplus(ln e_i − ln ε)/f_max (the codec's transform).
     """
 
     def __init__(self, c: CGANShowerConfig) -> None:
@@ -128,19 +139,29 @@ class ShowerGenerator(nn.Module):
         self.logits = nn.Linear(width, g2)
         self.widths = nn.Linear(width, g2) if c.cell_noise else None
         self.fraction = nn.Linear(width, 1)
+        law = c.cell_noise and c.width_law == "sampling"
+        self.exponent = nn.Parameter(torch.tensor(-0.5)) if law else None
         self.log_e = (c.log_energy_mean, c.log_energy_std)
         self.log_floor, self.scale = math.log(c.energy_floor), c.feature_scale
-        with torch.no_grad():  # start near a plausible shower: e^φ ≈ 1, σ ≈ 0.3 (refined by `prepare`)
+        with torch.no_grad():  # e^φ ≈ 1 (refined by `prepare`), σ as above
             self.fraction.bias.fill_(0.0)
             if self.widths is not None:
-                self.widths.bias.fill_(math.log(math.expm1(0.3)))
+                self.widths.bias.fill_(math.log(math.expm1(0.1 if law else 0.3)))
 
-    def forward(self, noise: Tensor, conditions: Tensor) -> Tensor:
+    def log_shares(self, noise: Tensor, conditions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(ln E + φ [B, 1], ln softmax(ℓ) [B, G²], hidden [B, H])``: the log deposited energy [ln GeV], the
+        log mean shape (before the per-cell noise) and the MLP's last hidden state."""
         h = self.body(torch.cat([noise[:, : self.latent], conditions], dim=1))
         log_e = conditions[:, 4:5] * self.log_e[1] + self.log_e[0]
-        log_cell = log_e + self.fraction(h) + torch.log_softmax(self.logits(h), dim=1)
+        return log_e + self.fraction(h), torch.log_softmax(self.logits(h), dim=1), h
+
+    def forward(self, noise: Tensor, conditions: Tensor) -> Tensor:
+        log_total, log_share, h = self.log_shares(noise, conditions)
+        log_cell = log_total + log_share
         if self.widths is not None:
             sigma = nn.functional.softplus(self.widths(h))
+            if self.exponent is not None:
+                sigma = (sigma * torch.exp(self.exponent * log_cell.detach())).clamp_max(2.5)
             log_cell = log_cell + sigma * noise[:, self.latent :] - 0.5 * sigma**2
         return nn.functional.softplus(log_cell - self.log_floor) / self.scale
 
@@ -236,6 +257,16 @@ class CGANShower(nn.Module):
         count = torch.sigmoid((x - self.f_threshold) / c.gate_width).sum(1)
         return torch.stack([total.log(), cx, cy, wx, wy, torch.log1p(count)], dim=1)
 
+    def shape_divergence(self, real: Tensor, cond: Tensor, weight: Tensor | None = None) -> Tensor:
+        """KL(p ‖ q) per shower, weighted mean: p the energy shares of the real maps ``real [B, G²]``, q the
+        generator's mean shape for their conditions (fresh noise)."""
+        c = self.config
+        e = c.energy_floor * torch.expm1(real.clamp_min(0) * c.feature_scale)
+        p = e / e.sum(1, keepdim=True).clamp_min(1e-9)
+        log_q = self.gen.log_shares(self._noise(len(cond), cond), cond)[1]
+        kl = (p * (p.clamp_min(1e-12).log() - log_q)).sum(1)
+        return weighted_mean(kl, weight)
+
     def regress(self, x: Tensor, cond: Tensor) -> Tensor:
         """The regressor's asymmetry estimate ``[B]`` ∈ (−1, 1) of maps ``x [B, G²]``."""
         assert self.reg is not None
@@ -278,6 +309,9 @@ class CGANShower(nn.Module):
                 adv = wgan_generator_loss(self.judge, fake, cond, weight)
             out = {"adversarial": adv.detach()}
             loss = adv
+            if c.lambda_shape > 0:
+                kl = self.shape_divergence(real, cond, weight)
+                loss, out["shape_kl"] = loss + c.lambda_shape * kl, kl.detach()
             if self.reg is not None:
                 aux = _sorted_w1(self.regress(fake, cond), batch["asymmetry"], weight)
                 loss, out["asymmetry_w1"] = loss + c.lambda_aux * aux, aux.detach()
