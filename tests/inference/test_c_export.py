@@ -86,7 +86,7 @@ def test_plain_mlp_generators_compile_and_match_pytorch(trained: dict[str, Any])
     widths = [t.shape[1] for t in sampler.spec.inputs]
     with torch.no_grad():
         ref = sampler(*inputs.values())[0].numpy()
-    (tmp / "main.c").write_text(_main("generator", widths, ref.shape[1], n))
+    (tmp / "main.c").write_text(_main("generator", widths, ref.size // n, n))
     assert CC is not None
     subprocess.run([CC, "-O2", "-std=c99", "-I", str(tmp), str(tmp / "main.c"), "-o", str(tmp / "gen"), "-lm"],
                    check=True)  # fmt: skip

@@ -4,6 +4,7 @@ framework that ships the exported file pays per call, beside ``bench_run``'s who
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +24,9 @@ MIN_EVENTS_PER_SAMPLE = 2000
 @torch.no_grad()
 def bench_sampler(run: LoadedRun, batches: Sequence[int], events: Any, repeats: int = 5) -> dict[str, Any]:
     """Per batch: median µs per event (and per call) of ``run.model.sample(batch, conditions)``, conditioned
-    on ``events`` (cycled to the batch size) when the codec gives conditions, after a warm-up."""
+    on ``events`` (cycled to the batch size) when the codec gives conditions, after a warm-up; and the process
+    CPU time per call of one more timed sample (``cpu_us_per_call``: what the call costs when it has a core to
+    itself; with more threads than one it adds up their CPU time)."""
     model = run.model
     if not isinstance(model, GenerativeModel):
         raise ValueError(f"the {run.family} family does not generate; nothing to time")
@@ -40,7 +43,11 @@ def bench_sampler(run: LoadedRun, batches: Sequence[int], events: Any, repeats: 
                 model.sample(batch, given, generator)
 
         t = time_call(call, repeats=repeats, warmup=1)
+        cpu = time.process_time()
+        call()
+        cpu = time.process_time() - cpu  # CPU time: without the waits of a shared, loaded machine
         out[str(batch)] = {
+            "cpu_us_per_call": 1e6 * cpu / calls,
             "us_per_call": 1e6 * t["median_s"] / calls,
             "us_per_event": 1e6 * t["median_s"] / (calls * batch),
             "q16_us_per_call": 1e6 * t["q16_s"] / calls,

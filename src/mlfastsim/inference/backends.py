@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from mlfastsim._utils import InputError
-from mlfastsim.inference.export import Mode, draw_inputs, export_run, onnx_metadata, onnx_session
+from mlfastsim.inference.export import Mode, draw_inputs, export_run, onnx_feed, onnx_metadata, onnx_session
 from mlfastsim.inference.runs import LoadedRun
 from mlfastsim.models.base import Batch, GenerativeModel, SamplerSpec, TensorSpec
 
@@ -99,8 +99,7 @@ class OnnxGenerator(nn.Module):
     def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
         session, spec = self._session(_mode_for(cond))
         inputs = draw_inputs(spec, n, generator or torch.Generator().manual_seed(0), cond)
-        feed = {t.name: inputs[t.name].numpy() for t in spec.inputs}
-        outs = session.run([t.name for t in spec.outputs], feed)
+        outs = session.run([t.name for t in spec.outputs], onnx_feed(session, inputs))
         return {t.name: torch.from_numpy(o) for t, o in zip(spec.outputs, outs, strict=True)}
 
 

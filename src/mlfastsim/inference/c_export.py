@@ -31,6 +31,7 @@ from mlfastsim._utils import InputError
 from mlfastsim.inference.export import _parity_inputs, build_sampler, parity, sampler_metadata
 from mlfastsim.inference.runs import LoadedRun
 from mlfastsim.models.base import Batch, PlainMLP, SamplerSpec
+from mlfastsim.models.export_nn import ZeroBelow
 
 __all__ = ["CGenerator", "c_source", "compile_shared", "load_shared", "write_c"]
 
@@ -53,6 +54,8 @@ def _floats(values: np.ndarray) -> str:
 
 
 def _activation(module: nn.Module) -> str:
+    if isinstance(module, ZeroBelow):
+        return f"v >= {np.format_float_scientific(np.float32(module.threshold), unique=True)}f ? v : 0.0f"
     if isinstance(module, nn.LeakyReLU):
         slope = np.format_float_scientific(np.float32(module.negative_slope), unique=True)
         return f"v > 0.0f ? v : {slope}f * v"
@@ -78,12 +81,12 @@ def c_source(sampler: nn.Module, spec: SamplerSpec, metadata: dict[str, Any], na
         if len(t.shape) != 2 or not isinstance(t.shape[1], int):
             raise InputError(f"C export: input {t.name} is not [batch, width]")
         widths.append(t.shape[1])
-    layers: list[tuple[nn.Linear, str | None]] = []
+    layers: list[tuple[nn.Linear, list[str]]] = []
     for module in sampler.layers():
         if isinstance(module, nn.Linear):
-            layers.append((module, None))
-        elif layers and layers[-1][1] is None:
-            layers[-1] = (layers[-1][0], _activation(module))
+            layers.append((module, []))
+        elif layers:
+            layers[-1][1].append(_activation(module))  # elementwise, in order
         else:
             raise InputError(f"C export: {type(module).__name__} does not follow a Linear layer")
     if layers[0][0].in_features != sum(widths):
@@ -138,8 +141,9 @@ def c_source(sampler: nn.Module, spec: SamplerSpec, metadata: dict[str, Any], na
             f"        for (int j = 0; j < {n_out}; ++j) o[j] += w[j] * xi;",
             "      }",
         ]
-        if act is not None:
-            lines.append(f"      for (int j = 0; j < {n_out}; ++j) {{ const float v = o[j]; o[j] = {act}; }}")
+        if act:
+            chain = " ".join(f"v = {a};" for a in act)
+            lines.append(f"      for (int j = 0; j < {n_out}; ++j) {{ float v = o[j]; {chain} o[j] = v; }}")
         if not last:
             lines.append(f"      memcpy(x, o, {n_out} * sizeof(float));")
         lines.append("    }")
@@ -206,7 +210,7 @@ def write_c(
         fn = load_shared(compile_shared(src, lib), name, len(spec.inputs))
         got = _call(fn, [inputs[t.name].numpy() for t in spec.inputs], _n_out(sampler))
     one = SamplerSpec(spec.inputs, spec.outputs[:1], spec.mode)
-    report = parity(one, ref[:1], [got])
+    report = parity(one, ref[:1], [got.reshape(tuple(ref[0].shape))])
     tmp.write_text(c_source(sampler, spec, {**meta, "parity": report}, name))
     return report
 
@@ -250,4 +254,9 @@ class CGenerator(nn.Module):
 
         inputs = draw_inputs(self._spec, n, generator or torch.Generator().manual_seed(0), cond)
         out = _call(self._fn, [inputs[t.name].numpy() for t in self._spec.inputs], self._n_out)
-        return {"features": torch.from_numpy(out), "mask": torch.ones(n, dtype=torch.bool)}
+        features, mask = self._spec.outputs[:2]
+        mask_shape = tuple(int(d) for d in mask.shape[1:])
+        return {
+            features.name: torch.from_numpy(out).reshape(n, *(int(d) for d in features.shape[1:])),
+            mask.name: torch.ones((n, *mask_shape), dtype=torch.bool),
+        }

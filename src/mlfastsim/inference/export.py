@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from mlfastsim._utils import InputError, atomic_path, check_writable, jsonable, package_version, require
 from mlfastsim.inference.runs import LoadedRun
-from mlfastsim.models import Exportable, SamplerSpec, TensorSpec
+from mlfastsim.models import Exportable, SamplerSpec
 
 __all__ = [
     "FORMATS",
@@ -42,6 +42,7 @@ __all__ = [
     "draw_inputs",
     "export_onnx_bytes",
     "export_run",
+    "onnx_feed",
     "onnx_metadata",
     "onnx_session",
     "parity",
@@ -86,17 +87,16 @@ def _spec(sampler: nn.Module) -> SamplerSpec:
     return spec
 
 
-def _shape(t: TensorSpec, n: int, given: Tensor | None) -> tuple[int, ...]:
-    """Concrete sizes: ``batch`` → n; other named axes from the given condition (or 1 for noise)."""
-    out = []
-    for axis, size in enumerate(t.shape):
-        if isinstance(size, int):
-            out.append(size)
-        elif size == "batch":
-            out.append(n)
-        else:
-            out.append(given.shape[axis] if given is not None else 1)
-    return tuple(out)
+def _axes(spec: SamplerSpec, conditions: dict[str, Tensor] | None) -> dict[str, int]:
+    """Sizes of the named axes other than ``batch`` (e.g. ``particles``), read off the given conditions."""
+    sizes: dict[str, int] = {}
+    for t in spec.inputs:
+        key = t.source.removeprefix("batch:")
+        if t.source.startswith("batch:") and conditions is not None and key in conditions:
+            for axis, size in enumerate(t.shape):
+                if isinstance(size, str) and size != "batch":
+                    sizes[size] = int(conditions[key].shape[axis])
+    return sizes
 
 
 def draw_inputs(
@@ -106,16 +106,18 @@ def draw_inputs(
     from ``conditions`` (the codec's batch: ``batch:KEY`` inputs take ``conditions[KEY]``)."""
     out: dict[str, Tensor] = {}
     dtypes = {"float32": torch.float32, "bool": torch.bool, "int64": torch.int64}
+    sizes = {**_axes(spec, conditions), "batch": n}
     for t in spec.inputs:
+        shape = tuple(s if isinstance(s, int) else sizes.get(s, 1) for s in t.shape)
         if t.source.startswith("batch:"):
             key = t.source.removeprefix("batch:")
             if conditions is None or key not in conditions:
                 raise InputError(f"the exported sampler needs the condition {key!r}; give --conditions FILE")
             out[t.name] = conditions[key].to(dtypes[t.dtype])
         elif t.source == "normal":
-            out[t.name] = torch.randn(_shape(t, n, None), generator=generator)
+            out[t.name] = torch.randn(shape, generator=generator)
         elif t.source == "uniform":
-            out[t.name] = torch.rand(_shape(t, n, None), generator=generator)
+            out[t.name] = torch.rand(shape, generator=generator)
         else:
             raise TypeError(f"input {t.name}: unknown source {t.source!r}")
     return out
@@ -238,9 +240,14 @@ def onnx_session(model: bytes | str | Path, threads: int = 1) -> Any:
     return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
 
 
+def onnx_feed(session: Any, inputs: dict[str, Tensor]) -> dict[str, np.ndarray]:
+    """The inputs the ONNX graph takes (an exporter drops inputs the graph does not use)."""
+    return {i.name: inputs[i.name].numpy() for i in session.get_inputs()}
+
+
 def _check_onnx(path: Path, spec: SamplerSpec, inputs: dict[str, Tensor], ref: list[Tensor]) -> dict:
-    feed = {t.name: inputs[t.name].numpy() for t in spec.inputs}
-    return parity(spec, ref, onnx_session(path).run([t.name for t in spec.outputs], feed))
+    session = onnx_session(path)
+    return parity(spec, ref, session.run([t.name for t in spec.outputs], onnx_feed(session, inputs)))
 
 
 def _check_torchscript(path: Path, spec: SamplerSpec, inputs: dict[str, Tensor], ref: list[Tensor]) -> dict:

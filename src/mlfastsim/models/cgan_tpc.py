@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
+from mlfastsim.models.export_nn import BankSampler, MLPSampler, ZeroBelow, mlp_spec
 from mlfastsim.models.gan import (
     cramer_critic_loss,
     cramer_generator_loss,
@@ -151,6 +152,16 @@ class CGANTPC(nn.Module):
     def sampler(self) -> WindowSampler:
         """The generator with hard zero suppression as one module of (noise, conditions) (what ``sample`` runs)."""
         return WindowSampler(self.gen, self.config.threshold)
+
+    def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:
+        """:meth:`sampler` for export (:class:`~mlfastsim.models.base.Exportable`): a plain MLP (ReLU, hard zero
+        suppression) of (noise, conditions), so C export applies; ``prior`` draws the conditions from the bank."""
+        c = self.config
+        cells = c.n_pads * c.n_time
+        net = nn.Sequential(*self.gen, nn.ReLU(), ZeroBelow(c.threshold))
+        spec = mlp_spec(c.latent, c.n_cond, cells, "window cells (codec units)", (cells, 1), (cells,))
+        sampler = MLPSampler(net, spec)
+        return sampler if mode == "conditioned" else BankSampler(sampler, self.condition_bank)
 
     def _gate(self, f: Tensor) -> Tensor:
         """Soft zero suppression: f · σ((f − f_thr)/width) (sampling and decoding apply the hard cut)."""

@@ -18,6 +18,7 @@ from mlfastsim.models.base import SamplerSpec, TensorSpec
 __all__ = [
     "BankSampler",
     "MLPSampler",
+    "ZeroBelow",
     "categorical_from_uniform",
     "log_ndtr",
     "mlp_spec",
@@ -79,8 +80,12 @@ def truncated_normal_from_uniform(low: Tensor, u: Tensor) -> Tensor:
     """Standard normal draws truncated to ``z ≥ low`` from uniforms ``u`` in [0, 1) (same shape):
     z = −Φ⁻¹((1 − u) Φ(−low)), the inverse CDF taken through the upper tail in log space, so that it
     holds for any ``low`` (the mapping of :func:`mlfastsim.models.nn.truncated_normal`, u ↦ 1 − u)."""
-    log_q = torch.log1p(-u.clamp(0.0, 1.0 - 1e-7)) + log_ndtr(-low)
-    return torch.maximum(-ndtri_from_log(log_q), low)
+    a, v = (
+        low.double(),
+        u.double(),
+    )  # in float64, as nn.truncated_normal: exp/log rounding stays far below 1e-5
+    log_q = torch.log1p(-v.clamp(0.0, 1.0 - 1e-7)) + log_ndtr(-a)
+    return torch.maximum(-ndtri_from_log(log_q), a).to(low.dtype)
 
 
 def categorical_from_uniform(log_probs: Tensor, u: Tensor) -> Tensor:
@@ -90,36 +95,61 @@ def categorical_from_uniform(log_probs: Tensor, u: Tensor) -> Tensor:
     return below.clamp_max(log_probs.shape[-1] - 1)
 
 
-def mlp_spec(noise: int, n_cond: int, n_out: int, doc_out: str) -> SamplerSpec:
-    """The spec of a conditioned plain-MLP generator G(noise [B, noise], conditions [B, n_cond])."""
+def mlp_spec(
+    noise: int,
+    n_cond: int,
+    n_out: int,
+    doc_out: str,
+    features: tuple[int, ...] | None = None,
+    mask: tuple[int, ...] = (),
+) -> SamplerSpec:
+    """The spec of a conditioned plain-MLP generator G(noise [B, noise], conditions [B, n_cond]): its
+    ``n_out`` outputs as ``features [B, *features]`` (default ``[B, n_out]``) and an all-True ``mask
+    [B, *mask]`` (what the family's ``sample`` returns)."""
     return SamplerSpec(
         inputs=(
             TensorSpec("noise", ("batch", noise), source="normal", doc="standard normal noise"),
             TensorSpec("cond", ("batch", n_cond), source="batch:cond", doc="the codec's conditions"),
         ),
         outputs=(
-            TensorSpec("features", ("batch", n_out), doc=doc_out),
-            TensorSpec("mask", ("batch",), "bool", doc="all True (one output per event)"),
+            TensorSpec("features", ("batch", *(features or (n_out,))), doc=doc_out),
+            TensorSpec("mask", ("batch", *mask), "bool", doc="all True"),
         ),
         mode="conditioned",
     )
 
 
+class ZeroBelow(nn.Module):
+    """Hard zero suppression, elementwise: x where x ≥ ``threshold``, else 0 (C export knows it)."""
+
+    def __init__(self, threshold: float) -> None:
+        super().__init__()
+        self.threshold = float(threshold)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.where(x >= self.threshold, x, torch.zeros_like(x))
+
+
 class MLPSampler(nn.Module):
-    """``forward(noise [B, noise], cond [B, n_cond]) → (features [B, n_out], mask [B])``: a plain MLP on
-    the concatenated inputs (a :class:`~mlfastsim.models.base.PlainMLP`, so C export applies)."""
+    """``forward(noise [B, noise], cond [B, n_cond]) → (features, mask)``: a plain MLP on the concatenated
+    inputs, its output shaped as the spec's ``features``, and an all-True ``mask`` (a
+    :class:`~mlfastsim.models.base.PlainMLP`, so C export applies)."""
 
     def __init__(self, net: nn.Sequential, spec: SamplerSpec) -> None:
         super().__init__()
         self.net = net
         self.spec = spec
+        self._features = tuple(int(d) for d in spec.outputs[0].shape[1:])
+        self._mask = tuple(int(d) for d in spec.outputs[1].shape[1:])
 
     def layers(self) -> nn.Sequential:
         return self.net
 
     def forward(self, noise: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
-        out = self.net(torch.cat([noise, cond], dim=1))
-        return out, torch.ones_like(out[:, 0], dtype=torch.bool)
+        flat = self.net(torch.cat([noise, cond], dim=1))
+        width = math.prod(self._mask)
+        mask = torch.ones_like(flat[:, :width], dtype=torch.bool).reshape(-1, *self._mask)
+        return flat.reshape(-1, *self._features), mask
 
 
 class BankSampler(nn.Module):

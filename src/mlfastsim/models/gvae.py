@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -225,7 +225,7 @@ class GVAE(nn.Module):
         independent). The density stays normalised: p(x) p(log E | x)."""
         c = self.config
         h = self.decoder(z if ctx is None else torch.cat([z, ctx], -1))
-        p = self.mixture_head(h).view(len(z), c.components, -1)
+        p = self.mixture_head(h).view(z.shape[0], c.components, -1)
         core_params: dict[str, Tensor] = {}
         if c.use_gen and gen_features is not None and anchors is not None:
             per = torch.cat([gen_features, h.unsqueeze(1).expand(-1, gen_features.shape[1], -1)], -1)
@@ -248,9 +248,7 @@ class GVAE(nn.Module):
             q = torch.cat([q[..., :1].masked_fill(~anchors.unsqueeze(-1), -1e9), q[..., 1:]], -1)
             p = torch.cat([p, q], 1)
         out = {
-            "count_logits": self.count_head(
-                ctx if ctx is not None else torch.ones(len(z), 1, device=z.device)
-            ),
+            "count_logits": self.count_head(ctx if ctx is not None else torch.ones_like(z[:, :1])),
             "log_weights": torch.log_softmax(p[..., 0], -1),
             "mean": p[..., 1:4],
             "log_std": p[..., 4:7].clamp(c.min_log_std, 3.0),
@@ -339,6 +337,13 @@ class GVAE(nn.Module):
         if drawn is not None:
             out["matched_cond"] = drawn
         return out
+
+    def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:
+        """:meth:`sample` for export (:class:`~mlfastsim.models.base.Exportable`): noise in as tensors, static
+        sizes (``models/gvae_export.py``)."""
+        from mlfastsim.models.gvae_export import GVAESampler
+
+        return GVAESampler(self, mode)
 
     def reconstruct(self, batch: Batch) -> Batch:
         """Encode, decode the posterior mean and draw as many hits as the input has (seeded, reproducible)."""

@@ -17,14 +17,15 @@ from torch import Tensor
 
 from mlfastsim.models.base import Batch
 from mlfastsim.models.cellgraph import GRID, cell_indices
+from mlfastsim.models.export_nn import categorical_from_uniform, truncated_normal_from_uniform
 from mlfastsim.models.gvae_likelihood import MAX_SLOPE_DISTANCE, channels, uniform_noise
-from mlfastsim.models.nn import batched_take, truncated_normal
-from mlfastsim.models.particle_response import draw_cores
+from mlfastsim.models.nn import batched_take
+from mlfastsim.models.particle_response import cores_from_uniforms
 
 if TYPE_CHECKING:
     from mlfastsim.models.gvae import GVAEConfig
 
-__all__ = ["draw_hits"]
+__all__ = ["core_hits", "draw_hits", "mixture_from_noise", "mixture_noise", "select_hits"]
 
 
 def _cell_centres(cells: Tensor, config: GVAEConfig, dtype: torch.dtype) -> Tensor:
@@ -34,46 +35,56 @@ def _cell_centres(cells: Tensor, config: GVAEConfig, dtype: torch.dtype) -> Tens
     return (cells.to(dtype) - torch.tensor(config.pixel_offset, device=dev, dtype=dtype)) / scale
 
 
-def _draw_core_hits(
-    params: dict[str, Tensor], config: GVAEConfig, generator: torch.Generator | None
+def core_hits(
+    params: dict[str, Tensor], config: GVAEConfig, coin: Tensor, u_energy: Tensor
 ) -> tuple[tuple[Tensor, Tensor], Tensor]:
-    """The particles' cores: (hits ``[B, m, 3]``, present ``[B, m]``) and their cells ``[B, m]`` (−2: none)."""
-    rc, core_e, present = draw_cores(
-        params, params["core_cell"], params["core_owner"], config.min_log_energy, generator
+    """The particles' cores from uniforms ``coin``, ``u_energy`` ``[B, m]``: (hits ``[B, m, 3]``, present
+    ``[B, m]``) and their cells ``[B, m]`` (−2: none)."""
+    rc, core_e, present = cores_from_uniforms(
+        params, params["core_cell"], params["core_owner"], config.min_log_energy, coin, u_energy
     )
     core_cell = torch.where(present, rc[..., 0] * GRID + rc[..., 1], -2)
     pos = _cell_centres(rc, config, core_e.dtype)
     return (torch.cat([pos, core_e.unsqueeze(-1)], -1), present), core_cell
 
 
-def _draw_mixture(
-    params: dict[str, Tensor], config: GVAEConfig, m: int, generator: torch.Generator | None
+def mixture_noise(
+    b: int, m: int, generator: torch.Generator | None, device: torch.device
+) -> dict[str, Tensor]:
+    """The noise of ``m`` mixture draws per jet: uniforms ``u_comp``, ``u_trunc``, ``u_ch`` ``[B, m]``,
+    ``u_cell [B, m, 2]`` and normals ``eps [B, m, 3]``, from ``generator`` in a fixed order."""
+    u = torch.rand(b, m, 5, generator=generator, device=device)
+    eps = torch.randn(b, m, 3, generator=generator, device=device)
+    return {"u_comp": u[..., 0], "u_trunc": u[..., 1], "u_ch": u[..., 2], "u_cell": u[..., 3:], "eps": eps}
+
+
+def mixture_from_noise(
+    params: dict[str, Tensor], config: GVAEConfig, noise: dict[str, Tensor]
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """``m`` draws per jet from the mixture: hits ``[B, m, F]``, their components and channels ``[B, m]``."""
-    noise, n_ch = uniform_noise(config), channels(config)
-    b = params["log_weights"].shape[0]
-    dev = params["log_weights"].device
-    comp = torch.multinomial(params["log_weights"].exp(), m, replacement=True, generator=generator)
+    """Draws from the mixture given :func:`mixture_noise`: hits ``[B, m, F]``, their components and channels
+    ``[B, m]`` — inverse CDFs only (no multinomial, no RNG), so that export traces it."""
+    noise_comp, n_ch = uniform_noise(config), channels(config)
+    comp = categorical_from_uniform(params["log_weights"], noise["u_comp"])
     mean = batched_take(params["mean"], comp)
     std = batched_take(params["log_std"], comp).exp()
-    eps = torch.randn(mean.shape, generator=generator, device=dev, dtype=mean.dtype)
+    eps = noise["eps"]
     slope = batched_take(params["slope"], comp)
-    if noise:
+    if noise_comp:
         slope = slope.masked_fill(comp == 0, 0.0)
     shift = slope * (0.5 * (eps[..., :2] ** 2).sum(-1)).clamp(max=MAX_SLOPE_DISTANCE)  # falls off
     # log E above the zero-suppression threshold, as in the likelihood
     low = (config.min_log_energy - mean[..., 2]) / std[..., 2] - shift
-    eps[..., 2] = shift + truncated_normal(low, generator)
-    x = mean + std * eps
-    if noise:
-        cells = torch.randint(GRID, (b, m, 2), generator=generator, device=dev)
+    e_energy = shift + truncated_normal_from_uniform(low, noise["u_trunc"])
+    x = mean + std * torch.cat([eps[..., :2], e_energy.unsqueeze(-1)], -1)
+    if noise_comp:
+        cells = torch.floor(noise["u_cell"] * GRID).long().clamp(0, GRID - 1)
         uniform = _cell_centres(cells, config, x.dtype)
         x = torch.cat([torch.where((comp == 0).unsqueeze(-1), uniform, x[..., :2]), x[..., 2:]], -1)
     feats = [x]
-    ch = torch.zeros(b, m, dtype=torch.long, device=dev)
+    ch = torch.zeros_like(comp)
     if n_ch > 1:
-        probs = torch.gather(params["channel_logp"], 1, comp.unsqueeze(-1).expand(-1, -1, n_ch)).exp()
-        ch = torch.multinomial(probs.view(-1, n_ch), 1, generator=generator).view(b, m)
+        logp = torch.gather(params["channel_logp"], 1, comp.unsqueeze(-1).expand(-1, -1, n_ch))
+        ch = categorical_from_uniform(logp, noise["u_ch"].unsqueeze(-1)).squeeze(-1)
         feats.append(ch.unsqueeze(-1).to(x.dtype))
     return torch.cat(feats, -1), comp, ch
 
@@ -85,32 +96,34 @@ def _one_per_cell(
     params: dict[str, Tensor],
     core_cell: Tensor | None,
     config: GVAEConfig,
-) -> Tensor:
+) -> tuple[Tensor, Tensor]:
     """Which draws ``[B, m]`` a detector reports: the first in each cell inside the window, none where a
-    particle's core is or in a halo's own core crystal. Snaps ``x``'s positions to cell centres in place."""
+    particle's core is or in a halo's own core crystal; and ``x`` with its positions snapped to cell centres."""
     b, m = comp.shape
     dev = x.device
     row, col = cell_indices(x, config.pixel_scale, config.pixel_offset)
     inside = (row >= 0) & (row < GRID) & (col >= 0) & (col < GRID)
-    cell = torch.where(inside, (ch * GRID + row) * GRID + col, -1 - torch.arange(m, device=dev))
-    # one hit per cell, the first drawn there (a draw of the model's p(E | cell)) ...
-    sorted_cell, order = torch.sort(cell, dim=1, stable=True)
-    first_sorted = torch.ones_like(sorted_cell, dtype=torch.bool)
-    first_sorted[:, 1:] = sorted_cell[:, 1:] != sorted_cell[:, :-1]
+    draw = torch.arange(m, device=dev)
+    cell = torch.where(inside, (ch * GRID + row) * GRID + col, -1 - draw)
+    # one hit per cell, the first drawn there (a draw of the model's p(E | cell)) ... (cell · m + draw is
+    # unique: any sort keeps the draws' order within a cell, as exporters' sorts need not be stable)
+    sorted_key, order = torch.sort(cell * m + draw, dim=1)
+    sorted_cell = torch.div(sorted_key, m, rounding_mode="floor")
+    first_sorted = torch.cat([torch.ones_like(sorted_cell[:, :1], dtype=torch.bool),
+                              sorted_cell[:, 1:] != sorted_cell[:, :-1]], 1)  # fmt: skip
     keep = torch.zeros_like(first_sorted).scatter(1, order, first_sorted) & inside
     if core_cell is not None:  # ... none where a particle's core is, none in a halo's own core crystal
-        taken = torch.zeros(b, GRID * GRID + 1, dtype=torch.bool, device=dev)  # last: no cell
-        taken.scatter_(1, torch.where(core_cell >= 0, core_cell, GRID * GRID), True)
-        taken[:, -1] = False
+        spot = torch.where(core_cell >= 0, core_cell, GRID * GRID)  # last: no cell
+        taken = torch.zeros(b, GRID * GRID + 1, dtype=torch.bool, device=dev).scatter(1, spot, core_cell >= 0)
         keep = keep & ~torch.gather(taken, 1, torch.where(inside, cell, GRID * GRID))
         n_global = params["mean"].shape[1] - params["core_cell"].shape[1]
         owned = torch.where(params["core_owner"], params["core_cell"], -2)
         own = torch.gather(owned, 1, (comp - n_global).clamp_min(0))
         keep = keep & ~((comp >= n_global) & (cell == own))
     # snap to the cell centre, as the detector reports it
-    x[..., 0] = (row.to(x.dtype) - config.pixel_offset[0]) / config.pixel_scale[0]
-    x[..., 1] = (col.to(x.dtype) - config.pixel_offset[1]) / config.pixel_scale[1]
-    return keep
+    snapped = torch.stack([(row.to(x.dtype) - config.pixel_offset[0]) / config.pixel_scale[0],
+                           (col.to(x.dtype) - config.pixel_offset[1]) / config.pixel_scale[1]], -1)  # fmt: skip
+    return keep, torch.cat([snapped, x[..., 2:]], -1)
 
 
 def draw_hits(
@@ -135,15 +148,33 @@ def draw_hits(
     b, dev = len(n_hits), n_hits.device
     core_feats = core_cell = None
     if "core_logit" in params:
-        core_feats, core_cell = _draw_core_hits(params, config, generator)
+        logit = params["core_logit"]
+        u = torch.rand((2, *logit.shape), generator=generator, device=dev, dtype=logit.dtype)
+        core_feats, core_cell = core_hits(params, config, u[0], u[1])
         if total:
             n_hits = (n_hits - core_feats[1].sum(1)).clamp_min(0)
     most = int(n_hits.max()) if len(n_hits) else 0
     m = max(round(most * config.oversample), most, 1)  # draws per jet, for the largest jet of the batch
-    x, comp, ch = _draw_mixture(params, config, m, generator)
-    keep = torch.ones(b, m, dtype=torch.bool, device=dev)
+    x, comp, ch = mixture_from_noise(params, config, mixture_noise(b, m, generator, dev))
+    return select_hits(params, config, x, comp, ch, n_hits, core_feats, core_cell)
+
+
+def select_hits(
+    params: dict[str, Tensor],
+    config: GVAEConfig,
+    x: Tensor,
+    comp: Tensor,
+    ch: Tensor,
+    n_hits: Tensor,
+    core_feats: tuple[Tensor, Tensor] | None,
+    core_cell: Tensor | None,
+) -> Batch:
+    """The hits a detector reports from the mixture draws ``x [B, m, F]`` (components, channels ``[B, m]``)
+    and the cores (:func:`draw_hits`'s output; deterministic)."""
+    b, m = comp.shape
+    keep = torch.ones(b, m, dtype=torch.bool, device=x.device)
     if config.pixel_scale[0] > 0:
-        keep = _one_per_cell(x, comp, ch, params, core_cell, config)
+        keep, x = _one_per_cell(x, comp, ch, params, core_cell, config)
     keep = keep & (x[..., 2] >= config.min_log_energy)  # zero suppression, as in the data
     keep = keep & (torch.cumsum(keep.long(), 1) <= n_hits.unsqueeze(1))  # the first n_hits cells drawn
     if core_feats is not None:

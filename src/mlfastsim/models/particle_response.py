@@ -24,12 +24,14 @@ from torch import Tensor
 
 from mlfastsim.data.representations import GEN_FEATURE_NAMES
 from mlfastsim.models.cellgraph import GRID
-from mlfastsim.models.nn import LOG_2PI, truncated_normal
+from mlfastsim.models.export_nn import truncated_normal_from_uniform
+from mlfastsim.models.nn import LOG_2PI
 from mlfastsim.physics.detector.geometry import CRYSTAL_DETA, CRYSTAL_DPHI
 
 __all__ = [
     "core_cells",
     "core_log_likelihood",
+    "cores_from_uniforms",
     "draw_cores",
     "halo_exclusion",
     "match_core_hits",
@@ -70,25 +72,30 @@ def particle_base(
     the pixel map or the energy scale stay 0 where those are not set (a model not yet fitted to data).
     """
     f = {name: gen[..., i] for i, name in enumerate(GEN_FEATURE_NAMES)}
-    core = torch.zeros(*gen.shape[:2], 3, device=gen.device, dtype=gen.dtype)
-    halo = torch.zeros(*gen.shape[:2], per_component, device=gen.device, dtype=gen.dtype)
-    core[..., 0] = halo[..., 0] = -5.0 * (1.0 - f["reaches_ecal"])
-    halo[..., 0] += f["log_e"].clamp(-3.0, 5.0)  # more energy, more halo hits
+    zero = torch.zeros_like(f["log_e"])
+    weight = -5.0 * (1.0 - f["reaches_ecal"])
+    position, log_width = [zero, zero], [zero, zero]
     if pixel_scale[0] > 0:
         for axis, (name, size) in enumerate((("eta_ecal_rel", CRYSTAL_DETA), ("phi_ecal_rel", CRYSTAL_DPHI))):
             cells = f[name] / size + GRID // 2
-            halo[..., 1 + axis] = (cells - pixel_offset[axis]) / pixel_scale[axis]
+            position[axis] = (cells - pixel_offset[axis]) / pixel_scale[axis]
             width = torch.where(f["is_em"] > 0.5, HALO_WIDTH_CELLS, HADRON_HALO_WIDTH_CELLS)
-            halo[..., 4 + axis] = torch.log(width / pixel_scale[axis])
+            log_width[axis] = torch.log(width / pixel_scale[axis])
+    core_mean = core_log_std = halo_energy = zero
     if energy_norm[1] > 0:
         em = f["is_em"] > 0.5
         mean, std = energy_norm
-        core[..., 1] = (
+        core_mean = (
             torch.where(em, f["log_e"] + math.log(EM_CORE_FRACTION), math.log(MIP_ENERGY)) - mean
         ) / std
-        core[..., 2] = torch.where(em, math.log(0.3), 0.0)
+        core_log_std = torch.where(em, math.log(0.3), 0.0)
         share = torch.where(em, EM_HALO_FRACTION, HADRON_HALO_FRACTION)
-        halo[..., 3] = (f["log_e"] + torch.log(share) - mean) / std
+        halo_energy = (f["log_e"] + torch.log(share) - mean) / std
+    # built column by column (no in-place writes: export traces it with a dynamic batch)
+    core = torch.stack([weight, core_mean, core_log_std], -1)
+    halo_weight = weight + f["log_e"].clamp(-3.0, 5.0)  # more energy, more halo hits
+    columns = [halo_weight, *position, halo_energy, *log_width]
+    halo = torch.stack(columns + [zero] * (per_component - len(columns)), -1)
     return core, halo
 
 
@@ -154,11 +161,25 @@ def draw_cores(
     generator: torch.Generator | None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Draw the cores: cells ``[B, m, 2]`` (row, column; int64), normalised log energies ``[B, m]`` (from the
-    normal truncated at ``min_log_energy``) and ``present [B, m]`` (owner and a
-    σ(logit) coin)."""
+    normal truncated at ``min_log_energy``) and ``present [B, m]`` (owner and a σ(logit) coin); the two
+    uniforms per particle from ``generator`` (:func:`cores_from_uniforms`)."""
+    logit = params["core_logit"]
+    u = torch.rand((2, *logit.shape), generator=generator, device=logit.device, dtype=logit.dtype)
+    return cores_from_uniforms(params, cell, owner, min_log_energy, u[0], u[1])
+
+
+def cores_from_uniforms(
+    params: dict[str, Tensor],
+    cell: Tensor,
+    owner: Tensor,
+    min_log_energy: float,
+    coin: Tensor,
+    u_energy: Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`draw_cores` from given uniforms ``coin``, ``u_energy`` ``[B, m]`` in [0, 1) (exportable: the
+    truncated normal by its inverse CDF, :func:`~mlfastsim.models.export_nn.truncated_normal_from_uniform`)."""
     logit, mean, std = params["core_logit"], params["core_mean"], params["core_log_std"].exp()
-    coin = torch.rand(logit.shape, generator=generator, device=logit.device, dtype=logit.dtype)
-    energy = mean + std * truncated_normal((min_log_energy - mean) / std, generator)
+    energy = mean + std * truncated_normal_from_uniform((min_log_energy - mean) / std, u_energy)
     present = owner & (coin < torch.sigmoid(logit))
     safe = cell.clamp_min(0)
     return torch.stack([safe // GRID, safe % GRID], -1), energy, present
