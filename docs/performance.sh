@@ -37,7 +37,7 @@ train library tpc.h5 run-library-tpc --config $C/library-tpc.toml
   --out bench-scaling.json --markdown "$DOC"
 # 3. bf16 beside fp32, training and sampling, for every family that trains and samples
 "$B/mlfastsim" bench precision --family gvae --data jet-images.parquet --config $C/gvae.toml \
-  --set train.batch_size=16 --set data.n_max=200 --steps 40 --n-eval 200 --threads 1 --markdown "$DOC"
+  --set train.batch_size=16 --set data.n_max=200 --steps 40 --n-eval 150 --threads 1 --markdown "$DOC"
 "$B/mlfastsim" bench precision --family particle-vae --data particle-jets.h5 --config $C/particle-vae.toml \
   --set model.mode=detector --set train.batch_size=32 --steps 60 --n-eval 200 --threads 1 --markdown "$DOC"
 "$B/mlfastsim" bench precision --family cgan-pid --data pid.h5 --config $C/cgan-pid.toml --steps 200 \

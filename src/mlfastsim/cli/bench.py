@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
         result = _bench_runs(args)
         table = text_table(result)
-        markdown = markdown_table(result, ["mlfastsim", *sys.argv[2:]] if args.markdown else ())
+        markdown = markdown_table(result, ["mlfastsim", *sys.argv[1:]] if args.markdown else ())
     elif args.what == "scaling":
         from mlfastsim.bench.scaling import bench_scaling, scaling_markdown, scaling_table
 
