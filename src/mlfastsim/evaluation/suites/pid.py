@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from mlfastsim._utils import InputError
 from mlfastsim.data.kinds.pid.container import DLL_NAMES, SPECIES, PIDTable
-from mlfastsim.evaluation.pid_efficiency import efficiency_bins, summarise_bins
+from mlfastsim.evaluation.pid_efficiency import EfficiencyBin, efficiency_bins, summarise_bins
 from mlfastsim.evaluation.pid_plots import plot_dll_distributions, plot_efficiency_ratios
 from mlfastsim.evaluation.plots import plot_per_event
 from mlfastsim.evaluation.table import FLOOR, RESIM
@@ -27,9 +27,11 @@ __all__ = ["SUITE", "PIDSuite", "PreparedPID", "classifier_inputs"]
 
 @dataclass
 class PreparedPID:
-    """A PID table and its efficiency bins against the reference (filled by :meth:`PIDSuite.prepare_all`)."""
+    """A PID table and, once computed against a reference, its efficiency bins (reused by the plots)."""
 
     table: PIDTable
+    bins: list[EfficiencyBin] | None = None
+    bins_against: int | None = None  # id() of the reference table the bins were computed against
 
 
 def classifier_inputs(t: PIDTable) -> np.ndarray:
@@ -96,15 +98,26 @@ class PIDSuite:
         self, reference: PreparedPID, candidate: PreparedPID, seed: int
     ) -> dict[str, Any]:
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._distribution_metrics(reference.table, candidate.table, seed)
+            row = self.efficiency(reference.table, candidate.table, self._bins(reference, candidate))
+            return {**row, **self._distribution_metrics(reference.table, candidate.table, seed)}
 
-    def efficiency(self, reference: PIDTable, candidate: PIDTable) -> dict[str, Any]:
+    def _bins(self, reference: PreparedPID, candidate: PreparedPID) -> list[EfficiencyBin]:
+        """The candidate's efficiency bins against ``reference``, computed once."""
+        if candidate.bins is None or candidate.bins_against != id(reference.table):
+            candidate.bins = efficiency_bins(reference.table, candidate.table, self.quantiles, self.n_bins)
+            candidate.bins_against = id(reference.table)
+        return candidate.bins
+
+    def efficiency(
+        self, reference: PIDTable, candidate: PIDTable, bins: list[EfficiencyBin] | None = None
+    ) -> dict[str, Any]:
         """The efficiency-ratio rows (:func:`~mlfastsim.evaluation.pid_efficiency.summarise_bins`)."""
-        bins = efficiency_bins(reference, candidate, self.quantiles, self.n_bins)
+        if bins is None:
+            bins = efficiency_bins(reference, candidate, self.quantiles, self.n_bins)
         return summarise_bins(bins, self.min_tracks, self.tolerance)
 
     def _distribution_metrics(self, ref: PIDTable, cand: PIDTable, seed: int) -> dict[str, Any]:
-        row: dict[str, Any] = self.efficiency(ref, cand)
+        row: dict[str, Any] = {}
         for j, name in enumerate(DLL_NAMES):
             entry = w1(ref.dll[:, j], cand.dll[:, j], seed=seed, x_weights=ref.weight, y_weights=cand.weight)
             per_species = {}
@@ -170,11 +183,11 @@ class PIDSuite:
         ref = reference.table
         tables = {n: p.table for n, p in samples.items()}
         written = [plot_dll_distributions(ref, tables, plots_dir / "dll_distributions.png", FLOOR)]
-        floor = efficiency_bins(ref, tables[FLOOR], self.quantiles, self.n_bins) if FLOOR in tables else None
-        for name, t in tables.items():
+        floor = self._bins(reference, samples[FLOOR]) if FLOOR in samples else None
+        for name in tables:
             if name == FLOOR:
                 continue
-            bins = efficiency_bins(ref, t, self.quantiles, self.n_bins)
+            bins = self._bins(reference, samples[name])
             slug = "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
             written += plot_efficiency_ratios(
                 bins, floor, plots_dir / f"efficiency_ratio_{slug}", name, self.min_tracks, self.tolerance
