@@ -38,3 +38,6 @@ def test_bench_records_the_backend_and_the_sampler_alone(
     for path in (pid, library):
         sampler = result["runs"][path]["sampler"]
         assert set(sampler) == {"1", "8"} and all(v["us_per_call"] > 0 for v in sampler.values())
+    native = result["runs"][pid]["sampler"]["1"]["native"]  # the exported artifact alone
+    assert native["cpu_us_per_call"] > 0 and native["wall_us_per_call"] > 0
+    assert "native" not in result["runs"][library]["sampler"]["1"]

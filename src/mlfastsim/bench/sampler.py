@@ -13,6 +13,7 @@ import torch
 
 from mlfastsim.bench.timing import time_call
 from mlfastsim.inference import LoadedRun
+from mlfastsim.inference.backends import NativeTimed
 from mlfastsim.models import GenerativeModel
 
 __all__ = ["bench_sampler"]
@@ -55,4 +56,6 @@ def bench_sampler(run: LoadedRun, batches: Sequence[int], events: Any, repeats: 
             "calls_per_sample": calls,
             "repeats": repeats,
         }
+        if isinstance(model, NativeTimed):  # the exported artifact alone: ONNX Runtime's run, the C function
+            out[str(batch)]["native"] = model.time_native(batch, max(calls, 10))
     return out

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -19,9 +20,18 @@ from mlfastsim.inference.export import Mode, draw_inputs, export_run, onnx_feed,
 from mlfastsim.inference.runs import LoadedRun
 from mlfastsim.models.base import Batch, GenerativeModel, SamplerSpec, TensorSpec
 
-__all__ = ["BACKENDS", "OnnxGenerator", "spec_from_dict", "with_backend"]
+__all__ = ["BACKENDS", "NativeTimed", "OnnxGenerator", "spec_from_dict", "with_backend"]
 
 BACKENDS = ("torch", "onnx", "c")
+
+
+@runtime_checkable
+class NativeTimed(Protocol):
+    """An exported backend that can time its artifact alone (no noise drawing, no Python conversions)."""
+
+    def time_native(self, n: int, calls: int) -> dict[str, Any]:
+        """µs per call (``wall_us_per_call``, ``cpu_us_per_call``) on fixed inputs of ``n`` events."""
+        ...
 
 
 def spec_from_dict(data: dict[str, Any]) -> SamplerSpec:
@@ -95,6 +105,27 @@ class OnnxGenerator(nn.Module):
                     spec_from_dict(meta["spec"]),
                 )
         return self._sessions[mode]
+
+    def time_native(self, n: int, calls: int) -> dict[str, Any]:
+        """µs per ``session.run`` alone (conditioned mode, fixed random inputs of ``n`` events, 100 warm-up
+        runs): wall and process CPU time, ONNX Runtime with this generator's threads."""
+        mode: Mode = "conditioned" if self._file_mode in (None, "conditioned") else "prior"
+        session, spec = self._session(mode)
+        inputs = draw_inputs(spec, n, torch.Generator().manual_seed(0), self._fixed_conditions(spec, n))
+        feed, names = onnx_feed(session, inputs), [t.name for t in spec.outputs]
+        for _ in range(100):
+            session.run(names, feed)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(calls):
+            session.run(names, feed)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        return {"wall_us_per_call": 1e6 * wall / calls, "cpu_us_per_call": 1e6 * cpu / calls, "calls": calls}
+
+    def _fixed_conditions(self, spec: SamplerSpec, n: int) -> Batch | None:
+        if not any(t.source.startswith("batch:") for t in spec.inputs):
+            return None
+        events = self._run.kind.example(n, seed=0)
+        return self._run.codec.conditions(events, self._run.keys)
 
     def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
         session, spec = self._session(_mode_for(cond))
