@@ -159,7 +159,7 @@ def scaling_markdown(result: dict[str, Any]) -> str:
     head, rows = _cells(result)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    return "\n".join(["## Weak scaling of distributed training", "", *lines, "", _note(result)]) + "\n"
+    return "\n".join(["### Weak scaling of distributed training", "", *lines, "", _note(result)]) + "\n"
 
 
 def _note(result: dict[str, Any]) -> str:
