@@ -270,7 +270,7 @@ class ParticleVAE(nn.Module):
         ``[B, K]``), ``response_mu``, ``response_log_std`` (``[B, K, n_response]``)."""
         c = self.config
         h = self.trunk(z if ctx is None else torch.cat([z.to(ctx.dtype), ctx], -1))
-        feats = self.particle_head(h).view(len(z), c.n_particles, c.n_features)
+        feats = self.particle_head(h).view(z.shape[0], c.n_particles, c.n_features)
         out = {"count_logits": self.count_head(h)}
         if self.detector:
             gm = batch["gen_mask"][:, : c.n_particles]
@@ -405,6 +405,12 @@ class ParticleVAE(nn.Module):
         if self.detector:
             res["response"] = (out["response_logits"].exp().unsqueeze(-1) * out["response_mu"]).sum(1)
         return res
+
+    def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:
+        """:meth:`sample` for export (:class:`~mlfastsim.models.base.Exportable`; ``models/particle_vae_export.py``)."""
+        from mlfastsim.models.particle_vae_export import ParticleVAESampler
+
+        return ParticleVAESampler(self, mode)
 
     def needs_conditions(self) -> bool:
         """True in detector mode (it generates the detector response to given generator-level jets)."""

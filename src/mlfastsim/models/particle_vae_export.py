@@ -1,0 +1,83 @@
+"""The ``particle-vae`` pure sampler for export (issue 11): :meth:`ParticleVAE.sample` in generation mode with its
+noise as inputs — the prior's base draws (``z``; with the mixture prior also ``u_prior``), the multiplicity's
+uniform ``u_count`` — drawn outside as the spec declares, in the order ``sample`` draws them. Detector mode (the
+generator-level jets through attention) is not exported yet: ``pure_sampler`` says so in one line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import torch
+from torch import Tensor, nn
+
+from mlfastsim.models.base import SamplerSpec, TensorSpec
+from mlfastsim.models.export_nn import categorical_from_uniform
+from mlfastsim.models.particle_vae_nn import FlowPrior, MixturePrior
+
+if TYPE_CHECKING:
+    from mlfastsim.models.particle_vae import ParticleVAE
+
+__all__ = ["ParticleVAESampler"]
+
+
+class ParticleVAESampler(nn.Module):
+    """``forward(*inputs) → (features [B, P, F], mask [B, P][, matched_cond [B, C]])`` (standardised units)."""
+
+    def __init__(self, model: ParticleVAE, mode: Literal["conditioned", "prior"]) -> None:
+        super().__init__()
+        c = model.config
+        if model.detector:
+            raise ValueError(
+                "a detector-mode particle-vae is not exportable yet; sample it with --backend torch"
+            )
+        self.model = model
+        self.bank = mode == "prior" and c.n_cond > 0
+        if self.bank and len(model.condition_bank) == 0:
+            raise ValueError(
+                "this conditional particle-vae stores no training conditions; export --mode conditioned"
+            )
+        b = "batch"
+        inputs: list[TensorSpec] = []
+        if mode == "conditioned" and c.n_cond:
+            inputs.append(TensorSpec("cond", (b, "cond_columns"), source="batch:cond", doc="jet conditions"))
+        if isinstance(model.prior, MixturePrior):
+            inputs.append(TensorSpec("u_prior", (b,), source="uniform", doc="the prior's mixture component"))
+        inputs += [
+            TensorSpec("z", (b, c.latent), source="normal", doc="the prior's base draw"),
+            TensorSpec("u_count", (b,), source="uniform", doc="multiplicity (inverse CDF)"),
+        ]
+        if self.bank:
+            inputs.append(TensorSpec("bank_u", (b,), source="uniform", doc="picks stored jet conditions"))
+        outputs = [
+            TensorSpec("features", (b, c.n_particles, c.n_features), doc="particles (standardised)"),
+            TensorSpec("mask", (b, c.n_particles), "bool", doc="the first n slots"),
+        ]
+        if self.bank:
+            outputs.append(TensorSpec("matched_cond", (b, c.n_cond), doc="the drawn jet conditions"))
+        self.spec = SamplerSpec(tuple(inputs), tuple(outputs), mode)
+
+    def forward(self, *args: Tensor) -> tuple[Tensor, ...]:
+        x = {t.name: a for t, a in zip(self.spec.inputs, args, strict=True)}
+        model, c = self.model, self.model.config
+        batch: dict[str, Tensor] = {"cond": x["cond"]} if "cond" in x else {}
+        if self.bank:
+            n = model.condition_bank.shape[0]
+            pick = torch.floor(x["bank_u"] * n).to(torch.int64).clamp(0, n - 1)
+            batch["cond"] = model.condition_bank.index_select(0, pick)
+        ctx = model._context(batch)
+        z = x["z"]
+        if isinstance(model.prior, FlowPrior):
+            z = model.prior.inverse(z, ctx)
+        elif isinstance(model.prior, MixturePrior):
+            k = categorical_from_uniform(
+                model.prior.logits.log_softmax(0), x["u_prior"].unsqueeze(1)
+            ).squeeze(1)
+            z = model.prior.means.index_select(0, k) + model.prior.log_std.exp().index_select(0, k) * z
+        out = model.decode(model._in_latent_range(z), ctx, batch)
+        feats = torch.clamp(out["features"].float(), model.feature_low, model.feature_high)
+        cdf = out["count_logits"].float().softmax(-1).cumsum(-1)
+        counts = (cdf < x["u_count"].unsqueeze(1)).sum(-1).clamp_max(c.n_particles)
+        res = model._finish({"features": feats}, counts)
+        extra = (batch["cond"],) if self.bank else ()
+        return (res["features"], res["mask"], *extra)
