@@ -194,3 +194,19 @@ def test_the_shape_term_pulls_the_mean_shape_to_the_data(data: dict[str, Any]) -
     torch.manual_seed(0)
     after = float(m.shape_divergence(real, cond).detach())
     assert 0 <= after < 0.8 * before
+
+
+def test_energy_conservation_leaves_the_total_to_the_fraction(data: dict[str, Any]) -> None:
+    cond = data["batch"]["cond"][:16]
+    for conserve in (True, False):
+        m = _model(data["cfg"], seed=2, conserve_energy=conserve).eval()
+        with torch.no_grad():
+            noise = m._noise(16, cond, torch.Generator().manual_seed(0))
+            c = m.config
+            e = c.energy_floor * torch.expm1(m.generator(noise, cond) * c.feature_scale)
+            log_total = m.gen.log_shares(noise, cond)[0][:, 0]
+        ratio = e.sum(1) / log_total.exp()  # softplus(ln e − ln ε) is ln(1 + e/ε): exact before the threshold
+        if conserve:
+            assert torch.allclose(ratio, torch.ones(16), atol=1e-4)
+        else:  # the cell noise moves the total too
+            assert (ratio - 1).abs().max() > 1e-3

@@ -64,6 +64,8 @@ class CGANShowerConfig:
         each cell, which a few global noise dimensions cannot carry. width_law: how the per-cell widths are
         made (:class:`ShowerGenerator`): ``free`` (σ_i = softplus(w_i), started at 0.3) or ``sampling``
         (σ_i = softplus(w_i) · (ē_i/GeV)^κ, started at the a/√E of sampling fluctuations).
+        conserve_energy: renormalise the noisy cells to the total E · e^φ, so that the per-cell noise moves
+        energy between cells but leaves the shower's total to φ (whose fluctuations the global noise carries).
         gen_hidden: generator MLP widths.
         critic_arch: the critic's (and the regressor's) body, an MLP on the cells or a CNN; critic_hidden: its
         widths (the first on the cells); critic_channels: the CNN's three strided convolutions.
@@ -89,6 +91,7 @@ class CGANShowerConfig:
     latent: int = 32
     cell_noise: bool = True
     width_law: Literal["free", "sampling"] = "sampling"
+    conserve_energy: bool = False
     gen_hidden: tuple[int, ...] = (512, 512)
     critic_arch: Literal["mlp", "cnn"] = "mlp"
     critic_hidden: tuple[int, ...] = (512, 256)
@@ -134,7 +137,7 @@ class ShowerGenerator(nn.Module):
     def __init__(self, c: CGANShowerConfig) -> None:
         super().__init__()
         g2, width = c.grid * c.grid, c.gen_hidden[-1]
-        self.latent, self.cell_noise = c.latent, c.cell_noise
+        self.latent, self.cell_noise, self.conserve = c.latent, c.cell_noise, c.conserve_energy
         self.body = mlp([c.latent + c.n_cond, *c.gen_hidden], activation=_LeakyReLU, last_activation=True)
         self.logits = nn.Linear(width, g2)
         self.widths = nn.Linear(width, g2) if c.cell_noise else None
@@ -163,6 +166,8 @@ class ShowerGenerator(nn.Module):
             if self.exponent is not None:
                 sigma = (sigma * torch.exp(self.exponent * log_cell.detach())).clamp_max(2.5)
             log_cell = log_cell + sigma * noise[:, self.latent :] - 0.5 * sigma**2
+            if self.conserve:  # the cell noise moves energy between cells; the total stays E · e^φ
+                log_cell = log_total + torch.log_softmax(log_cell, dim=1)
         return nn.functional.softplus(log_cell - self.log_floor) / self.scale
 
 
