@@ -104,3 +104,14 @@ def test_evaluate_replaces_its_folder_at_once_and_claims_no_report_without_plots
     )  # the whole folder is replaced: no old files mixed in
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval"]  # no temporary folders left
+
+
+def test_train_on_bad_data_leaves_no_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kind = KINDS["tpc"]
+    ev = kind.example(30, seed=1)
+    ev.adc[11, 2, 3] = float("nan")
+    data = tmp_path / "nan.h5"
+    kind.write(data, ev)
+    out = tmp_path / "run"
+    assert main(["train", "library", "--data", str(data), "--out", str(out)]) == 2
+    assert "event 11" in _one_line(capsys) and not out.exists()

@@ -84,29 +84,42 @@ def claim_run_dir(out: str | Path, resume: bool, overwrite: bool) -> Iterator[Pa
     """Hold ``out`` for one training: writable (checked before any data is read), locked, and either
     free of another run's files, being resumed (``last.pt`` present), or cleared (``overwrite``).
 
-    One-line InputError otherwise. The lock is held until the block ends. Under torchrun only rank 0 (the
-    one that writes) claims the directory; the other ranks of the same job pass through.
+    One-line InputError otherwise. The lock is held until the block ends; a directory this call created is
+    removed again when the block fails before writing anything into it (bad data: no debris). Under
+    torchrun only rank 0 (the one that writes) claims the directory; the other ranks pass through.
     """
+    created = not Path(out).exists()
     out = check_writable_dir(out, "--out")
     if int(os.environ.get("RANK", "0")) != 0:
         yield out
         return
-    with _lock(out):
-        present = [name for name in RUN_FILES if (out / name).exists()]
-        if resume:
-            if overwrite:
-                raise InputError("--resume and --overwrite contradict each other; give one of them")
-            if not (out / "last.pt").exists():
-                raise InputError(f"--resume: {out}/last.pt not found; train without --resume first")
-        elif present:
-            if not overwrite:
-                raise InputError(
-                    f"--out {out} holds another run ({', '.join(present)}); continue it with --resume, "
-                    "choose a new --out, or replace it with --overwrite"
-                )
-            for name in present:
-                (out / name).unlink()
-        yield out
+    try:
+        with _lock(out):
+            _check_contents(out, resume, overwrite)
+            yield out
+    except BaseException:
+        if created and {p.name for p in out.iterdir()} <= {".lock"}:
+            (out / ".lock").unlink(missing_ok=True)
+            out.rmdir()
+        raise
+
+
+def _check_contents(out: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse another run's files (unless ``overwrite``: they are removed) or a resume without ``last.pt``."""
+    present = [name for name in RUN_FILES if (out / name).exists()]
+    if resume:
+        if overwrite:
+            raise InputError("--resume and --overwrite contradict each other; give one of them")
+        if not (out / "last.pt").exists():
+            raise InputError(f"--resume: {out}/last.pt not found; train without --resume first")
+    elif present:
+        if not overwrite:
+            raise InputError(
+                f"--out {out} holds another run ({', '.join(present)}); continue it with --resume, "
+                "choose a new --out, or replace it with --overwrite"
+            )
+        for name in present:
+            (out / name).unlink()
 
 
 def first_difference(old: Any, new: Any, where: str = "") -> tuple[str, Any, Any] | None:
