@@ -141,14 +141,14 @@ class ShowerCodec:
         """Energy maps [GeV] from ``out["features"]``, zero-suppressed; conditions, ids and PDG ids of ``like``
         (a library replay scaled to its energies), or, without ``like``, the conditions the model drew
         (``matched_cond``; window frame) or NaN, and ids −1."""
-        f = out["features"].detach().float().cpu().numpy()[..., 0].astype(np.float64)
+        f = out["features"].detach().float().cpu().numpy()[..., 0]  # float32: the maps' own precision
         n = len(f)
-        energy = self.data.energy_floor * np.expm1(np.clip(f, 0.0, None) * self.scale)
+        energy = np.float32(self.data.energy_floor) * np.expm1(np.clip(f, 0.0, None) * np.float32(self.scale))
         matched = None
         if "matched_cond" in out and out["matched_cond"].shape[-1] == len(self.cond_norm.mean):
             matched = self.cond_norm.inverse_transform(out["matched_cond"].detach().float().cpu().numpy())
         if like is not None and matched is not None:
-            energy *= (like.energy / np.exp(matched[:, 4].astype(np.float64)))[:, None]
+            energy *= (like.energy / np.exp(matched[:, 4].astype(np.float64)))[:, None].astype(np.float32)
         energy[energy < self.threshold] = 0.0
         response = energy.reshape(n, self.grid, self.grid)
         if like is not None:
