@@ -56,7 +56,13 @@ def test_examples_pass_and_nan_or_inf_is_refused_with_the_event_index(kind_name:
 
 @pytest.mark.parametrize(
     ("kind_name", "field", "column"),
-    [("jet-images", "images", None), ("particle-jets", "reco", 2), ("pid", "p", None), ("tpc", "adc", None)],
+    [
+        ("jet-images", "images", None),
+        ("particle-jets", "reco", 2),
+        ("pid", "p", None),
+        ("showers", "response", None),
+        ("tpc", "adc", None),
+    ],
 )
 def test_negative_energies_are_refused(
     kind_name: str, field: str, column: int | None, tmp_path: Path
@@ -129,3 +135,25 @@ def test_a_corrupted_parquet_page_is_detected(tmp_path: Path) -> None:
     path.write_bytes(bytes(raw))
     with pytest.raises(InputError, match="corrupt"):
         read_events(kind, path)
+
+
+@pytest.mark.parametrize("kind_name", KIND_NAMES)
+def test_quantities_unknown_in_every_event_pass_but_one_nan_among_values_does_not(kind_name: str) -> None:
+    """Prior samples carry NaN kinematics for every event (unknown): allowed; a single NaN is corruption."""
+    kind = KINDS[kind_name]
+    probe = kind.example(10, seed=1)
+    rules = probe.value_checks if isinstance(probe, DeclaresValueChecks) else {}
+    field = next(
+        name
+        for name in _float_fields(probe)
+        if getattr(probe, name).ndim <= 2 and not (name in rules and rules[name].nan_ok)
+    )
+    for rows in (slice(None), 3):
+        ev = kind.example(10, seed=1)
+        values = getattr(ev, field)
+        (values if values.ndim == 1 else values[:, 0])[rows] = np.nan
+        if rows == 3:
+            with pytest.raises(InputError, match="event 3"):
+                check_events(ev, "corrupt")
+        else:
+            check_events(ev, "prior-like")

@@ -4,7 +4,9 @@ declares them, each reported with the event index — at the door, not deep insi
 Every floating array of a container whose first axis runs over the events is checked; a container says
 where NaN marks a missing value and which values are energies (or other non-negative quantities) with a
 ``value_checks`` class attribute (:class:`DeclaresValueChecks`). A kind that declares nothing gets the
-strict default: every floating value finite.
+strict default: every floating value finite. A scalar quantity (a field ``[N]`` or a column of a field
+``[N, C]``) that is NaN in every event is "unknown" — the kinematics of samples drawn from a model's prior —
+and passes.
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ def _problems(values: np.ndarray, rule: ValueCheck) -> list[tuple[str, np.ndarra
     flat = values.reshape(len(values), -1)
     found = [("±inf", np.isinf(flat).any(axis=1))]
     if not rule.nan_ok:
-        found.insert(0, ("NaN", np.isnan(flat).any(axis=1)))
+        nan = np.isnan(flat)
+        if values.ndim <= 2:  # a quantity NaN in every event is unknown (e.g. prior samples' kinematics)
+            nan &= ~nan.all(axis=0, keepdims=True)
+        found.insert(0, ("NaN", nan.any(axis=1)))
     if rule.nonnegative is not False:
         part = values if rule.nonnegative is True else values[..., list(rule.nonnegative)]
         found.append(("negative values", (part.reshape(len(values), -1) < 0).any(axis=1)))

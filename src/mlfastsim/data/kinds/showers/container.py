@@ -8,11 +8,13 @@ centred on the grid node nearest the entry point (:func:`~mlfastsim.physics.dete
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from mlfastsim.data.checks import ValueCheck
 from mlfastsim.data.schemas import check_event_id
 
 __all__ = ["CONDITION_NAMES", "Showers", "concatenate_showers"]
@@ -34,6 +36,10 @@ class Showers:
         event_id: int64 ``[N]`` (kept by resimulation and conditional sampling; −1 for prior samples).
         pdg: int32 ``[N]`` particle (22 γ, 11 e⁻, −11 e⁺; 0 unknown). attrs: provenance (JSON types).
     """
+
+    value_checks: ClassVar[Mapping[str, ValueCheck]] = {
+        "response": ValueCheck(nonnegative=True, what="cell energies [GeV]"),
+    }
 
     conditions: np.ndarray
     response: np.ndarray
