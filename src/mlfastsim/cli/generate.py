@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(_generate(args)))
     return 0
 
+
 def _generate(args: argparse.Namespace) -> dict[str, Any]:
     """The kind's generator; through files of its own format when ``--out`` or ``--resimulate`` is ROOT."""
     if Path(args.out).suffix.lower() == ".root" or _is_root(getattr(args, "resimulate", None)):
