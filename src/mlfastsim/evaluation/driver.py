@@ -10,7 +10,9 @@ event by event only when they carry the same event ids in the same order (never 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +24,7 @@ from mlfastsim._utils import InputError, atomic_write_text, jsonable, package_ve
 from mlfastsim.evaluation.suites import SUITES, Suite
 from mlfastsim.evaluation.table import FLOOR, RESIM, format_table
 
-__all__ = ["evaluate", "paired"]
+__all__ = ["copied_fraction", "evaluate", "paired"]
 
 
 def paired(reference: Any, candidate: Any) -> bool:
@@ -33,6 +35,33 @@ def paired(reference: Any, candidate: Any) -> bool:
         and bool((ids >= 0).all())
         and np.array_equal(candidate.event_id, ids)
     )
+
+
+def copied_fraction(reference: Any, candidate: Any) -> float:
+    """Fraction of ``candidate``'s events that are reference events: the same event id (≥ 0) and equal
+    values (NaN equal to NaN) in every per-event array field of the container. 1.0 for the reference or a
+    subset of it; 0 for a generated sample, even one paired with the reference by id."""
+    ids, cids = np.asarray(reference.event_id), np.asarray(candidate.event_id)
+    n_ref, n_cand = len(reference), len(candidate)
+    order = np.argsort(ids, kind="stable")
+    pos = np.clip(np.searchsorted(ids[order], cids), 0, max(len(ids) - 1, 0))
+    match = (cids >= 0) & (len(ids) > 0) & (ids[order][pos] == cids)
+    same = match.copy()
+    if not same.any() or not dataclasses.is_dataclass(candidate):
+        return 0.0
+    rows = order[pos]
+    for f in dataclasses.fields(candidate):
+        a, b = getattr(candidate, f.name), getattr(reference, f.name, None)
+        if f.name == "event_id" or not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
+            continue
+        if a.ndim == 0 or len(a) != n_cand or len(b) != n_ref or a.shape[1:] != b.shape[1:]:
+            continue
+        x, y = a[same].reshape(int(same.sum()), -1), b[rows[same]].reshape(int(same.sum()), -1)
+        eq = (x == y) | ((x != x) & (y != y)) if a.dtype.kind == "f" else x == y
+        same[same] = eq.all(axis=1)
+        if not same.any():
+            return 0.0
+    return float(same.mean())
 
 
 def evaluate(
@@ -72,6 +101,16 @@ def evaluate(
             raise InputError(f"{name}: {len(sample)} event(s); evaluation needs at least 2 per sample")
     start = time.perf_counter()
     out_dir = Path(out_dir)
+    warnings: list[str] = []
+    for name, sample in candidates.items():
+        copied = copied_fraction(reference, sample)
+        if copied > 0.5:
+            warnings.append(
+                f"candidate {name!r}: {copied:.0%} of its events are reference events (same id, same values) — "
+                "it is (a subset of) the reference, so its metrics measure no fidelity"
+            )
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     ref = reference
     if second_reference is None:
         perm = np.random.default_rng(seed).permutation(len(reference))
@@ -118,6 +157,7 @@ def evaluate(
         "units": suite.units(),
         "samples": {name: {"n": len(ev), "provenance": ev.attrs} for name, ev in samples.items()},
         "metrics": table,
+        "warnings": warnings,
         "wall_time_s": 0.0,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
