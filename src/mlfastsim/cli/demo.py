@@ -69,7 +69,8 @@ def _generate(args: tuple[str, str, int, int, tuple[int, int]]) -> dict[str, Any
     return generate_jet_images(out, process, n, seed=seed, shard=shard)
 
 
-def _step(title: str) -> float:
+def step(title: str) -> float:
+    """Print a demo stage's heading; returns the start time (for the stage timings)."""
     print(f"\n== {title}", flush=True)
     return time.perf_counter()
 
@@ -94,7 +95,7 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
     )
     timings: dict[str, float] = {}
 
-    t = _step(
+    t = step(
         f"1/6 reference simulation: {plan.n_train} training + {plan.n_reference} reference qcd jets "
         "(4 shards on 2 processes)"
     )
@@ -115,7 +116,7 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
     print(json.dumps(resimulate_jet_images(ref_path, resim_path, seed=plan.seed + 1000)))
     timings["simulate"] = time.perf_counter() - t
 
-    t = _step("2/6 inspect and event displays")
+    t = step("2/6 inspect and event displays")
     summary = inspect_file(train_path)
     print(format_inspection(summary))
     reference = read_jet_images(ref_path)
@@ -132,7 +133,7 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
 
     candidates = {}
     for family, epochs in (("gvae-paper", plan.epochs_paper), ("gvae", plan.epochs_gvae), ("library", 1)):
-        t = _step(
+        t = step(
             f"3/6 train {family}"
             + (f" for {epochs} epoch(s)" if family != "library" else " (store the training jets)")
         )
@@ -142,7 +143,7 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
         print(json.dumps(train_run(cfg, train_path, out / "runs" / family, overwrite=True), default=str))
         timings[f"train {family}"] = time.perf_counter() - t
 
-        t = _step(f"4/6 {family}: reconstruct or generate the reference jets")
+        t = step(f"4/6 {family}: reconstruct or generate the reference jets")
         loaded = load_run(out / "runs" / family)
         if family != "library":
             recon = reconstruct_run(loaded, reference)
@@ -167,7 +168,7 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
             candidates["gvae (prior, unconditional)"] = prior
         timings[f"sample {family}"] = time.perf_counter() - t
 
-    t = _step("5/6 event displays: reference vs models")
+    t = step("5/6 event displays: reference vs models")
     rows, names = [], []
     for i in picks[:2]:
         rows.append(reference.images[i])
@@ -177,7 +178,7 @@ def run_demo(out: Path, plan: DemoPlan) -> dict[str, Any]:
             names.append(f"{name} #{i}")
     plot_event_displays(rows, names, displays / "reference_vs_models.png", channels=(1,))
 
-    t = _step("6/6 evaluate against the held-out reference, beside the noise floors")
+    t = step("6/6 evaluate against the held-out reference, beside the noise floors")
     train = read_jet_images(train_path, max_events=len(reference))
     with atomic_dir(out / "evaluation") as tmp:  # the old results or the new ones, never a mix
         result = evaluate("jet-images", reference, candidates, tmp, resim=resim, second_reference=train)

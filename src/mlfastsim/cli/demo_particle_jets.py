@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlfastsim.cli.demo import step
+
 __all__ = ["PARTICLE_QUICK", "ParticleDemoPlan", "run_particle_jet_demo"]
 
 
@@ -37,11 +39,6 @@ def _generate(args: tuple[str, str, int, int, int, tuple[int, int]]) -> dict[str
     return generate_particle_jet_file(out, process, n, n_particles=particles, seed=seed, shard=shard)
 
 
-def _step(title: str) -> float:
-    print(f"\n== {title}", flush=True)
-    return time.perf_counter()
-
-
 def run_particle_jet_demo(out: Path, plan: ParticleDemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns both evaluations (also written to ``out/evaluation-*``)."""
     from mlfastsim._utils import atomic_dir, load_config_file
@@ -56,7 +53,7 @@ def run_particle_jet_demo(out: Path, plan: ParticleDemoPlan) -> dict[str, Any]:
     paths = {name: data / f"{name}.h5" for name in ("train", "reference", "second", "reference_resim")}
     timings: dict[str, float] = {}
 
-    t = _step(
+    t = step(
         f"1/5 reference simulation: {plan.n_train} training, {plan.n_reference} reference and {plan.n_reference} "
         f"second-reference {plan.process} jets at ≈1 TeV, {plan.particles} particles, generator and detector level "
         "(6 shards on 2 processes)"
@@ -89,7 +86,7 @@ def run_particle_jet_demo(out: Path, plan: ParticleDemoPlan) -> dict[str, Any]:
     )
     timings["simulate"] = time.perf_counter() - t
 
-    t = _step("2/5 inspect")
+    t = step("2/5 inspect")
     print(kind.format_inspection(kind.inspect(paths["train"])))
     timings["inspect"] = time.perf_counter() - t
 
@@ -111,7 +108,7 @@ def run_particle_jet_demo(out: Path, plan: ParticleDemoPlan) -> dict[str, Any]:
     }
     loaded = {}
     for label, (family, config, sets, epochs) in runs.items():
-        t = _step(
+        t = step(
             f"3/5 train {label}" + (f" for {epochs} epochs" if family != "library" else " (store the jets)")
         )
         path = configs / config
@@ -122,7 +119,7 @@ def run_particle_jet_demo(out: Path, plan: ParticleDemoPlan) -> dict[str, Any]:
         loaded[label] = load_run(run_dir)
         timings[f"train {label}"] = time.perf_counter() - t
 
-    t = _step("4/5 sample: from the prior, and one detector-level jet per reference generator-level jet")
+    t = step("4/5 sample: from the prior, and one detector-level jet per reference generator-level jet")
     reference, second = kind.read(paths["reference"]), kind.read(paths["second"])
     resim = kind.read(paths["reference_resim"])
     start = time.perf_counter()
@@ -136,7 +133,7 @@ def run_particle_jet_demo(out: Path, plan: ParticleDemoPlan) -> dict[str, Any]:
         kind.write(samples / f"{name}.h5", events)
     timings["sample"] = time.perf_counter() - t
 
-    t = _step("5/5 evaluate beside the floors: generation (gen level) and detector (reco level)")
+    t = step("5/5 evaluate beside the floors: generation (gen level) and detector (reco level)")
     with atomic_dir(out / "evaluation-generation") as tmp:  # the old results or the new ones, never a mix
         generation = evaluate(
             kind.name, reference, {"particle-vae (prior)": prior}, tmp, second_reference=second

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlfastsim.cli.demo import step
+
 __all__ = ["PID_QUICK", "PIDDemoPlan", "run_pid_demo"]
 
 
@@ -37,11 +39,6 @@ def _generate(args: tuple[str, int, int, tuple[int, int]]) -> dict[str, Any]:
     return generate_pid_file(out, n, seed=seed, shard=shard)
 
 
-def _step(title: str) -> float:
-    print(f"\n== {title}", flush=True)
-    return time.perf_counter()
-
-
 def run_pid_demo(out: Path, plan: PIDDemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns the evaluation (also in ``out/evaluation``) with the speed table
     under ``"speed"`` (also ``out/speed.json``)."""
@@ -58,7 +55,7 @@ def run_pid_demo(out: Path, plan: PIDDemoPlan) -> dict[str, Any]:
     paths = {name: data / f"{name}.h5" for name in ("train", "reference", "second", "reference_resim")}
     timings: dict[str, float] = {}
 
-    t = _step(
+    t = step(
         f"1/5 reference simulation: {plan.n_train} training, {plan.n_reference} reference and "
         f"{plan.n_reference} second-reference tracks (Pythia 8 minimum bias -> reference RICH, 3 shards on 2 "
         "processes); the reference resimulated"
@@ -72,7 +69,7 @@ def run_pid_demo(out: Path, plan: PIDDemoPlan) -> dict[str, Any]:
     print(json.dumps(resimulate_pid(paths["reference"], paths["reference_resim"], seed=plan.seed + 1000)))
     timings["simulate"] = time.perf_counter() - t
 
-    t = _step("2/5 inspect")
+    t = step("2/5 inspect")
     print(kind.format_inspection(kind.inspect(paths["train"])))
     timings["inspect"] = time.perf_counter() - t
 
@@ -83,7 +80,7 @@ def run_pid_demo(out: Path, plan: PIDDemoPlan) -> dict[str, Any]:
     }
     loaded = {}
     for label, (family, config, epochs) in runs.items():
-        t = _step(
+        t = step(
             f"3/5 train {label}" + (f" for {epochs} epochs" if family != "library" else " (store tracks)")
         )
         path = configs / config
@@ -93,7 +90,7 @@ def run_pid_demo(out: Path, plan: PIDDemoPlan) -> dict[str, Any]:
         loaded[label] = load_run(out / "runs" / label)
         timings[f"train {label}"] = time.perf_counter() - t
 
-    t = _step("4/5 generate the DLLs of every reference track; time generation beside the reference RICH")
+    t = step("4/5 generate the DLLs of every reference track; time generation beside the reference RICH")
     reference, second = kind.read(paths["reference"]), kind.read(paths["second"])
     resim = kind.read(paths["reference_resim"])
     samples = {label: sample_run(run, conditions=reference, seed=plan.seed) for label, run in loaded.items()}
@@ -113,7 +110,7 @@ def run_pid_demo(out: Path, plan: PIDDemoPlan) -> dict[str, Any]:
                           "tracks/s": 1e6 / us, "vs reference RICH": r.get("vs_reference")}))  # fmt: skip
     timings["sample and time"] = time.perf_counter() - t
 
-    t = _step("5/5 evaluate beside the floors (truth vs truth: the second reference; resimulation)")
+    t = step("5/5 evaluate beside the floors (truth vs truth: the second reference; resimulation)")
     result = evaluate(
         kind.name,
         reference,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlfastsim.cli.demo import step
+
 __all__ = ["SHOWERS_QUICK", "ShowerDemoPlan", "run_shower_demo"]
 
 
@@ -41,11 +43,6 @@ def _generate(args: tuple[str, int, int, tuple[int, int]]) -> dict[str, Any]:
     return generate_shower_file(out, n, seed=seed, shard=shard)
 
 
-def _step(title: str) -> float:
-    print(f"\n== {title}", flush=True)
-    return time.perf_counter()
-
-
 def run_shower_demo(out: Path, plan: ShowerDemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns the evaluation (also in ``out/evaluation``) with the speed table
     under ``"speed"`` (also ``out/speed.json``)."""
@@ -62,7 +59,7 @@ def run_shower_demo(out: Path, plan: ShowerDemoPlan) -> dict[str, Any]:
     paths = {name: data / f"{name}.h5" for name in ("train", "reference", "second", "reference_resim")}
     timings: dict[str, float] = {}
 
-    t = _step(
+    t = step(
         f"1/5 reference simulation: {plan.n_train} training, {plan.n_reference} reference and "
         f"{plan.n_reference} second-reference showers (photons and electrons into the inner LHCb ECAL, 3 shards "
         "on 2 processes); the reference resimulated"
@@ -76,7 +73,7 @@ def run_shower_demo(out: Path, plan: ShowerDemoPlan) -> dict[str, Any]:
     print(json.dumps(resimulate_showers(paths["reference"], paths["reference_resim"], seed=plan.seed + 1000)))
     timings["simulate"] = time.perf_counter() - t
 
-    t = _step("2/5 inspect")
+    t = step("2/5 inspect")
     print(kind.format_inspection(kind.inspect(paths["train"])))
     timings["inspect"] = time.perf_counter() - t
 
@@ -91,7 +88,7 @@ def run_shower_demo(out: Path, plan: ShowerDemoPlan) -> dict[str, Any]:
     loaded = {}
     for label, (family, config, overrides) in runs.items():
         gan = family != "library"
-        t = _step(
+        t = step(
             f"3/5 train {label}" + (f" for {plan.gan_steps} trainer steps" if gan else " (store showers)")
         )
         path = configs / config
@@ -103,7 +100,7 @@ def run_shower_demo(out: Path, plan: ShowerDemoPlan) -> dict[str, Any]:
         loaded[label] = (run_dir, load_run(run_dir))
         timings[f"train {label}"] = time.perf_counter() - t
 
-    t = _step("4/5 generate a shower for every reference particle; time generation beside the reference ECAL")
+    t = step("4/5 generate a shower for every reference particle; time generation beside the reference ECAL")
     reference, second = kind.read(paths["reference"]), kind.read(paths["second"])
     resim = kind.read(paths["reference_resim"])
     samples = {
@@ -127,7 +124,7 @@ def run_shower_demo(out: Path, plan: ShowerDemoPlan) -> dict[str, Any]:
                           "showers/s": 1e6 / us, "vs reference ECAL": r.get("vs_reference")}))  # fmt: skip
     timings["sample and time"] = time.perf_counter() - t
 
-    t = _step("5/5 evaluate beside the floors (truth vs truth: the second reference; resimulation)")
+    t = step("5/5 evaluate beside the floors (truth vs truth: the second reference; resimulation)")
     result = evaluate(kind.name, reference, samples, out / "evaluation", resim=resim, second_reference=second)
     timings["evaluate"] = time.perf_counter() - t
     print(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlfastsim.cli.demo import step
+
 __all__ = ["TPC_QUICK", "TPCDemoPlan", "run_tpc_demo"]
 
 
@@ -47,11 +49,6 @@ def _generate(args: tuple[str, int, int, tuple[int, int]]) -> dict[str, Any]:
     return generate_tpc_file(out, n, seed=seed, shard=shard)
 
 
-def _step(title: str) -> float:
-    print(f"\n== {title}", flush=True)
-    return time.perf_counter()
-
-
 def run_tpc_demo(out: Path, plan: TPCDemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns the evaluation (also in ``out/evaluation``) with the speed table
     under ``"speed"`` (also ``out/speed.json``)."""
@@ -68,7 +65,7 @@ def run_tpc_demo(out: Path, plan: TPCDemoPlan) -> dict[str, Any]:
     paths = {name: data / f"{name}.h5" for name in ("train", "reference", "second", "reference_resim")}
     timings: dict[str, float] = {}
 
-    t = _step(
+    t = step(
         f"1/5 reference simulation: {plan.n_train} training, {plan.n_reference} reference and "
         f"{plan.n_reference} second-reference track segments through the MPD pad-row simulation (3 shards on "
         "2 processes); the reference resimulated"
@@ -84,7 +81,7 @@ def run_tpc_demo(out: Path, plan: TPCDemoPlan) -> dict[str, Any]:
     )
     timings["simulate"] = time.perf_counter() - t
 
-    t = _step("2/5 inspect")
+    t = step("2/5 inspect")
     print(kind.format_inspection(kind.inspect(paths["train"])))
     timings["inspect"] = time.perf_counter() - t
 
@@ -95,7 +92,7 @@ def run_tpc_demo(out: Path, plan: TPCDemoPlan) -> dict[str, Any]:
     }
     loaded = {}
     for label, (family, config, sets, epochs) in runs.items():
-        t = _step(
+        t = step(
             f"3/5 train {label}" + (f" for {epochs} epochs" if family != "library" else " (store windows)")
         )
         path = configs / config
@@ -105,7 +102,7 @@ def run_tpc_demo(out: Path, plan: TPCDemoPlan) -> dict[str, Any]:
         loaded[label] = load_run(out / "runs" / label)
         timings[f"train {label}"] = time.perf_counter() - t
 
-    t = _step("4/5 generate the window of every reference segment; time generation beside the reference")
+    t = step("4/5 generate the window of every reference segment; time generation beside the reference")
     reference, second = kind.read(paths["reference"]), kind.read(paths["second"])
     resim = kind.read(paths["reference_resim"])
     samples = {label: sample_run(run, conditions=reference, seed=plan.seed) for label, run in loaded.items()}
@@ -126,7 +123,7 @@ def run_tpc_demo(out: Path, plan: TPCDemoPlan) -> dict[str, Any]:
                           "vs reference": r.get("vs_reference")}))  # fmt: skip
     timings["sample and time"] = time.perf_counter() - t
 
-    t = _step("5/5 evaluate at reconstruction level beside the floors (second reference; resimulation)")
+    t = step("5/5 evaluate at reconstruction level beside the floors (second reference; resimulation)")
     with atomic_dir(out / "evaluation") as tmp:  # the old results or the new ones, never a mix
         result = evaluate(
             kind.name,
