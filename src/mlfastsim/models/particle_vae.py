@@ -48,9 +48,9 @@ from torch import Tensor, nn
 
 from mlfastsim._utils import InputError
 from mlfastsim.models.base import Batch
+from mlfastsim.models.flow_prior import FlowPrior
 from mlfastsim.models.nn import LOG_2PI, gaussian_kl, mlp
 from mlfastsim.models.particle_vae_nn import (
-    FlowPrior,
     MixturePrior,
     SetEncoder,
     SortedEncoder,

@@ -13,7 +13,8 @@ from torch import Tensor, nn
 
 from mlfastsim.models.base import SamplerSpec, TensorSpec
 from mlfastsim.models.export_nn import categorical_from_uniform
-from mlfastsim.models.particle_vae_nn import FlowPrior, MixturePrior
+from mlfastsim.models.flow_prior import FlowPrior
+from mlfastsim.models.particle_vae_nn import MixturePrior
 
 if TYPE_CHECKING:
     from mlfastsim.models.particle_vae import ParticleVAE
