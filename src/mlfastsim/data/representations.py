@@ -9,16 +9,26 @@ from torch import Tensor
 from mlfastsim.data.schemas import HitCloud
 from mlfastsim.physics import torch_kinematics
 from mlfastsim.physics.detector.geometry import (
+    CHANNEL_CELL_CRYSTALS,
     CHANNELS,
     CRYSTAL_DETA,
     CRYSTAL_DPHI,
     IMAGE_SIZE,
+    crystals_to_towers,
     pixel_centres,
+    towers_to_crystals,
 )
 from mlfastsim.physics.detector.tracker import propagate_to_ecal
 from mlfastsim.physics.kinematics import delta_phi
 
-__all__ = ["GEN_FEATURE_NAMES", "cloud_to_image", "gen_particles_to_padded", "image_to_cloud", "knn_graph"]
+__all__ = [
+    "GEN_FEATURE_NAMES",
+    "channel_cells",
+    "cloud_to_image",
+    "gen_particles_to_padded",
+    "image_to_cloud",
+    "knn_graph",
+]
 
 
 def knn_graph(positions: Tensor, mask: Tensor, k: int = 4, periodic_phi: bool = False) -> Tensor:
@@ -60,54 +70,104 @@ def _channel_feature_names(channels: tuple[int, ...]) -> tuple[str, ...]:
     return ("eta_rel", "phi_rel", "e") + (("channel",) if len(channels) > 1 else ())
 
 
+def channel_cells(channels: tuple[int, ...]) -> tuple[int, ...]:
+    """Cell side in crystals of each channel of ``channels`` (1: crystals, 5: HCAL towers)."""
+    return tuple(CHANNEL_CELL_CRYSTALS[c] for c in channels)
+
+
+def _cell_grid(images: np.ndarray, channel: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One channel of ``images [N, 3, S, S]`` on its own cells: energies ``[N, G·G]`` (float32) and the cell
+    centres' (Δη, Δφ) ``[G·G]``; a tower's energy is the sum of its crystals, its centre the middle crystal's."""
+    size = images.shape[-1]
+    deta, dphi = pixel_centres(size)
+    k = CHANNEL_CELL_CRYSTALS[channel]
+    if k == 1:
+        grid = images[:, channel].astype(np.float32)
+    else:
+        if size % k:
+            raise ValueError(f"images of {size} x {size} crystals cannot hold {k} x {k}-crystal HCAL towers")
+        grid = crystals_to_towers(images[:, channel]).astype(np.float32)
+        deta, dphi = deta[k // 2 :: k], dphi[k // 2 :: k]  # tower I is centred on crystal kI + k // 2
+    g = len(deta)
+    return grid.reshape(len(images), g * g), np.repeat(deta, g), np.tile(dphi, g)
+
+
+def _top(energy: np.ndarray, keep: int) -> np.ndarray:
+    """Indices ``[N, keep]`` of the ``keep`` largest entries of each row of ``energy [N, P]``, decreasing."""
+    width = energy.shape[1]
+    keep = min(keep, width)
+    top = (
+        np.argpartition(-energy, keep - 1, axis=1)[:, :keep]
+        if keep < width
+        else np.tile(np.arange(width), (len(energy), 1))
+    )
+    order = np.argsort(-np.take_along_axis(energy, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
+
+
 def image_to_cloud(
-    images: np.ndarray, n_max: int = 400, channels: tuple[int, ...] = (1,), chunk: int = 512
+    images: np.ndarray,
+    n_max: int = 400,
+    channels: tuple[int, ...] = (1,),
+    chunk: int = 512,
+    budget: tuple[int, ...] | None = None,
 ) -> HitCloud:
-    """The ``n_max`` most energetic hits of each jet image as a padded hit cloud.
+    """The most energetic hits of each jet image as a padded hit cloud, every channel on its own cells.
+
+    Tracks and ECAL give one hit per nonzero crystal at the crystal's centre (a track is stored as its pT in
+    the crystal of its ECAL impact point, so a cloud built from images places it to the crystal, no
+    better); the HCAL gives one hit per nonzero tower (5 × 5 crystals) at the tower's centre carrying the
+    tower's energy (the sum of its crystals; the image spreads it evenly over them).
 
     Args:
         images: float ``[N, 3, S, S]`` energies in GeV (channels tracks pT, ECAL, HCAL; rows along η).
-        n_max: hits kept per jet, highest energy first; jets with fewer hits are zero-padded.
+        n_max: hit slots per jet; jets with fewer hits are zero-padded.
         channels: image channels turned into hits (0 tracks, 1 ECAL, 2 HCAL). With more than one,
             a fourth feature ``channel`` holds the channel's position in ``channels`` (0, 1, ...).
         chunk: jets processed at a time (bounds memory).
+        budget: hits kept per channel of ``channels`` (the most energetic of each), summing to at most
+            ``n_max``, so that one channel cannot starve another. ``None``: the ``n_max`` most energetic hits
+            of all channels together.
 
     Returns:
         :class:`HitCloud` with features (η_rel, φ_rel, E[, channel]) in (units of η, rad, GeV) at the
-        pixel centres, sorted by decreasing E, and the mask of real hits (E > 0).
+        cell centres, sorted by decreasing E, and the mask of real hits (E > 0).
     """
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(f"images must be [N, C, S, S], got {list(images.shape)}")
     channels = tuple(int(c) for c in channels)
-    n, _, size, _ = images.shape
-    deta, dphi = pixel_centres(size)
-    n_ch = len(channels)
-    per_jet = n_ch * size * size
-    keep = min(n_max, per_jet)
+    if budget is not None and (len(budget) != len(channels) or sum(budget) > n_max or min(budget) < 0):
+        raise ValueError(
+            f"budget={list(budget)} must give one count >= 0 per channel of {list(channels)}, "
+            f"summing to at most n_max={n_max}"
+        )
+    n = len(images)
     names = _channel_feature_names(channels)
     features = np.zeros((n, n_max, len(names)), dtype=np.float32)
     mask = np.zeros((n, n_max), dtype=bool)
     for start in range(0, n, chunk):
-        flat = images[start : start + chunk][:, list(channels)].reshape(-1, per_jet).astype(np.float32)
-        top = (
-            np.argpartition(-flat, keep - 1, axis=1)[:, :keep]
-            if keep < per_jet
-            else np.tile(np.arange(per_jet), (len(flat), 1))
-        )
+        grids = [_cell_grid(images[start : start + chunk], c) for c in channels]
+        flat = np.concatenate([g[0] for g in grids], axis=1)
+        eta = np.concatenate([g[1] for g in grids])
+        phi = np.concatenate([g[2] for g in grids])
+        slot = np.concatenate([np.full(len(g[1]), i) for i, g in enumerate(grids)])
+        if budget is None:
+            top = _top(flat, n_max)
+        else:
+            bounds = np.cumsum([0] + [len(g[1]) for g in grids])
+            parts = [_top(flat[:, a:b], k) + a for a, b, k in zip(bounds[:-1], bounds[1:], budget, strict=True)]
+            top = np.concatenate(parts, axis=1)
+            top = np.take_along_axis(top, _top(np.take_along_axis(flat, top, axis=1), top.shape[1]), axis=1)
+        keep = top.shape[1]
         e = np.take_along_axis(flat, top, axis=1)
-        order = np.argsort(-e, axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        e = np.take_along_axis(e, order, axis=1)
-        ch, pix = np.divmod(top, size * size)
-        row, col = np.divmod(pix, size)
         real = e > 0
         block = features[start : start + len(flat), :keep]
-        block[..., 0] = deta[row]
-        block[..., 1] = dphi[col]
+        block[..., 0] = eta[top]
+        block[..., 1] = phi[top]
         block[..., 2] = e
-        if n_ch > 1:
-            block[..., 3] = ch
+        if len(channels) > 1:
+            block[..., 3] = slot[top]
         block *= real[..., None]
         mask[start : start + len(flat), :keep] = real
     return HitCloud(features, mask, names)
@@ -116,9 +176,10 @@ def image_to_cloud(
 def cloud_to_image(cloud: HitCloud, channels: tuple[int, ...] = (1,), size: int = IMAGE_SIZE) -> np.ndarray:
     """Paint a hit cloud back into jet images (the inverse of :func:`image_to_cloud` for the hits kept).
 
-    Each real hit adds its energy to the pixel containing (η_rel, φ_rel) of the channel named by its
-    ``channel`` feature (rounded; the only channel when there is none). Hits outside the window and
-    negative energies are dropped.
+    Each real hit adds its energy to the cell of its channel (the ``channel`` feature, rounded; the only
+    channel when there is none) containing (η_rel, φ_rel): a crystal for tracks and ECAL, an HCAL tower,
+    whose energy is spread evenly over its 5 × 5 crystals as the detector stores it. Hits outside the
+    window and negative energies are dropped.
 
     Returns:
         float32 ``[N, 3, size, size]`` images in GeV; channels not in ``channels`` are zero.
@@ -137,7 +198,17 @@ def cloud_to_image(cloud: HitCloud, channels: tuple[int, ...] = (1,), size: int 
     e = feats[..., 2]
     ok = mask & (row >= 0) & (row < size) & (col >= 0) & (col < size) & (e > 0)
     jet = np.broadcast_to(np.arange(n)[:, None], row.shape)
-    np.add.at(images, (jet[ok], ch[ok], row[ok], col[ok]), e[ok])
+    for c in set(channels):
+        k = CHANNEL_CELL_CRYSTALS[c]
+        sel = ok & (ch == c)
+        if k == 1:
+            np.add.at(images, (jet[sel], c, row[sel], col[sel]), e[sel])
+            continue
+        if size % k:
+            raise ValueError(f"images of {size} x {size} crystals cannot hold {k} x {k}-crystal HCAL towers")
+        towers = np.zeros((n, size // k, size // k), dtype=np.float64)
+        np.add.at(towers, (jet[sel], row[sel] // k, col[sel] // k), e[sel])
+        images[:, c] = towers_to_crystals(towers)
     return images
 
 

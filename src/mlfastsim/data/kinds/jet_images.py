@@ -24,6 +24,7 @@ from mlfastsim.data.kinds.base import Batch
 from mlfastsim.data.normalisation import ConditionNormaliser, HitNormaliser
 from mlfastsim.data.representations import (
     GEN_FEATURE_NAMES,
+    channel_cells,
     cloud_to_image,
     gen_particles_to_padded,
     image_to_cloud,
@@ -44,7 +45,10 @@ class JetImageData:
     Attributes:
         n_max: hits kept per jet (highest energy first); the rest are dropped.
         channels: image channels turned into hits: 0 tracks pT, 1 ECAL, 2 HCAL. ECAL only by default
-            (seed 001); ``(0, 1, 2)`` adds a channel feature (seed 002).
+            (seed 001); ``(0, 1, 2)`` adds a channel feature (seed 002). Tracks and ECAL hits are crystals,
+            HCAL hits towers (one per tower, at its centre, with its energy).
+        channel_budget: hits kept per channel of ``channels`` (the most energetic of each), summing to at
+            most ``n_max``; empty: the ``n_max`` most energetic hits of all channels together.
         conditions: per-jet scalars for conditional models, from ``pt``, ``eta``, ``m0``.
         label: keep only jets with this label ``y`` (e.g. 0 = quark jets, so gluons are anomalies).
         val_fraction: fraction of jets held out for validation.
@@ -54,6 +58,7 @@ class JetImageData:
 
     n_max: int = 400
     channels: tuple[int, ...] = (1,)
+    channel_budget: tuple[int, ...] = ()
     conditions: tuple[str, ...] = ("pt", "eta", "m0")
     label: float | None = None
     val_fraction: float = 0.1
@@ -71,11 +76,24 @@ class JetImageData:
                 raise InputError(
                     f"data.channels: unknown channel {channel}; choose from 0 (tracks pT), 1 (ECAL), 2 (HCAL)"
                 )
+        if self.channel_budget and (
+            len(self.channel_budget) != len(self.channels) or sum(self.channel_budget) > self.n_max
+        ):
+            raise InputError(
+                f"data.channel_budget={list(self.channel_budget)}: give one hit count per channel of "
+                f"data.channels={list(self.channels)}, summing to at most data.n_max={self.n_max}"
+            )
         for name in self.conditions:
             if name not in _CONDITION_NAMES:
                 raise InputError(
                     f"data.conditions: unknown condition {name!r}; choose from {', '.join(_CONDITION_NAMES)}"
                 )
+
+
+def _cloud(images: np.ndarray, data: JetImageData) -> HitCloud:
+    """The hit cloud a run with settings ``data`` sees (physical units)."""
+    budget = data.channel_budget or None
+    return image_to_cloud(images, n_max=data.n_max, channels=data.channels, budget=budget)
 
 
 def _conditions(jets: JetImages, names: tuple[str, ...]) -> np.ndarray:
@@ -108,7 +126,7 @@ class JetImageCodec:
     @classmethod
     def fit(cls, train: JetImages, data: JetImageData) -> JetImageCodec:
         """Fit the normalisers on the training jets' hits and conditions."""
-        cloud = image_to_cloud(train.images, n_max=data.n_max, channels=data.channels)
+        cloud = _cloud(train.images, data)
         if not cloud.mask.any():
             raise InputError("the training jets have no hits in the chosen channels; check data.channels")
         norm = HitNormaliser().fit(cloud.features, cloud.mask)
@@ -136,7 +154,7 @@ class JetImageCodec:
 
     def encode(self, ev: JetImages, keys: frozenset[str]) -> Batch:
         """Normalised hits (``features``, ``mask``), conditions and, if in ``keys``, particles of every jet."""
-        cloud = image_to_cloud(ev.images, n_max=self.data.n_max, channels=self.data.channels)
+        cloud = _cloud(ev.images, self.data)
         batch: Batch = {
             "features": torch.as_tensor(self.norm.transform(cloud.features, cloud.mask)),
             "mask": torch.as_tensor(cloud.mask, dtype=torch.bool),
@@ -196,6 +214,7 @@ class JetImageCodec:
             "n_features": len(self.feature_names),
             "n_cond": len(self.data.conditions),
             "n_channels": len(self.data.channels),
+            "channel_cells": channel_cells(self.data.channels),
             "gen_features": len(GEN_FEATURE_NAMES),
             "pixel_scale": (norm.std[0] / CRYSTAL_DETA, norm.std[1] / CRYSTAL_DPHI),
             "pixel_offset": (norm.mean[0] / CRYSTAL_DETA + half, norm.mean[1] / CRYSTAL_DPHI + half),

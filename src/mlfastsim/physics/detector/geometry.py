@@ -6,6 +6,7 @@ import numpy as np
 
 __all__ = [
     "CHANNELS",
+    "CHANNEL_CELL_CRYSTALS",
     "CRYSTAL_DETA",
     "CRYSTAL_DPHI",
     "HCAL_TOWERS",
@@ -13,6 +14,7 @@ __all__ = [
     "IMAGE_SIZE",
     "WINDOW_HALF_WIDTH",
     "crystal_indices",
+    "crystals_to_towers",
     "pixel_centres",
     "towers_to_crystals",
 ]
@@ -26,6 +28,9 @@ CRYSTAL_DPHI = 0.0174
 HCAL_TOWER_CRYSTALS = 5
 #: Image channels, in order (CMS E2E convention).
 CHANNELS = ("tracks_pt", "ecal", "hcal")
+#: Side of each channel's own cell in crystals: tracks (at their ECAL impact crystal) and ECAL on crystals,
+#: HCAL on towers. The image stores every channel on crystals; hit clouds use these cells.
+CHANNEL_CELL_CRYSTALS = (1, 1, HCAL_TOWER_CRYSTALS)
 
 
 def pixel_centres(size: int = IMAGE_SIZE) -> tuple[np.ndarray, np.ndarray]:
@@ -63,3 +68,16 @@ def towers_to_crystals(towers: np.ndarray) -> np.ndarray:
     """Spread tower energies ``[..., T, T]`` evenly over their 5 × 5 crystals: ``[..., 5T, 5T]`` (GeV)."""
     k = HCAL_TOWER_CRYSTALS
     return np.repeat(np.repeat(towers, k, axis=-2), k, axis=-1) / (k * k)
+
+
+def crystals_to_towers(crystals: np.ndarray) -> np.ndarray:
+    """Sum crystal energies ``[..., 5T, 5T]`` over each 5 × 5 tower: ``[..., T, T]`` (GeV; summed in float64).
+
+    The inverse of :func:`towers_to_crystals` (up to float32 rounding); tower ``I`` = crystals 5I … 5I+4.
+    """
+    k = HCAL_TOWER_CRYSTALS
+    *lead, rows, cols = crystals.shape
+    if rows % k or cols % k:
+        raise ValueError(f"an image side of {rows} x {cols} crystals is not a whole number of {k}-crystal towers")
+    blocks = np.asarray(crystals, dtype=np.float64).reshape(*lead, rows // k, k, cols // k, k)
+    return blocks.sum(axis=(-3, -1))
