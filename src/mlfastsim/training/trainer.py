@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,7 +36,7 @@ from mlfastsim.training.distributed import (
     resolve_device,
     wrap_ddp,
 )
-from mlfastsim.training.resume import apply_optimizer_settings, changed_train_settings
+from mlfastsim.training.resume import diverged_message, restore_trainer
 
 __all__ = ["Trainer", "TrainingDiverged"]
 
@@ -347,60 +346,10 @@ class Trainer:
         )
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
-        old_model, new_model = ckpt["config"].get("model"), self.resolved["model"]
-        if old_model is not None and new_model is not None and old_model != jsonable(new_model):
-            from mlfastsim.training.rundir import first_difference
-
-            diff = first_difference(old_model, new_model, "model") or ("model", "?", "?")
-            raise InputError(
-                f"--resume: {diff[0]}={diff[2]!r} differs from the run's {diff[1]!r}; "
-                "resume with the run's model settings or start a new run"
-            )
-        applied = changed_train_settings(ckpt["config"].get("train", {}), config_to_dict(self.config))
-        try:
-            self.model.load_state_dict(ckpt["model_state"])
-        except RuntimeError as exc:
-            raise InputError(
-                f"--resume: last.pt does not match the model ({str(exc).splitlines()[0]})"
-            ) from None
-        self.optimizer.load_state_dict(ckpt["optimizer_state"])
-        if ckpt["scheduler_state"] is not None:
-            self.scheduler.load_state_dict(ckpt["scheduler_state"])
-        if self.groups is not None:
-            for name, opt in self.groups.optimizers.items():
-                apply_optimizer_settings(opt, self.groups.schedulers[name], self.groups.configs[name])
-        else:
-            apply_optimizer_settings(self.optimizer, self.scheduler, self.config)
-        if applied and self.dist.is_main:
-            print(f"resume: applying changed settings from step {ckpt['step']}: {applied}", file=sys.stderr)
-        state = ckpt["trainer_state"]
-        self.step, self.epoch, self.batch_in_epoch = (
-            ckpt["step"],
-            ckpt["epoch"],
-            state.get("batch_in_epoch", 0),
-        )
-        self.best_val_loss, self.bad_epochs = ckpt["best_val_loss"], ckpt["bad_epochs"]
-        self.stopped_early, self.elapsed = state.get("stopped_early", False), state.get("elapsed_s", 0.0)
-        rngs = ckpt["rng_states"]
-        self._rng = rngs[self.dist.rank] if len(rngs) == self.dist.world_size else None
-        self.extra_state = {**ckpt["extra"], **self.extra_state}
+        restore_trainer(self, ckpt)
 
     def _diverged(self, exc: BaseException) -> str:
-        """The one line for a diverged run: what, at which step, which checkpoint is kept."""
-        last = self.run_dir / "last.pt"
-        try:
-            kept = (
-                f"{last} (step {load_checkpoint(last)['step']}) is kept"
-                if last.exists()
-                else "none was written"
-            )
-        except InputError:
-            kept = f"{last} is unreadable"
-        reason = " ".join(str(exc).split())
-        return (
-            f"training stopped at step {self.step + 1}: {reason}; nothing non-finite was saved, the last good "
-            f"checkpoint {kept} — lower train.lr (or a group's lr), set train.grad_clip, or check the data"
-        )
+        return diverged_message(self.run_dir / "last.pt", self.step + 1, exc)
 
     def _stop_requested(self) -> bool:
         return self._stop.synced(self.dist, self.device)
