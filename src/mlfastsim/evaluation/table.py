@@ -5,15 +5,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["FLOOR", "RESIM", "cell", "format_table", "table_layout"]
+__all__ = ["FLOOR", "NOT_SIMULATED", "RESIM", "cell", "format_table", "table_layout"]
 
 #: Column names of the two floors in tables and ``metrics.json``.
 FLOOR = "truth vs truth"
 RESIM = "resimulation"
 
 
+#: Cell of a row a candidate does not simulate (a channel all zero where the reference has energy).
+NOT_SIMULATED = "not simulated"
+
+
 def cell(entry: Any) -> str:
-    """One table cell: ``value ± uncertainty`` for metric results, numbers to 4 digits, ``—`` for missing."""
+    """One table cell: ``value ± uncertainty`` for metric results, numbers to 4 digits, ``—`` for missing.
+
+    Classifier results (:class:`~mlfastsim.metrics.ClassifierResult` dicts, with ``learned``) read
+    ``calibrated ± err (raw R, n=N)``, or ``no power (n=N)`` when the classifier did not learn: its ≈ 0.5
+    says nothing about the samples at that test size. ``{"not_simulated": True}`` reads ``not simulated``.
+    """
+    if isinstance(entry, dict) and entry.get("not_simulated"):
+        return NOT_SIMULATED
+    if isinstance(entry, dict) and "learned" in entry and "value" in entry:
+        if entry["value"] != entry["value"]:  # NaN: not computed
+            return "—"
+        if not entry["learned"]:
+            return f"no power (n={entry.get('n')})"
+        raw = entry.get("raw_auc")
+        raw_txt = f"raw {raw:.3g}, " if isinstance(raw, float) and raw == raw else ""
+        return f"{entry['value']:.3g} ± {entry['uncertainty']:.2g} ({raw_txt}n={entry.get('n')})"
     if isinstance(entry, dict) and "value" in entry:
         unc = entry.get("uncertainty")
         return (

@@ -1,7 +1,7 @@
 """Metrics as plain functions on arrays: EMD, Chamfer, W1, EFPs, FPD/KPD, classifier AUC, efficiency ratio."""
 
 from mlfastsim.metrics.binned import efficiency_ratio, separation_power
-from mlfastsim.metrics.classifier import classifier_test, roc_auc
+from mlfastsim.metrics.classifier import ClassifierResult, classifier_test, roc_auc, roc_auc_interval
 from mlfastsim.metrics.coverage import coverage_mmd, coverage_mmd_emd
 from mlfastsim.metrics.distances import chamfer, masked_mse, w1
 from mlfastsim.metrics.efp import efp_graphs, efps
@@ -10,6 +10,7 @@ from mlfastsim.metrics.frechet import fpd, frechet_distance, kpd
 from mlfastsim.metrics.result import MetricResult, batch_means, bootstrap
 
 __all__ = [
+    "ClassifierResult",
     "MetricResult",
     "batch_means",
     "bootstrap",
@@ -30,6 +31,7 @@ __all__ = [
     "kpd",
     "masked_mse",
     "roc_auc",
+    "roc_auc_interval",
     "separation_power",
     "w1",
 ]

@@ -1,12 +1,57 @@
-"""Classifier two-sample test (CaloChallenge style): calibrated held-out AUC of reference vs generated; ROC AUC."""
+"""Classifier two-sample test (CaloChallenge style): calibrated and raw held-out AUC of reference vs
+generated, with a diagnostic of whether the classifier learned anything; ROC AUC with its interval."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from mlfastsim.metrics.result import MetricResult
 
-__all__ = ["classifier_test", "roc_auc"]
+__all__ = ["ClassifierResult", "classifier_test", "roc_auc", "roc_auc_interval"]
+
+#: A classifier "learned" when, on the held-out test split, its raw AUC exceeds 0.5 or its log-loss gain
+#: over the constant predictor exceeds 0, by this many standard errors (one-sided; 0 of 60 pairs of
+#: samples of one distribution were called "learned" in the test of this rule).
+LEARNED_SIGMA = 2.0
+
+
+@dataclass(frozen=True)
+class ClassifierResult(MetricResult):
+    """:class:`MetricResult` of :func:`classifier_test` (``value`` = calibrated test AUC) plus diagnostics.
+
+    Attributes:
+        raw_auc, raw_uncertainty: test AUC of the network's own outputs (before the isotonic calibration)
+            and its Hanley–McNeil error.
+        learned: whether the classifier shows skill on the held-out test split: its raw AUC exceeds 0.5, or
+            its mean per-sample log-loss gain over the constant predictor exceeds 0, by ``LEARNED_SIGMA``
+            standard errors. False means the test had no power at this sample size (or the samples agree):
+            its AUC ≈ 0.5 is then no evidence of fidelity.
+        logloss_gain, logloss_gain_uncertainty: the constant predictor's (training class fraction) test
+            log-loss minus the classifier's (nats per test sample), and its standard error.
+        train_auc: AUC of the raw outputs on the training split (capacity check: ≈ 0.5 there too means the
+            network could not even fit its training data).
+    """
+
+    raw_auc: float = float("nan")
+    raw_uncertainty: float = float("nan")
+    learned: bool = True
+    logloss_gain: float = float("nan")
+    logloss_gain_uncertainty: float = float("nan")
+    train_auc: float = float("nan")
+
+    def to_dict(self) -> dict[str, float | int]:
+        """``MetricResult.to_dict()`` (value = calibrated AUC, uncertainty, n = test size) and the diagnostics."""
+        return {
+            **super().to_dict(),
+            "raw_auc": float(self.raw_auc),
+            "raw_uncertainty": float(self.raw_uncertainty),
+            "learned": bool(self.learned),
+            "logloss_gain": float(self.logloss_gain),
+            "logloss_gain_uncertainty": float(self.logloss_gain_uncertainty),
+            "train_auc": float(self.train_auc),
+        }
 
 
 def _split(n: int, rng: np.random.Generator, fractions: tuple[float, float]) -> tuple[np.ndarray, ...]:
@@ -55,6 +100,41 @@ def roc_auc(
     return MetricResult(auc, float(np.sqrt(max(var, 0.0))), len(b) + len(s))
 
 
+def roc_auc_interval(
+    scores_bkg: np.ndarray,
+    scores_sig: np.ndarray,
+    level: float = 0.68,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the ROC AUC (each sample resampled on its own).
+
+    Args:
+        scores_bkg, scores_sig: ``[N_b]``, ``[N_s]`` scores (background label 0, signal label 1).
+        level: central probability of the interval (0.68: ±1σ-like).
+        n_boot: bootstrap replicas. seed: seeds the resampling.
+
+    Returns:
+        (low, high) AUC bounds.
+    """
+    from scipy.stats import rankdata
+
+    b = np.asarray(scores_bkg, dtype=np.float64).ravel()
+    s = np.asarray(scores_sig, dtype=np.float64).ravel()
+    if len(b) == 0 or len(s) == 0:
+        raise ValueError("roc_auc_interval needs both samples non-empty")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"roc_auc_interval: level must lie in (0, 1), got {level}")
+    rng = np.random.default_rng(seed)
+    aucs = np.empty(int(n_boot))
+    for k in range(int(n_boot)):
+        bb, ss = b[rng.integers(0, len(b), len(b))], s[rng.integers(0, len(s), len(s))]
+        ranks = rankdata(np.concatenate([bb, ss]))  # Mann–Whitney: ties count one half
+        aucs[k] = (ranks[len(bb) :].sum() - len(ss) * (len(ss) + 1) / 2) / (len(bb) * len(ss))
+    lo, hi = np.quantile(aucs, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def _weighted_auc(b: np.ndarray, wb: np.ndarray, s: np.ndarray, ws: np.ndarray) -> float:
     """Σ_ij wb_i ws_j ([s_j > b_i] + ½ [s_j = b_i]) / (Σ wb Σ ws)."""
     order = np.argsort(b, kind="stable")
@@ -79,7 +159,7 @@ def classifier_test(
     n_threads: int | None = None,
     weights_ref: np.ndarray | None = None,
     weights_gen: np.ndarray | None = None,
-) -> MetricResult:
+) -> ClassifierResult:
     """Train an MLP to tell generated from reference samples; return its calibrated AUC on a held-out split.
 
     As in the CaloChallenge evaluation: each sample is split train/validation/test (60/20/20 by default),
@@ -87,7 +167,9 @@ def classifier_test(
     LeakyReLU, one logit; BCE loss, Adam) is trained with early stopping on the validation loss (the best
     epoch is kept), its validation outputs calibrate an isotonic regression (sklearn), and the AUC of the
     calibrated test outputs is reported. 0.5 means the classifier cannot separate the samples; 1 means it
-    always can.
+    always can. Beside it: the AUC of the raw outputs, and whether the classifier learned at all
+    (:class:`ClassifierResult`): an isotonic fit to an uninformative classifier is flat and gives exactly
+    0.5, which says nothing about the samples unless the test has power at this size.
 
     Args:
         x_ref: float ``[N, F]`` reference samples (label 0), any units (standardised here).
@@ -106,7 +188,8 @@ def classifier_test(
             (:func:`roc_auc`). Each class is normalised to a mean weight of 1.
 
     Returns:
-        :class:`MetricResult` (test AUC, Hanley–McNeil standard error, test-split size).
+        :class:`ClassifierResult` (calibrated test AUC, Hanley–McNeil standard error, test-split size; raw
+        AUC, ``learned``, the held-out log-loss gain over the constant predictor, the training-split AUC).
     """
     import torch
     from sklearn.isotonic import IsotonicRegression
@@ -148,25 +231,50 @@ def classifier_test(
     if n_threads is not None:
         torch.set_num_threads(int(n_threads))
     try:
-        p_va, p_te = _train_and_predict(
+        p_tr, p_va, p_te = _train_and_predict(
             t_tr, l_tr, t_va, l_va, t_te, seed, hidden, epochs, patience, batch_size, lr, device,
             tensor(w_tr) if weighted else None, tensor(w_va) if weighted else None,
         )  # fmt: skip
     finally:
         torch.set_num_threads(threads_before)
-    if not weighted:
-        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p_va, y_va)
-        calibrated = iso.predict(p_te)
-        result = roc_auc(calibrated[y_te == 0], calibrated[y_te == 1])
+    te0, te1 = y_te == 0, y_te == 1
+    raw = roc_auc(p_te[te0], p_te[te1], *((w_te[te0], w_te[te1]) if weighted else ()))
+    if not weighted or (w_va >= 0).all():
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        calibrated = iso.fit(p_va, y_va, w_va if weighted else None).predict(p_te)
+        result = roc_auc(calibrated[te0], calibrated[te1], *((w_te[te0], w_te[te1]) if weighted else ()))
     else:
-        if (w_va >= 0).all():
-            p_te = (
-                IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-                .fit(p_va, y_va, w_va)
-                .predict(p_te)
-            )
-        result = roc_auc(p_te[y_te == 0], p_te[y_te == 1], w_te[y_te == 0], w_te[y_te == 1])
-    return MetricResult(result.value, result.uncertainty, len(y_te))
+        result = raw  # negative validation weights: no isotonic calibration
+    tr0, tr1 = y_tr == 0, y_tr == 1
+    train = roc_auc(p_tr[tr0], p_tr[tr1], *((w_tr[tr0], w_tr[tr1]) if weighted else ()))
+    gain, gain_err = _logloss_gain(p_te, y_te, w_te, float(np.average(y_tr, weights=w_tr)))
+    return ClassifierResult(
+        result.value,
+        result.uncertainty,
+        len(y_te),
+        raw_auc=raw.value,
+        raw_uncertainty=raw.uncertainty,
+        learned=bool(
+            gain > LEARNED_SIGMA * gain_err or raw.value - 0.5 > LEARNED_SIGMA * raw.uncertainty
+        ),
+        logloss_gain=gain,
+        logloss_gain_uncertainty=gain_err,
+        train_auc=train.value,
+    )
+
+
+def _logloss_gain(p: np.ndarray, y: np.ndarray, w: np.ndarray, prior: float) -> tuple[float, float]:
+    """Mean per-sample log-loss of the constant predictor ``prior`` minus that of the probabilities ``p``
+    on labels ``y`` (weights ``w``), in nats, and its standard error (Σw)⁻¹·√Σ w²(g − ḡ)²."""
+    eps = 1e-7
+    p = np.clip(p, eps, 1 - eps)
+    q = float(np.clip(prior, eps, 1 - eps))
+    loss_model = -(y * np.log(p) + (1 - y) * np.log1p(-p))
+    loss_const = -(y * np.log(q) + (1 - y) * np.log1p(-q))
+    g = loss_const - loss_model
+    mean = float(np.sum(w * g) / np.sum(w))
+    err = float(np.sqrt(np.sum(w**2 * (g - mean) ** 2)) / np.sum(w)) if len(g) > 1 else float("nan")
+    return mean, err
 
 
 def _class_weights(w: np.ndarray | None, n: int) -> np.ndarray:
@@ -183,7 +291,7 @@ def _train_and_predict(
     t_tr, l_tr, t_va, l_va, t_te, seed, hidden, epochs, patience, batch_size, lr, device, w_tr=None, w_va=None
 ):
     """Train the MLP with early stopping (per-sample weights ``w_tr``, ``w_va`` in the losses when given);
-    return validation and test probabilities (float64 numpy)."""
+    return training, validation and test probabilities (float64 numpy)."""
     import torch
 
     with torch.random.fork_rng(devices=[]):
@@ -229,6 +337,5 @@ def _train_and_predict(
                     break
         if best_state is not None:
             model.load_state_dict(best_state)
-        p_va = torch.sigmoid(predict(t_va)).cpu().numpy().astype(np.float64)
-        p_te = torch.sigmoid(predict(t_te)).cpu().numpy().astype(np.float64)
-    return p_va, p_te
+        p_tr, p_va, p_te = (torch.sigmoid(predict(t)).cpu().numpy().astype(np.float64) for t in (t_tr, t_va, t_te))
+    return p_tr, p_va, p_te
