@@ -9,6 +9,7 @@ import numpy as np
 
 from mlfastsim._utils import atomic_path, require
 from mlfastsim.physics.detector import CHANNELS, CRYSTAL_DETA, IMAGE_SIZE
+from mlfastsim.physics.detector.geometry import CHANNEL_CELL_CRYSTALS
 
 __all__ = ["plot_event_displays"]
 
@@ -23,6 +24,10 @@ def plot_event_displays(
     title: str = "",
 ) -> Path:
     """Draw one row per image: each chosen channel on a log colour scale (GeV); write a PNG atomically.
+
+    Each channel is drawn on its own cells: tracks (pT) and ECAL per crystal, the HCAL per tower (the
+    tower's energy, not the 1/25 the image stores in each of its crystals). An empty channel is titled
+    "no hits" (e.g. a candidate that does not simulate it).
 
     Args:
         samples: images, each float ``[3, 125, 125]`` in GeV (CMS E2E layout, rows along η).
@@ -44,17 +49,19 @@ def plot_event_displays(
     for row, (image, name) in enumerate(zip(samples, names, strict=True)):
         for col, ch in enumerate(channels):
             ax = axes[row, col]
-            data = np.ma.masked_less_equal(np.asarray(image[ch], dtype=np.float64), 0.0)
+            data = np.ma.masked_less_equal(_cells(np.asarray(image[ch], dtype=np.float64), ch), 0.0)
             vmax = max(float(data.max()) if data.count() else 1.0, 0.2)
             im = ax.imshow(
                 data, origin="lower", extent=extent, cmap="viridis", norm=LogNorm(vmin=0.05, vmax=vmax)
             )
             ax.set_facecolor("white")
-            ax.set_title(f"{name}: {_LABELS[CHANNELS[ch]]}", fontsize=9)
+            empty = "" if data.count() else " (no hits)"
+            ax.set_title(f"{name}: {_LABELS[CHANNELS[ch]]}{empty}", fontsize=9)
             ax.set_xlabel(r"$\Delta\phi$ (rad)", fontsize=8)
             ax.set_ylabel(r"$\Delta\eta$", fontsize=8)
             ax.tick_params(labelsize=7)
-            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02).set_label("GeV", fontsize=7)
+            unit = "GeV per tower" if CHANNEL_CELL_CRYSTALS[ch] > 1 else "GeV"
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02).set_label(unit, fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -63,3 +70,11 @@ def plot_event_displays(
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
     return path
+
+
+def _cells(channel: np.ndarray, ch: int) -> np.ndarray:
+    """One channel ``[S, S]`` on its own cells (HCAL: 5 × 5-crystal towers summed), for drawing."""
+    k, size = CHANNEL_CELL_CRYSTALS[ch], channel.shape[-1]
+    if k == 1 or size % k:
+        return channel
+    return channel.reshape(size // k, k, size // k, k).sum(axis=(1, 3))

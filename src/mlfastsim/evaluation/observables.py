@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlfastsim.physics.detector.geometry import CHANNELS, pixel_centres
+from mlfastsim.physics.detector.geometry import CHANNEL_CELL_CRYSTALS, CHANNELS, pixel_centres
 from mlfastsim.physics.kinematics import delta_r, jet_pt_mass_from_energy
 
-__all__ = ["OBSERVABLE_UNITS", "hit_energies", "image_observables", "radial_profile"]
+__all__ = ["OBSERVABLE_CHANNELS", "OBSERVABLE_UNITS", "hit_energies", "image_observables", "radial_profile"]
 
 #: Units (for axis labels and tables) of every observable :func:`image_observables` returns.
 OBSERVABLE_UNITS = {
-    "e_tracks_pt": "GeV",
-    "e_ecal": "GeV",
-    "e_hcal": "GeV",
-    "n_hits_tracks_pt": "",
-    "n_hits_ecal": "",
-    "n_hits_hcal": "",
-    "jet_pt": "GeV",
-    "jet_mass": "GeV",
-    "jet_pt_ecal": "GeV",
-    "jet_mass_ecal": "GeV",
-    "width_ecal": "",
-    "leading_fraction_ecal": "",
+    **{f"e_{c}": "GeV" for c in CHANNELS},
+    **{f"n_hits_{c}": "" for c in CHANNELS},
+    **{f"jet_pt{s}": "GeV" for s in ("", "_all", *(f"_{c}" for c in CHANNELS))},
+    **{f"jet_mass{s}": "GeV" for s in ("", "_all", *(f"_{c}" for c in CHANNELS))},
+    **{f"width_{c}": "" for c in CHANNELS},
+    **{f"leading_fraction_{c}": "" for c in CHANNELS},
 }
+#: Image channels each observable reads (0 tracks pT, 1 ECAL, 2 HCAL).
+OBSERVABLE_CHANNELS: dict[str, tuple[int, ...]] = {
+    **{f"{q}_{c}": (i,) for q in ("e", "n_hits", "jet_pt", "jet_mass", "width", "leading_fraction")
+       for i, c in enumerate(CHANNELS)},
+    "jet_pt": (1, 2),
+    "jet_mass": (1, 2),
+    "jet_pt_all": (0, 1, 2),
+    "jet_mass_all": (0, 1, 2),
+}  # fmt: skip
 
 
 def _geometry(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -31,38 +34,77 @@ def _geometry(size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.broadcast_to(deta[:, None], (size, size)), np.broadcast_to(dphi[None, :], (size, size))
 
 
-def image_observables(images: np.ndarray, jet_eta: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Per-jet observables of jet images.
+def _cells(channel_image: np.ndarray, channel: int) -> tuple[np.ndarray, np.ndarray]:
+    """One channel ``[n, S, S]`` on its own cells (crystals; HCAL towers: 5 × 5 crystals summed):
+    energies ``[n, G, G]`` and the cells' ΔR from the image centre ``[G, G]``."""
+    size = channel_image.shape[-1]
+    deta, dphi = pixel_centres(size)
+    k = CHANNEL_CELL_CRYSTALS[channel]
+    grid = channel_image
+    if k > 1 and size % k == 0:
+        grid = channel_image.reshape(len(channel_image), size // k, k, size // k, k).sum(axis=(2, 4))
+        deta, dphi = deta[k // 2 :: k], dphi[k // 2 :: k]  # tower I is centred on crystal kI + k // 2
+    return grid, delta_r(deta[:, None], dphi[None, :], 0.0, 0.0)
+
+
+def image_observables(
+    images: np.ndarray, jet_eta: np.ndarray | None = None, chunk: int = 256
+) -> dict[str, np.ndarray]:
+    """Per-jet observables of jet images, for every channel and combined.
 
     Args:
         images: float ``[N, 3, S, S]`` energies in GeV (channels tracks pT, ECAL, HCAL; rows along η).
         jet_eta: ``[N]`` jet-axis η, to turn pixel energies into transverse momenta; None or NaN entries
             use η = 0 (the jet mass does not depend on it only through the E → pT conversion).
+        chunk: jets processed at a time (bounds memory; the results do not depend on it).
 
     Returns:
-        ``{name: float64 [N]}``: per-channel energy sums ``e_<channel>`` and hit counts
-        ``n_hits_<channel>`` (pixels > 0); ``jet_pt`` and ``jet_mass`` from ECAL + HCAL pixels taken as
-        massless particles at their (η, φ) (GeV), and ``jet_pt_ecal``, ``jet_mass_ecal`` from ECAL alone;
-        ``width_ecal``, the energy-weighted mean ΔR of ECAL hits
-        from the image centre; ``leading_fraction_ecal``, the hottest ECAL pixel's share of the ECAL sum.
+        ``{name: float64 [N]}``, for each channel ``<c>`` of ``tracks_pt``, ``ecal``, ``hcal``: the sum
+        ``e_<c>`` (GeV; for tracks the pT sum) and hit count ``n_hits_<c>`` (pixels > 0; an HCAL tower
+        fills 5 × 5 pixels); ``jet_pt_<c>``, ``jet_mass_<c>`` of the channel's pixels taken as massless
+        particles at their (η, φ) (GeV; a track pixel's pT at its pixel's η, φ); ``width_<c>``, the
+        energy-weighted mean ΔR of the channel's cells (crystals; HCAL towers) from the image centre;
+        ``leading_fraction_<c>``, the hottest cell's share of the channel's sum. Combined: ``jet_pt``,
+        ``jet_mass`` from ECAL + HCAL, and ``jet_pt_all``, ``jet_mass_all`` from all three channels (a charged
+        particle counts in its track and in its calorimeter deposits: a comparison observable, not a
+        particle-flow jet mass).
     """
-    images = np.asarray(images, dtype=np.float64)
+    images = np.asarray(images)
+    n = len(images)
+    eta0 = np.zeros(n) if jet_eta is None else np.nan_to_num(np.asarray(jet_eta, dtype=np.float64))
+    parts = [
+        _observables(images[a : a + chunk].astype(np.float64), eta0[a : a + chunk])
+        for a in range(0, max(n, 1), max(int(chunk), 1))
+    ]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _observables(images: np.ndarray, eta0: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`image_observables` of one chunk ``[n, 3, S, S]`` (float64) with jet η ``[n]``."""
     n, _, size, _ = images.shape
     eta_rel, phi_rel = _geometry(size)
+    eta_abs = eta0[:, None, None] + eta_rel[None]
+    tracks_e = images[:, 0] * np.cosh(eta_abs)  # a track pixel holds pT: its energy as a massless particle
+    energies = {"tracks_pt": tracks_e, "ecal": images[:, 1], "hcal": images[:, 2]}
     out: dict[str, np.ndarray] = {}
     for c, name in enumerate(CHANNELS):
         out[f"e_{name}"] = images[:, c].sum(axis=(1, 2))
         out[f"n_hits_{name}"] = (images[:, c] > 0).sum(axis=(1, 2)).astype(np.float64)
-    eta0 = np.zeros(n) if jet_eta is None else np.nan_to_num(np.asarray(jet_eta, dtype=np.float64))
-    eta_abs = eta0[:, None, None] + eta_rel[None]
-    for suffix, calo in (("", images[:, 1] + images[:, 2]), ("_ecal", images[:, 1])):
-        pt_mass = jet_pt_mass_from_energy(eta_abs, phi_rel, calo, axis=(1, 2))
-        out[f"jet_pt{suffix}"], out[f"jet_mass{suffix}"] = pt_mass
-    ecal = images[:, 1]
-    total = np.where(out["e_ecal"] > 0, out["e_ecal"], 1.0)
-    dr = delta_r(eta_rel, phi_rel, 0.0, 0.0)
-    out["width_ecal"] = (ecal * dr).sum(axis=(1, 2)) / total
-    out["leading_fraction_ecal"] = ecal.reshape(n, -1).max(axis=1) / total
+    combos = {
+        "": images[:, 1] + images[:, 2],
+        "_all": tracks_e + images[:, 1] + images[:, 2],
+        **{f"_{name}": energies[name] for name in CHANNELS},
+    }
+    for suffix, energy in combos.items():
+        out[f"jet_pt{suffix}"], out[f"jet_mass{suffix}"] = jet_pt_mass_from_energy(
+            eta_abs, phi_rel, energy, axis=(1, 2)
+        )
+    for c, name in enumerate(CHANNELS):
+        cells, dr = _cells(images[:, c], c)
+        total = cells.sum(axis=(1, 2))
+        safe = np.where(total > 0, total, 1.0)
+        out[f"width_{name}"] = (cells * dr).sum(axis=(1, 2)) / safe
+        out[f"leading_fraction_{name}"] = cells.reshape(n, -1).max(axis=1) / safe
     return out
 
 

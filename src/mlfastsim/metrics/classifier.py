@@ -254,9 +254,7 @@ def classifier_test(
         len(y_te),
         raw_auc=raw.value,
         raw_uncertainty=raw.uncertainty,
-        learned=bool(
-            gain > LEARNED_SIGMA * gain_err or raw.value - 0.5 > LEARNED_SIGMA * raw.uncertainty
-        ),
+        learned=bool(gain > LEARNED_SIGMA * gain_err or raw.value - 0.5 > LEARNED_SIGMA * raw.uncertainty),
         logloss_gain=gain,
         logloss_gain_uncertainty=gain_err,
         train_auc=train.value,
@@ -337,5 +335,7 @@ def _train_and_predict(
                     break
         if best_state is not None:
             model.load_state_dict(best_state)
-        p_tr, p_va, p_te = (torch.sigmoid(predict(t)).cpu().numpy().astype(np.float64) for t in (t_tr, t_va, t_te))
+        p_tr, p_va, p_te = (
+            torch.sigmoid(predict(t)).cpu().numpy().astype(np.float64) for t in (t_tr, t_va, t_te)
+        )
     return p_tr, p_va, p_te
