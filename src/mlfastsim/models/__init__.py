@@ -12,6 +12,7 @@ from mlfastsim.models.base import (
     ReconstructingModel,
     SamplerSpec,
     ScoringModel,
+    SecondStage,
     TensorSpec,
 )
 from mlfastsim.models.registry import FAMILIES, Family, build_model, get_family
@@ -30,6 +31,7 @@ __all__ = [
     "ReconstructingModel",
     "SamplerSpec",
     "ScoringModel",
+    "SecondStage",
     "TensorSpec",
     "build_model",
     "get_family",

@@ -20,6 +20,7 @@ __all__ = [
     "ReconstructingModel",
     "SamplerSpec",
     "ScoringModel",
+    "SecondStage",
     "TensorSpec",
 ]
 
@@ -95,6 +96,18 @@ class Fitted(Protocol):
 
     def fit_data(self, data: Batch) -> None:
         """``data``: the whole training split as one batch of tensors."""
+        ...
+
+
+@runtime_checkable
+class SecondStage(Protocol):
+    """A model with a part fitted after gradient training, on the trained model's view of its training data
+    (``gvae``'s flow prior, fitted to the encoder's aggregate posterior): the run layer calls it on the weights
+    of ``best.pt`` and of ``last.pt`` when training finishes and writes the result back into each."""
+
+    def fit_second_stage(self, data: Batch, seed: int) -> dict[str, float]:
+        """``data``: the whole training split as one batch; ``seed``: the run's seed (the fit is reproducible).
+        Returns numbers to report (empty: nothing was fitted, the checkpoints stay as they are)."""
         ...
 
 

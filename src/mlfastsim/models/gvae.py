@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from mlfastsim.models.base import Batch
 from mlfastsim.models.cellgraph import GRID, CellMessagePassing, cell_indices, cell_neighbours
 from mlfastsim.models.gvae_likelihood import channels, dequantise, hit_log_likelihood
+from mlfastsim.models.gvae_prior import LatentFlow, aggregate_posterior, fit_latent_flow
 from mlfastsim.models.gvae_sampler import draw_hits
 from mlfastsim.models.nn import masked_max, masked_mean, mlp, reparameterise
 from mlfastsim.models.particle_response import core_cells, core_log_likelihood, match_core_hits, particle_base
@@ -74,6 +75,14 @@ class GVAEConfig:
     energy_norm: tuple[float, float] = (0.0, 0.0)
     pixel_scale: tuple[float, float] = (0.0, 0.0)
     pixel_offset: tuple[float, float] = (0.0, 0.0)
+    # the prior of z: "normal" (N(0, 1)) or "flow" (a zuko flow p(z | context) fitted to the aggregate
+    # posterior after training: models/gvae_prior.py), its kind ("maf" / "nsf"), size and fitting steps
+    prior: str = "normal"
+    prior_flow: str = "maf"
+    prior_transforms: int = 3
+    prior_hidden: int = 64
+    prior_passes: int = 2  # 2: coupling transforms (fast to sample); 0: fully autoregressive
+    prior_steps: int = 1000
 
     def batch_keys(self) -> frozenset[str]:
         """Hits, the jet conditions when conditional, the generator-level particles with ``use_gen``."""
@@ -128,6 +137,23 @@ class GVAE(nn.Module):
                     layer.weight.mul_(0.01)
                     layer.bias.zero_()
         self._cores = c.use_gen and self.n_ch == 1 and c.pixel_scale[0] > 0
+        if c.prior not in ("normal", "flow") or c.prior_flow not in ("maf", "nsf"):
+            raise ValueError(
+                f"model.prior={c.prior!r}, model.prior_flow={c.prior_flow!r}: use normal|flow, maf|nsf"
+            )
+        # built last, so that the VAE's initial weights do not depend on the prior
+        self.prior_flow = (
+            LatentFlow(
+                c.latent,
+                ctx_in,
+                "nsf" if c.prior_flow == "nsf" else "maf",
+                c.prior_transforms,
+                c.prior_hidden,
+                c.prior_passes,
+            )
+            if c.prior == "flow"
+            else None
+        )
 
     # ---- context ------------------------------------------------------------------------------
     def prepare(self, data: Batch) -> None:
@@ -330,13 +356,30 @@ class GVAE(nn.Module):
             batch["cond"] = self.condition_bank[pick]
             drawn = batch["cond"]
         ctx, anchors = self._context(batch, n, dev, drop=False)
-        z = torch.randn(n, self.config.latent, generator=generator, device=dev)
+        z = self.latent(torch.randn(n, self.config.latent, generator=generator, device=dev), ctx)
         params = self.decode(z, ctx, batch.get("gen_features"), anchors)
         n_hits = torch.multinomial(params["count_logits"].softmax(-1), 1, generator=generator).squeeze(1)
         out = draw_hits(params, n_hits, self.config, generator)
         if drawn is not None:
             out["matched_cond"] = drawn
         return out
+
+    def latent(self, noise: Tensor, ctx: Tensor | None) -> Tensor:
+        """z ``[B, L]`` from standard normals ``noise [B, L]``: ``noise`` itself under the normal prior, its image
+        under the flow prior given the context ``ctx [B, ctx_in]`` (deterministic: the noise is drawn outside)."""
+        if self.prior_flow is None:
+            return noise
+        if not bool(self.prior_flow.fitted):
+            raise ValueError("the flow prior is not fitted yet: it is fitted when 'mlfastsim train' finishes")
+        return self.prior_flow(noise, ctx)
+
+    def fit_second_stage(self, data: Batch, seed: int) -> dict[str, float]:
+        """Fit the flow prior to the trained encoder's aggregate posterior on ``data`` (the training split),
+        after training (:class:`~mlfastsim.models.base.SecondStage`); nothing to fit under the normal prior."""
+        if self.prior_flow is None:
+            return {}
+        mu, logvar, ctx = aggregate_posterior(self, data)
+        return fit_latent_flow(self.prior_flow, mu, logvar, ctx, self.config.prior_steps, seed)
 
     def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:
         """:meth:`sample` for export (:class:`~mlfastsim.models.base.Exportable`): noise in as tensors, static

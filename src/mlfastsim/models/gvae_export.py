@@ -61,7 +61,7 @@ class GVAESampler(nn.Module):
                     TensorSpec("u_core_energy", (b, p), source="uniform", doc="core energies (inverse CDF)"),
                 ]
         inputs += [
-            TensorSpec("z", (b, c.latent), source="normal", doc="latent draw from the prior"),
+            TensorSpec("z", (b, c.latent), source="normal", doc="the prior's standard normal noise"),
             TensorSpec("u_count", (b,), source="uniform", doc="number of hits (inverse CDF)"),
             TensorSpec("u_comp", (b, m), source="uniform", doc="mixture component of each draw"),
             TensorSpec("eps", (b, m, 3), source="normal", doc="(η, φ, log E) standard normals"),
@@ -93,6 +93,7 @@ class GVAESampler(nn.Module):
             pick = torch.floor(x["bank_u"] * n).to(torch.int64).clamp(0, n - 1)
             batch["cond"] = model.condition_bank.index_select(0, pick)
         ctx, anchors = model._context(batch, z.shape[0], z.device, drop=False)
+        z = model.latent(z, ctx)  # the flow prior's transform of the noise (identity under the normal prior)
         params = model.decode(z, ctx, batch.get("gen_features"), anchors)
         n_hits = categorical_from_uniform(params["count_logits"], x["u_count"].unsqueeze(1)).squeeze(1)
         core_feats = core_cell = None

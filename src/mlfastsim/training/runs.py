@@ -26,11 +26,11 @@ from mlfastsim._utils import (
     config_to_dict,
     jsonable,
 )
-from mlfastsim._utils.checkpoint import load_checkpoint, save_checkpoint
+from mlfastsim._utils.checkpoint import load_checkpoint, rewrite_checkpoint, save_checkpoint
 from mlfastsim.data.datasets import BatchDataset, train_val_split
 from mlfastsim.data.kinds import Codec, get_kind, read_events
 from mlfastsim.inference import batch_keys
-from mlfastsim.models import Fitted, Prepared, build_model, get_family
+from mlfastsim.models import Fitted, Prepared, SecondStage, build_model, get_family
 from mlfastsim.training.config import TrainConfig
 from mlfastsim.training.rundir import (
     check_same_model,
@@ -195,7 +195,31 @@ def _train(
     val_data = BatchDataset(codec.encode(events.subset(idx_val), keys)) if len(idx_val) else None
     trainer = Trainer(model, cfg.train, out, train_data, val_data, extra_state=extra)
     summary = trainer.fit(resume=previous is not None)
+    if isinstance(model, SecondStage):
+        summary.update(_fit_second_stage(model, train_data, out, cfg.train.seed))
     return {**summary, **counts}
+
+
+def _fit_second_stage(model: SecondStage, data: BatchDataset, out: Path, seed: int) -> dict[str, Any]:
+    """Fit what a model fits after training (e.g. gvae's flow prior) on the weights of ``best.pt`` and of
+    ``last.pt`` each, and write it back into that checkpoint (rank 0; the other ranks' copies are not used)."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        return {}
+    assert isinstance(model, torch.nn.Module)
+    fitted: dict[str, Any] = {}
+    for name in ("best.pt", "last.pt"):
+        path = out / name
+        if not path.exists():
+            continue
+        ckpt = load_checkpoint(path)
+        model.load_state_dict(ckpt["model_state"])
+        stats = model.fit_second_stage(data.tensors, seed)
+        if not stats:
+            return {}
+        ckpt["model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        rewrite_checkpoint(path, ckpt)
+        fitted[name.removesuffix(".pt")] = stats
+    return {"second_stage": fitted}
 
 
 def _store_fitted(
