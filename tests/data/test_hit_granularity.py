@@ -147,7 +147,9 @@ def test_non_uniform_hcal_keeps_each_towers_energy() -> None:
 def test_painting_puts_an_hcal_hit_anywhere_in_a_tower_into_that_tower() -> None:
     """A model's HCAL hit off the tower centre still paints as one tower, spread over its 25 crystals."""
     off = np.array([[[1.4 * CRYSTAL_DETA, -2.3 * CRYSTAL_DPHI, 10.0, 1.0]]], np.float32)
-    back = cloud_to_image(HitCloud(off, np.ones((1, 1), bool), ("eta_rel", "phi_rel", "e", "channel")), (1, 2))
+    back = cloud_to_image(
+        HitCloud(off, np.ones((1, 1), bool), ("eta_rel", "phi_rel", "e", "channel")), (1, 2)
+    )
     tower = back[0, 2, 60:65, 60:65]  # the central tower (crystals 60 ... 64)
     np.testing.assert_allclose(tower, 10.0 / 25, rtol=1e-6)
     assert back[0, 2].sum() == pytest.approx(10.0) and back[0, 1].sum() == 0.0

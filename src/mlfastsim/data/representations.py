@@ -156,7 +156,9 @@ def image_to_cloud(
             top = _top(flat, n_max)
         else:
             bounds = np.cumsum([0] + [len(g[1]) for g in grids])
-            parts = [_top(flat[:, a:b], k) + a for a, b, k in zip(bounds[:-1], bounds[1:], budget, strict=True)]
+            parts = [
+                _top(flat[:, a:b], k) + a for a, b, k in zip(bounds[:-1], bounds[1:], budget, strict=True)
+            ]
             top = np.concatenate(parts, axis=1)
             top = np.take_along_axis(top, _top(np.take_along_axis(flat, top, axis=1), top.shape[1]), axis=1)
         keep = top.shape[1]

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from mlfastsim.models.nn import batched_take, mlp
 
-__all__ = ["GRID", "CellMessagePassing", "cell_indices", "cell_neighbours"]
+__all__ = ["GRID", "CellMessagePassing", "cell_indices", "cell_neighbours", "channel_neighbours", "own_cells"]
 
 #: Side of the cell grid (jet-image size); cells outside it are dropped when sampling.
 GRID = 125
@@ -45,6 +45,37 @@ def cell_neighbours(row: Tensor, col: Tensor, mask: Tensor, size: int = GRID) ->
     own = hit_index.unsqueeze(-1).expand(b, n, 8)
     ok = (nb >= 0) & inside.unsqueeze(-1)
     return torch.where(ok, nb, own)
+
+
+def own_cells(row: Tensor, col: Tensor, ch: Tensor, sides: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    """Crystal indices ``row, col [B, n]`` → the (row, column) of the cell of each hit's channel ``ch [B, n]``
+    (its slot in ``sides``, the cell side in crystals of each channel: 1 crystals, 5 HCAL towers).
+
+    Cells stay on their own ``GRID // side`` grid; a crystal outside the window stays outside."""
+    if all(side == 1 for side in sides):
+        return row, col
+    side = torch.tensor(sides, device=row.device, dtype=row.dtype)[ch]
+    return torch.div(row, side, rounding_mode="floor"), torch.div(col, side, rounding_mode="floor")
+
+
+def channel_neighbours(row: Tensor, col: Tensor, ch: Tensor, mask: Tensor, sides: tuple[int, ...]) -> Tensor:
+    """:func:`cell_neighbours` of every hit among the hits of its own channel, on that channel's cells.
+
+    Args:
+        row, col: int64 ``[B, n]`` crystal indices; ch: int64 ``[B, n]`` channel slot; mask: bool ``[B, n]``.
+        sides: cell side in crystals per channel slot (a tower's neighbours are the adjacent towers).
+
+    Returns:
+        int64 ``[B, n, 8]`` as :func:`cell_neighbours`.
+    """
+    r, c = own_cells(row, col, ch, sides)
+    if len(sides) == 1:
+        return cell_neighbours(r, c, mask, GRID // sides[0])
+    nb = cell_neighbours(r, c, mask & (ch == 0), GRID // sides[0])
+    for slot, side in enumerate(sides[1:], start=1):
+        mine = ch == slot
+        nb = torch.where(mine.unsqueeze(-1), cell_neighbours(r, c, mask & mine, GRID // side), nb)
+    return nb
 
 
 class CellMessagePassing(nn.Module):

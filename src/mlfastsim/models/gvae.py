@@ -40,8 +40,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
-from mlfastsim.models.cellgraph import GRID, CellMessagePassing, cell_indices, cell_neighbours
-from mlfastsim.models.gvae_likelihood import channels, dequantise, hit_log_likelihood
+from mlfastsim.models.cellgraph import GRID, CellMessagePassing, cell_indices, channel_neighbours
+from mlfastsim.models.gvae_likelihood import (
+    cell_sides,
+    channels,
+    dequantise,
+    hit_channels,
+    hit_log_likelihood,
+)
 from mlfastsim.models.gvae_prior import LatentFlow, aggregate_posterior, fit_latent_flow
 from mlfastsim.models.gvae_sampler import draw_hits
 from mlfastsim.models.nn import masked_max, masked_mean, mlp, reparameterise
@@ -58,6 +64,7 @@ class GVAEConfig:
     n_features: int = 3
     n_cond: int = 0
     n_channels: int = 1
+    channel_cells: tuple[int, ...] = ()  # cell side in crystals per channel (1 crystal, 5 HCAL tower)
     use_gen: bool = False
     gen_features: int = 9
     hidden: int = 32
@@ -219,7 +226,7 @@ class GVAE(nn.Module):
         if self.mp:
             row, col = cell_indices(x, self.config.pixel_scale, self.config.pixel_offset)
             nb = (
-                cell_neighbours(row, col, mask)
+                channel_neighbours(row, col, hit_channels(x, self.n_ch), mask, cell_sides(self.config))
                 if self.config.pixel_scale[0] > 0
                 else (torch.arange(x.shape[1], device=x.device).view(1, -1, 1).expand(x.shape[0], -1, 8))
             )
@@ -305,7 +312,7 @@ class GVAE(nn.Module):
                 x[..., 2], core_hit, params["core_owner"], params, self.config.min_log_energy
             )
             rest = mask & ~is_core
-        xq = dequantise(x, self.config.pixel_scale) if self.training else x
+        xq = dequantise(x, self.config.pixel_scale, cell_sides(self.config)) if self.training else x
         ll = hit_log_likelihood(xq, params, self.config, hit_cell)
         nll_hits = -(ll * rest.to(ll.dtype)).sum(1) + nll_cores
         nll_count = F.cross_entropy(params["count_logits"], rest.sum(1), reduction="none")

@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_SLOPE_DISTANCE",
+    "cell_sides",
     "channels",
     "dequantise",
+    "hit_channels",
     "hit_log_likelihood",
     "log_window_area",
     "uniform_noise",
@@ -39,6 +41,21 @@ MAX_SLOPE_DISTANCE = 18.0
 def channels(config: GVAEConfig) -> int:
     """Number of channels the mixture draws (1 unless the hits carry a channel feature)."""
     return config.n_channels if config.n_features > 3 else 1
+
+
+def cell_sides(config: GVAEConfig) -> tuple[int, ...]:
+    """Cell side in crystals of each channel the mixture draws (1: crystals; 5: HCAL towers); all crystals
+    for models trained before cells had channel granularity (no ``channel_cells``)."""
+    n_ch = channels(config)
+    cells = tuple(config.channel_cells)
+    return cells if len(cells) == n_ch else (1,) * n_ch
+
+
+def hit_channels(x: Tensor, n_ch: int) -> Tensor:
+    """The channel slot ``[B, n]`` (int64) of hits ``x [B, n, F]``: the rounded channel feature, 0 with one."""
+    if n_ch == 1:
+        return torch.zeros(x.shape[:-1], dtype=torch.long, device=x.device)
+    return x[..., 3].round().long().clamp(0, n_ch - 1)
 
 
 def uniform_noise(config: GVAEConfig) -> bool:
@@ -88,12 +105,17 @@ def hit_log_likelihood(
     return torch.logsumexp(logp, -1)
 
 
-def dequantise(x: Tensor, pixel_scale: tuple[float, float]) -> Tensor:
+def dequantise(x: Tensor, pixel_scale: tuple[float, float], sides: tuple[int, ...] = (1,)) -> Tensor:
     """Spread cell-centre positions of ``x [B, n, F]`` uniformly over their cell: a density, not spikes.
 
-    For training; draws from the global torch generator. Without a cell grid (scale ≤ 0) ``x`` is returned.
+    ``sides``: cell side in crystals of each channel slot (an HCAL hit is spread over its 5 × 5-crystal
+    tower). For training; draws from the global torch generator. Without a cell grid (scale ≤ 0) ``x`` is
+    returned.
     """
     if pixel_scale[0] <= 0:
         return x
     noise = (torch.rand_like(x[..., :2]) - 0.5) / torch.tensor(pixel_scale, device=x.device, dtype=x.dtype)
+    if any(side != 1 for side in sides):
+        side = torch.tensor(sides, device=x.device, dtype=x.dtype)[hit_channels(x, len(sides))]
+        noise = noise * side.unsqueeze(-1)
     return torch.cat([x[..., :2] + noise, x[..., 2:]], -1)

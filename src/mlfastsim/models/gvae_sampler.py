@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mlfastsim.models.base import Batch
-from mlfastsim.models.cellgraph import GRID, cell_indices
+from mlfastsim.models.cellgraph import GRID, cell_indices, own_cells
 from mlfastsim.models.export_nn import categorical_from_uniform, truncated_normal_from_uniform
-from mlfastsim.models.gvae_likelihood import MAX_SLOPE_DISTANCE, channels, uniform_noise
+from mlfastsim.models.gvae_likelihood import MAX_SLOPE_DISTANCE, cell_sides, channels, uniform_noise
 from mlfastsim.models.nn import batched_take
 from mlfastsim.models.particle_response import cores_from_uniforms
 
@@ -97,12 +97,15 @@ def _one_per_cell(
     core_cell: Tensor | None,
     config: GVAEConfig,
 ) -> tuple[Tensor, Tensor]:
-    """Which draws ``[B, m]`` a detector reports: the first in each cell inside the window, none where a
-    particle's core is or in a halo's own core crystal; and ``x`` with its positions snapped to cell centres."""
+    """Which draws ``[B, m]`` a detector reports: the first in each cell of its channel (a crystal; an HCAL
+    tower) inside the window, none where a particle's core is or in a halo's own core crystal; and ``x``
+    with its positions snapped to the centres of those cells."""
     b, m = comp.shape
     dev = x.device
     row, col = cell_indices(x, config.pixel_scale, config.pixel_offset)
     inside = (row >= 0) & (row < GRID) & (col >= 0) & (col < GRID)
+    sides = cell_sides(config)
+    row, col = own_cells(row, col, ch, sides)  # cells on each channel's own grid
     draw = torch.arange(m, device=dev)
     cell = torch.where(inside, (ch * GRID + row) * GRID + col, -1 - draw)
     # one hit per cell, the first drawn there (a draw of the model's p(E | cell)) ... (cell · m + draw is
@@ -120,7 +123,10 @@ def _one_per_cell(
         owned = torch.where(params["core_owner"], params["core_cell"], -2)
         own = torch.gather(owned, 1, (comp - n_global).clamp_min(0))
         keep = keep & ~((comp >= n_global) & (cell == own))
-    # snap to the cell centre, as the detector reports it
+    # snap to the cell centre, as the detector reports it (a tower's centre: its middle crystal)
+    if any(side != 1 for side in sides):
+        side = torch.tensor(sides, device=dev, dtype=row.dtype)[ch]
+        row, col = row * side + side // 2, col * side + side // 2
     snapped = torch.stack([(row.to(x.dtype) - config.pixel_offset[0]) / config.pixel_scale[0],
                            (col.to(x.dtype) - config.pixel_offset[1]) / config.pixel_scale[1]], -1)  # fmt: skip
     return keep, torch.cat([snapped, x[..., 2:]], -1)

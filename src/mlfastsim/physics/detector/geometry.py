@@ -78,6 +78,8 @@ def crystals_to_towers(crystals: np.ndarray) -> np.ndarray:
     k = HCAL_TOWER_CRYSTALS
     *lead, rows, cols = crystals.shape
     if rows % k or cols % k:
-        raise ValueError(f"an image side of {rows} x {cols} crystals is not a whole number of {k}-crystal towers")
+        raise ValueError(
+            f"an image side of {rows} x {cols} crystals is not a whole number of {k}-crystal towers"
+        )
     blocks = np.asarray(crystals, dtype=np.float64).reshape(*lead, rows // k, k, cols // k, k)
     return blocks.sum(axis=(-3, -1))
