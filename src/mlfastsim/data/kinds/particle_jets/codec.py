@@ -31,7 +31,7 @@ from mlfastsim.data.kinds.particle_jets.container import ParticleJets
 from mlfastsim.data.normalisation import ConditionNormaliser, HitNormaliser
 from mlfastsim.physics.kinematics import jet_pt_mass
 
-__all__ = ["CONDITION_NAMES", "ParticleJetCodec", "ParticleJetData"]
+__all__ = ["CONDITION_NAMES", "ParticleJetCodec", "ParticleJetData", "physical_particles"]
 
 #: Jet conditions a model can be given: jet features and the label.
 CONDITION_NAMES = ("pt", "eta", "mass", "n_particles", "y")
@@ -86,6 +86,33 @@ def condition_values(ev: ParticleJets, names: tuple[str, ...]) -> np.ndarray:
     jets = ev.jets("gen" if "gen" in ev.levels else "reco")
     cols = [ev.y if name == "y" else jets[:, _JET_COLUMN[name]] for name in names]
     return np.stack(cols, axis=1).astype(np.float32) if cols else np.zeros((len(ev), 0), np.float32)
+
+
+def physical_particles(features: torch.Tensor, mask: torch.Tensor, norm: HitNormaliser) -> np.ndarray:
+    """Standardised model output → JetNet particle features, float32 ``[N, P, 4]`` (η_rel, φ_rel, pT_rel,
+    mask): ``features [N, P, 3]`` (standardised η_rel, φ_rel, log pT_rel) through ``norm``'s inverse, the
+    real slots of ``mask [N, P]`` (bool) first in decreasing pT_rel (stable among equals), padding zero.
+
+    Bit for bit :meth:`HitNormaliser.inverse_transform` followed by the stable sort of every array (the
+    same float32 operations in the same order: x·std + mean, clip to ±30, NumPy's exp, times the mask; the
+    mask's second multiplication after sorting changes no bit, x·m·m = x·m for m ∈ {0, 1}), but on
+    contiguous tensors (PyTorch's threads for the arithmetic, NumPy's exp so that no last bit moves) and
+    with one gather of whole rows instead of a sort of each array.
+    """
+    f = features.detach().float().cpu()
+    m = mask.detach().cpu().to(torch.bool).to(torch.float32)
+    n, p = m.shape
+    phys = f[..., :3] * torch.tensor(norm.std[:3], dtype=torch.float32)
+    phys += torch.tensor(norm.mean[:3], dtype=torch.float32)
+    pt = phys[..., 2].clamp(-30.0, 30.0)  # contiguous [N, P]
+    np.exp(pt.numpy(), out=pt.numpy())
+    rows = torch.stack([phys[..., 0], phys[..., 1], pt, torch.ones_like(pt)], -1)
+    rows *= m.unsqueeze(-1)  # the mask column: 1·m
+    out = rows.numpy().reshape(n * p, 4)
+    key = np.where(out[:, 3] > 0, -out[:, 2], np.inf).reshape(n, p)
+    order = np.argsort(key, axis=1, kind="stable")
+    order += (p * np.arange(n))[:, None]
+    return out.take(order.ravel(), axis=0).reshape(n, p, 4)
 
 
 class ParticleJetCodec:
@@ -168,26 +195,26 @@ class ParticleJetCodec:
         from the constituents (m / pT_jet is a function of the relative features) times the pT. With
         ``like``, the other level and the event ids are kept; without, ids are −1.
         """
-        mask = out["mask"].numpy().astype(bool)
-        feats = self.norm.inverse_transform(out["features"].float().numpy(), mask)
-        order = np.argsort(-np.where(mask, feats[..., 2], -np.inf), axis=1, kind="stable")
-        feats = np.take_along_axis(feats, order[..., None], axis=1)
-        mask = np.take_along_axis(mask, order, axis=1)
-        particles = np.concatenate([feats * mask[..., None], mask[..., None].astype(np.float32)], axis=-1)
+        particles = physical_particles(out["features"], out["mask"], self.norm)
+        mask = particles[..., 3] > 0
         n = len(particles)
-        _, m_rel = jet_pt_mass(feats[..., 0], feats[..., 1], feats[..., 2], mask)
         pt = np.full(n, np.nan)
         eta = np.full(n, np.nan)
+        r = np.zeros((n, 0))
         if like is not None:
             source = like.jets("gen" if "gen" in like.levels else self.data.level)
             pt, eta = source[:, 0].astype(np.float64), source[:, 1].astype(np.float64)
-            r = out["response"].float().numpy() if "response" in out else np.zeros((n, 0))
+            r = out["response"].float().numpy() if "response" in out else r
             (m0, s0), (m1, s1) = self.response
             if r.shape[1] > 0:
                 pt = pt * np.exp(r[:, 0] * s0 + m0)
-        mass = m_rel * pt
         if like is not None and r.shape[1] > 1:  # the whole jet's mass response, not the kept constituents'
             mass = source[:, 2].astype(np.float64) * np.exp(r[:, 1] * s1 + m1)
+        elif like is not None:
+            _, m_rel = jet_pt_mass(particles[..., 0], particles[..., 1], particles[..., 2], mask)
+            mass = m_rel * pt
+        else:  # no jet pT to scale the relative mass by: unknown, as the pT (the relative mass is not computed)
+            mass = pt
         jets = np.stack([pt, eta, mass, mask.sum(1)], axis=1).astype(np.float32)
         levels: dict[str, Any] = {self.data.level: particles, f"{self.data.level}_jets": jets}
         if like is None:
