@@ -6,6 +6,10 @@ none is given, its two disjoint halves); the *resimulation* floor compares each 
 same generator-level event passed through the detector again. A surrogate cannot be expected to beat the
 floors; it is good when it is within a small factor of them. Candidates are paired with the reference
 event by event only when they carry the same event ids in the same order (never by float equality).
+
+Every candidate's distribution metrics use exactly as many events as the floor's sample (:func:`at_floor_size`),
+so that a large candidate cannot score below the floor through its smaller statistical noise alone; paired
+(event-level) metrics use every paired event.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import dataclasses
 import json
 import sys
 import time
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +29,7 @@ from mlfastsim._utils import InputError, atomic_write_text, jsonable, package_ve
 from mlfastsim.evaluation.suites import SUITES, Suite
 from mlfastsim.evaluation.table import FLOOR, RESIM, format_table
 
-__all__ = ["copied_fraction", "evaluate", "paired"]
+__all__ = ["at_floor_size", "copied_fraction", "evaluate", "paired"]
 
 
 def paired(reference: Any, candidate: Any) -> bool:
@@ -62,6 +67,42 @@ def copied_fraction(reference: Any, candidate: Any) -> float:
         if not same.any():
             return 0.0
     return float(same.mean())
+
+
+def at_floor_size(
+    name: str, events: Any, n_floor: int, seed: int, floor_index: np.ndarray | None = None
+) -> tuple[Any, str, str | None]:
+    """The events of candidate ``name`` that its distribution metrics use, how they were chosen, and a warning.
+
+    Args:
+        name: the candidate's name (it seeds its subsample, so that each candidate's draw is reproducible and
+            independent of the others' order).
+        events: the candidate's events (any container with ``len`` and ``subset``).
+        n_floor: events in the floor's sample (the truth-vs-truth sample compared with the reference).
+        seed: the evaluation's seed.
+        floor_index: for a candidate paired with the reference when the floor is the reference's other half:
+            the indices ``[n_floor]`` of that half. The candidate's events there are used — those made from the
+            floor's events, independent of the half it is compared with, exactly as the floor is.
+
+    Returns:
+        ``(events used, selection, warning or None)``: all events when there are ``n_floor``; the paired half;
+        else a seeded subsample of ``n_floor`` events in file order; a candidate with fewer events than the
+        floor is used whole, with a warning (its metrics carry more statistical noise than the floor's).
+    """
+    n = len(events)
+    if floor_index is not None and n > n_floor:
+        return events.subset(floor_index), "the events paired with the floor's half", None
+    if n == n_floor:
+        return events, "all", None
+    if n < n_floor:
+        warning = (
+            f"candidate {name!r}: {n} events, fewer than the floor's {n_floor}; its metrics carry more "
+            f"statistical noise than the floor's, so they read high — give it at least {n_floor} events"
+        )
+        return events, "all (fewer than the floor's)", warning
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    index = np.sort(rng.choice(n, size=n_floor, replace=False))
+    return events.subset(index), f"a seeded subsample of {n_floor} of {n} events", None
 
 
 def evaluate(
@@ -109,37 +150,53 @@ def evaluate(
                 f"candidate {name!r}: {copied:.0%} of its events are reference events (same id, same values) — "
                 "it is (a subset of) the reference, so its metrics measure no fidelity"
             )
-    for line in warnings:
-        print(f"warning: {line}", file=sys.stderr)
-    ref = reference
+    ref, floor_index = reference, None
     if second_reference is None:
         perm = np.random.default_rng(seed).permutation(len(reference))
         half = len(reference) // 2
-        ref, second_reference = reference.subset(np.sort(perm[:half])), reference.subset(np.sort(perm[half:]))
+        floor_index = np.sort(perm[half:])
+        ref, second_reference = reference.subset(np.sort(perm[:half])), reference.subset(floor_index)
         floor_note = "two disjoint halves of the reference"
     else:
         n = min(len(reference), len(second_reference))
         second_reference = second_reference.subset(slice(0, n))
         floor_note = "an independent second reference sample"
-    samples: dict[str, Any] = {FLOOR: second_reference, **candidates}
     pairs = {name: ev for name, ev in candidates.items() if paired(reference, ev)}
+    n_floor = len(second_reference)
+    used: dict[str, Any] = {FLOOR: second_reference}
+    selection: dict[str, str] = {FLOOR: "all"}
+    for name, ev in candidates.items():
+        used[name], selection[name], note = at_floor_size(
+            name, ev, n_floor, seed, floor_index if name in pairs else None
+        )
+        if note is not None:
+            warnings.append(note)
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     if resim is not None and paired(reference, resim):
         pairs = {RESIM: resim, **pairs}
     full_name = "reference (all events)"
-    to_prepare = {"reference": ref, **samples, **({RESIM: pairs[RESIM]} if RESIM in pairs else {})}
+    to_prepare = {"reference": ref, **used, **({RESIM: pairs[RESIM]} if RESIM in pairs else {})}
     if ref is not reference and pairs:
         to_prepare[full_name] = reference
+    # a paired candidate compared on a part of its events gets its event-level metrics on all of them
+    whole = {
+        name: f"{name} (all paired events)"
+        for name in pairs
+        if name in used and used[name] is not pairs[name]
+    }
+    to_prepare.update({whole[name]: pairs[name] for name in whole})
     prepared = suite.prepare_all(to_prepare)
 
     table: dict[str, dict[str, Any]] = {}
-    for name in progress(list(samples), desc="evaluate"):
+    for name in progress(list(used), desc="evaluate"):
         table[name] = suite.distribution_metrics(prepared["reference"], prepared[name], seed)
 
-    # event-level metrics for paired samples, beside the resimulation floor
+    # event-level metrics for paired samples (all their events), beside the resimulation floor
     per_event: dict[str, np.ndarray] = {}
     full = prepared[full_name] if full_name in prepared else prepared["reference"]
     for name in pairs:
-        rows, per_event[name] = suite.paired_metrics(full, prepared[name], seed, n_jobs)
+        rows, per_event[name] = suite.paired_metrics(full, prepared[whole.get(name, name)], seed, n_jobs)
         table.setdefault(name, {}).update(rows)
 
     result: dict[str, Any] = {
@@ -155,7 +212,17 @@ def evaluate(
             else None,
         },
         "units": suite.units(),
-        "samples": {name: {"n": len(ev), "provenance": ev.attrs} for name, ev in samples.items()},
+        "n_floor": n_floor,
+        "samples": {
+            name: {
+                "n": len(candidates.get(name, ev)),
+                "n_used": len(ev),
+                "selection": selection[name],
+                **({"n_paired": len(pairs[name])} if name in pairs else {}),
+                "provenance": ev.attrs,
+            }
+            for name, ev in used.items()
+        },
         "metrics": table,
         "warnings": warnings,
         "wall_time_s": 0.0,
@@ -164,7 +231,7 @@ def evaluate(
     if plots:
         from mlfastsim.evaluation.report import render_html
 
-        written = suite.plots(out_dir, prepared["reference"], {n: prepared[n] for n in samples}, per_event)
+        written = suite.plots(out_dir, prepared["reference"], {n: prepared[n] for n in used}, per_event)
         result["plots"] = [str(p.relative_to(out_dir)) for p in written]
         atomic_write_text(out_dir / "report.html", render_html(result, out_dir, result["plots"], suite.notes))
     result["wall_time_s"] = time.perf_counter() - start
