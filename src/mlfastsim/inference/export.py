@@ -263,14 +263,17 @@ def export_run(
     out: str | Path,
     run_dir: str | Path | None = None,
     mode: Mode | None = None,
+    overwrite: bool | None = None,
 ) -> dict[str, Any]:
     """Export ``run``'s sampler to ``out`` in ``fmt`` (``onnx``, ``torchscript``, ``c``) after the parity
     check; returns the metadata written, with ``parity`` and ``path``. Raises InputError (one line) for an
-    unknown format, a family that cannot be exported, an unwritable path or a failed parity check (then
-    nothing is left at ``out``)."""
+    unknown format, a family that cannot be exported, an unwritable path, an existing ``out`` when
+    ``overwrite`` is False (None: not checked, for library callers writing to their own temporaries) or a
+    failed parity check (then nothing is left at ``out``). The file is written to a temporary beside ``out``
+    and renamed over it only after the check: an existing ``out`` is replaced whole or not at all."""
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    target = check_writable(out)
+    target = check_writable(out, overwrite=overwrite)
     sampler = build_sampler(run, mode)
     spec = _spec(sampler)
     inputs = _parity_inputs(run, spec)
