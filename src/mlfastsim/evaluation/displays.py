@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +11,7 @@ from mlfastsim._utils import atomic_path, require
 from mlfastsim.physics.detector import CHANNELS, CRYSTAL_DETA, IMAGE_SIZE
 from mlfastsim.physics.detector.geometry import CHANNEL_CELL_CRYSTALS
 
-__all__ = ["plot_event_displays"]
+__all__ = ["plot_event_displays", "plot_jet_displays"]
 
 _LABELS = {"tracks_pt": "Tracks $p_T$", "ecal": "ECAL", "hcal": "HCAL"}
 
@@ -70,6 +70,39 @@ def plot_event_displays(
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
     return path
+
+
+def plot_jet_displays(
+    reference: np.ndarray,
+    candidates: Mapping[str, np.ndarray],
+    out_dir: str | Path,
+    channels: Sequence[int] = (0, 1, 2),
+    n_jets: int = 3,
+) -> list[Path]:
+    """One figure per jet, ``event_display_jet<i>.png``: the chosen channels side by side (columns), the
+    reference jet in the first row and each candidate's jet ``i`` below it.
+
+    Args:
+        reference: images ``[N, 3, S, S]`` (GeV). candidates: name → images ``[M, 3, S, S]`` (a candidate
+            with fewer than ``i + 1`` jets is left out of figure ``i``).
+        out_dir: folder of the PNGs. channels: indices into (tracks pT, ECAL, HCAL). n_jets: figures.
+    """
+    written = []
+    names = {0: "tracks", 1: "ECAL", 2: "HCAL"}
+    for i in range(min(int(n_jets), len(reference))):
+        rows = [(f"reference #{i}", reference[i])] + [
+            (f"{name} #{i}", images[i]) for name, images in candidates.items() if len(images) > i
+        ]
+        written.append(
+            plot_event_displays(
+                [img for _, img in rows],
+                [label for label, _ in rows],
+                Path(out_dir) / f"event_display_jet{i}.png",
+                channels=channels,
+                title=f"Jet #{i}: " + ", ".join(names[c] for c in channels),
+            )
+        )
+    return written
 
 
 def _cells(channel: np.ndarray, ch: int) -> np.ndarray:

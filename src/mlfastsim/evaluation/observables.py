@@ -34,9 +34,9 @@ def _geometry(size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.broadcast_to(deta[:, None], (size, size)), np.broadcast_to(dphi[None, :], (size, size))
 
 
-def _cells(channel_image: np.ndarray, channel: int) -> tuple[np.ndarray, np.ndarray]:
+def _cells(channel_image: np.ndarray, channel: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One channel ``[n, S, S]`` on its own cells (crystals; HCAL towers: 5 × 5 crystals summed):
-    energies ``[n, G, G]`` and the cells' ΔR from the image centre ``[G, G]``."""
+    energies ``[n, G, G]`` and the cells' centres (Δη ``[G, 1]``, Δφ ``[1, G]``) from the image centre."""
     size = channel_image.shape[-1]
     deta, dphi = pixel_centres(size)
     k = CHANNEL_CELL_CRYSTALS[channel]
@@ -44,7 +44,7 @@ def _cells(channel_image: np.ndarray, channel: int) -> tuple[np.ndarray, np.ndar
     if k > 1 and size % k == 0:
         grid = channel_image.reshape(len(channel_image), size // k, k, size // k, k).sum(axis=(2, 4))
         deta, dphi = deta[k // 2 :: k], dphi[k // 2 :: k]  # tower I is centred on crystal kI + k // 2
-    return grid, delta_r(deta[:, None], dphi[None, :], 0.0, 0.0)
+    return grid, deta[:, None], dphi[None, :]
 
 
 def image_observables(
@@ -62,12 +62,13 @@ def image_observables(
         ``{name: float64 [N]}``, for each channel ``<c>`` of ``tracks_pt``, ``ecal``, ``hcal``: the sum
         ``e_<c>`` (GeV; for tracks the pT sum) and hit count ``n_hits_<c>`` (pixels > 0; an HCAL tower
         fills 5 × 5 pixels); ``jet_pt_<c>``, ``jet_mass_<c>`` of the channel's pixels taken as massless
-        particles at their (η, φ) (GeV; a track pixel's pT at its pixel's η, φ); ``width_<c>``, the
+        particles at their cells' (η, φ) (GeV; tracks: a pixel's pT at its crystal, HCAL: each tower's energy
+        at its centre; ``jet_pt_ecal``, ``jet_mass_ecal`` from the ECAL crystals); ``width_<c>``, the
         energy-weighted mean ΔR of the channel's cells (crystals; HCAL towers) from the image centre;
         ``leading_fraction_<c>``, the hottest cell's share of the channel's sum. Combined: ``jet_pt``,
-        ``jet_mass`` from ECAL + HCAL, and ``jet_pt_all``, ``jet_mass_all`` from all three channels (a charged
-        particle counts in its track and in its calorimeter deposits: a comparison observable, not a
-        particle-flow jet mass).
+        ``jet_mass`` from the ECAL + HCAL crystals (the HCAL as the image spreads it), and ``jet_pt_all``,
+        ``jet_mass_all`` from every channel on its cells (a charged particle counts in its track and in its
+        calorimeter deposits: a comparison observable, not a particle-flow jet mass).
     """
     images = np.asarray(images)
     n = len(images)
@@ -84,28 +85,53 @@ def _observables(images: np.ndarray, eta0: np.ndarray) -> dict[str, np.ndarray]:
     n, _, size, _ = images.shape
     eta_rel, phi_rel = _geometry(size)
     eta_abs = eta0[:, None, None] + eta_rel[None]
-    tracks_e = images[:, 0] * np.cosh(eta_abs)  # a track pixel holds pT: its energy as a massless particle
-    energies = {"tracks_pt": tracks_e, "ecal": images[:, 1], "hcal": images[:, 2]}
     out: dict[str, np.ndarray] = {}
     for c, name in enumerate(CHANNELS):
         out[f"e_{name}"] = images[:, c].sum(axis=(1, 2))
         out[f"n_hits_{name}"] = (images[:, c] > 0).sum(axis=(1, 2)).astype(np.float64)
-    combos = {
-        "": images[:, 1] + images[:, 2],
-        "_all": tracks_e + images[:, 1] + images[:, 2],
-        **{f"_{name}": energies[name] for name in CHANNELS},
-    }
-    for suffix, energy in combos.items():
+    # the calorimeters on crystals, as before: ECAL + HCAL and ECAL alone
+    for suffix, calo in (("", images[:, 1] + images[:, 2]), ("_ecal", images[:, 1])):
         out[f"jet_pt{suffix}"], out[f"jet_mass{suffix}"] = jet_pt_mass_from_energy(
-            eta_abs, phi_rel, energy, axis=(1, 2)
+            eta_abs, phi_rel, calo, axis=(1, 2)
         )
+    total4 = np.zeros((4, n))  # (E, px, py, pz) of all channels on their cells
     for c, name in enumerate(CHANNELS):
-        cells, dr = _cells(images[:, c], c)
+        cells, deta, dphi = _cells(images[:, c], c)
+        four = _four_momentum(cells, eta0, deta[:, 0], dphi[0], tracks=name == "tracks_pt")
+        total4 += four
+        if name != "ecal":
+            out[f"jet_pt_{name}"], out[f"jet_mass_{name}"] = _pt_mass(four)
         total = cells.sum(axis=(1, 2))
         safe = np.where(total > 0, total, 1.0)
-        out[f"width_{name}"] = (cells * dr).sum(axis=(1, 2)) / safe
+        out[f"width_{name}"] = (cells * delta_r(deta, dphi, 0.0, 0.0)).sum(axis=(1, 2)) / safe
         out[f"leading_fraction_{name}"] = cells.reshape(n, -1).max(axis=1) / safe
+    out["jet_pt_all"], out["jet_mass_all"] = _pt_mass(total4)
     return out
+
+
+def _four_momentum(
+    cells: np.ndarray, eta0: np.ndarray, deta: np.ndarray, dphi: np.ndarray, tracks: bool
+) -> np.ndarray:
+    """Summed (E, px, py, pz) ``[4, n]`` (GeV) of massless particles, one per nonzero cell of ``cells [n, G, G]``
+    at (η0 + Δη, Δφ); a cell holds the energy, or for ``tracks`` the pT. Sparse: only the hits are visited."""
+    jet, i, j = np.nonzero(cells)
+    value = cells[jet, i, j]
+    eta, phi = eta0[jet] + deta[i], dphi[j]
+    pt = value if tracks else value / np.cosh(eta)
+    e = value * np.cosh(eta) if tracks else value
+    n = len(cells)
+    return np.stack(
+        [
+            np.bincount(jet, weights=w, minlength=n)
+            for w in (e, pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta))
+        ]
+    )
+
+
+def _pt_mass(four: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pT, mass) ``[n]`` (GeV) of summed four-momenta ``[4, n]``."""
+    e, px, py, pz = four
+    return np.hypot(px, py), np.sqrt(np.clip(e**2 - px**2 - py**2 - pz**2, 0.0, None))
 
 
 def radial_profile(images: np.ndarray, channel: int = 1, edges: np.ndarray | None = None) -> np.ndarray:

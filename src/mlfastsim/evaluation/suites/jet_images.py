@@ -16,7 +16,7 @@ import numpy as np
 
 from mlfastsim.data.representations import image_to_cloud
 from mlfastsim.data.schemas import HitCloud, JetImages
-from mlfastsim.evaluation.displays import plot_event_displays
+from mlfastsim.evaluation.displays import plot_event_displays, plot_jet_displays
 from mlfastsim.evaluation.observables import (
     OBSERVABLE_CHANNELS,
     OBSERVABLE_UNITS,
@@ -291,21 +291,13 @@ class JetImageSuite:
         )
         channels = tuple(c for c in range(len(CHANNELS)) if reference.present[c])
         if channels != (1,):  # one figure per jet: every channel, the reference above each candidate
-            for i in range(min(N_DISPLAYS, len(reference.jets))):
-                jet = [(f"reference #{i}", reference.jets.images[i])] + [
-                    (f"{name} #{i}", p.jets.images[i])
-                    for name, p in samples.items()
-                    if name != FLOOR and len(p.jets) > i
-                ]
-                written.append(
-                    plot_event_displays(
-                        [img for _, img in jet],
-                        [label for label, _ in jet],
-                        plots_dir / f"event_display_jet{i}.png",
-                        channels=channels,
-                        title=f"Jet #{i}: tracks, ECAL, HCAL" if len(channels) == 3 else f"Jet #{i}",
-                    )
-                )
+            written += plot_jet_displays(
+                reference.jets.images,
+                {n: p.jets.images for n, p in samples.items() if n != FLOOR},
+                plots_dir,
+                channels,
+                N_DISPLAYS,
+            )
         return written
 
 
