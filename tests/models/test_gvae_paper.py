@@ -68,5 +68,5 @@ def test_block_size_changes_nothing() -> None:
 
 
 def test_bad_padding_setting_is_one_line() -> None:
-    with pytest.raises((InputError, ValueError), match="model.padding='none'"):
+    with pytest.raises((InputError, ValueError), match=r"model\.padding='none'"):
         build_model("gvae-paper", {"padding": "none"})

@@ -28,6 +28,11 @@ def add_parser(sub: Any) -> None:
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--n", type=int, help="number of events to sample from the prior")
     group.add_argument("--conditions", help="a file of the run's kind whose events condition the generation")
+    group.add_argument(
+        "--reconstruct",
+        help="a file of the run's kind whose events an autoencoding run (gvae, gvae-paper, mean-hit) encodes "
+        "and decodes; the output is paired event by event with it (reconstruction EMD in 'evaluate')",
+    )
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
@@ -50,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from mlfastsim._utils import InputError
     from mlfastsim.cli.outputs import check_output
     from mlfastsim.data.kinds import kind_of, read_events
-    from mlfastsim.inference import load_run, sample_run
+    from mlfastsim.inference import load_run, reconstruct_run, sample_run
     from mlfastsim.inference.backends import with_backend
 
     check_output(args, "--out")
@@ -60,18 +65,29 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--onnx FILE needs --backend onnx")
     loaded = load_run(args.run, args.checkpoint)
     conditions = None
-    if args.conditions:
-        kind = kind_of(args.conditions)
+    given = args.conditions or args.reconstruct
+    if given:
+        flag = "--conditions" if args.conditions else "--reconstruct"
+        kind = kind_of(given)
         if kind.name != loaded.kind.name:
             raise InputError(
-                f"--conditions {args.conditions}: {kind.name} data, but the run was trained on {loaded.kind.name}"
+                f"{flag} {given}: {kind.name} data, but the run was trained on {loaded.kind.name}"
             )
-        conditions = read_events(kind, args.conditions)
+        conditions = read_events(kind, given)
     torch.set_num_threads(args.threads)
+    if args.reconstruct:
+        if args.backend != "torch":
+            raise InputError("--reconstruct runs in torch; drop --backend onnx")
+        start = time.perf_counter()
+        events = reconstruct_run(loaded, conditions)
+        return _write(loaded, args, events, time.perf_counter() - start)
     sampling = with_backend(loaded, args.backend, args.threads, args.onnx, args.run)
     start = time.perf_counter()
     events = sample_run(sampling, n=args.n, conditions=conditions, seed=args.seed)
-    seconds = time.perf_counter() - start
+    return _write(loaded, args, events, time.perf_counter() - start)
+
+
+def _write(loaded: Any, args: argparse.Namespace, events: Any, seconds: float) -> int:
     events.attrs["run"] = str(args.run)
     events.attrs["backend"] = {"torch": "torch", "onnx": "onnxruntime"}[args.backend]
     events.attrs["threads"] = args.threads

@@ -16,6 +16,7 @@ from mlfastsim.models.gvae import GVAE, GVAEConfig
 from mlfastsim.models.gvae_paper import GVAEPaper, GVAEPaperConfig
 from mlfastsim.models.library import Library, LibraryConfig
 from mlfastsim.models.particle_vae import ParticleVAE, ParticleVAEConfig
+from mlfastsim.models.trivial import MeanHit, MeanHitConfig
 
 __all__ = ["FAMILIES", "Family", "build_model", "get_family"]
 
@@ -54,6 +55,14 @@ FAMILIES: dict[str, Family] = {
             Library,
             ("jet-images", "particle-jets", "pid", "showers", "tpc"),
             "replay the nearest stored training event (seed 004's library approach)",
+        ),
+        Family(
+            "mean-hit",
+            MeanHitConfig,
+            MeanHit,
+            ("jet-images",),
+            "trivial reconstruction baseline: every hit at its jet's energy-weighted centroid with the mean hit "
+            "energy (reconstructs with 'sample --reconstruct'; it cannot generate)",
         ),
         Family(
             "particle-vae",
