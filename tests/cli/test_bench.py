@@ -58,6 +58,10 @@ def test_bench_models_reports_both_models_and_the_ratio(
     assert ratio == pytest.approx(
         result["gvae-paper reconstruct"]["median_s"] / result["gvae reconstruct"]["median_s"]
     )
+    assert result["speedup gvae-paper vs its dense version (reconstruct)"] == pytest.approx(
+        result["gvae-paper dense (before issue 12) reconstruct"]["median_s"]
+        / result["gvae-paper reconstruct"]["median_s"]
+    )
     assert result["gvae prior sampling"]["jets_per_s"] > 0 and result["machine"]["torch_threads"] == 1
     assert result["gvae_uses_particles"] and result["gvae generation from particles"]["jets_per_s"] > 0
 

@@ -40,7 +40,9 @@ def bench_models(
     n_max: int = 400,
     chunk: int = 1024,
 ) -> dict[str, Any]:
-    """Time ``gvae-paper`` and ``gvae`` on the same batch of real jets, and ``gvae`` prior sampling.
+    """Time ``gvae-paper`` (without work on padding, and its dense version over all ``n_max`` slots as
+    before issue 12) and ``gvae`` on the same batch of real jets, and ``gvae`` prior sampling; every
+    reconstruction includes building the graph.
 
     Models have their default configurations and fresh weights (speed does not depend on training).
 
@@ -65,11 +67,15 @@ def bench_models(
     paper: Any
     ours: Any
     paper, _ = build_model("gvae-paper", {"n_max": n_max})
+    # the same model with graph and dense layers over all n_max slots, as before issue 12
+    paper_dense, _ = build_model("gvae-paper", {"n_max": n_max, "padding": "dense"})
+    paper_dense.load_state_dict(paper.state_dict())
     # fresh weights: any threshold far below the hits will do for timing
     energy = {"energy_norm": (norm.mean[2], norm.std[2]), "min_log_energy": -10.0}
     with_gen = "gen_features" in data  # the default configuration conditions on the particles
     ours, _ = build_model("gvae", {"n_max": n_max, "n_cond": 3, "use_gen": with_gen, **grid, **energy})
     paper.eval()
+    paper_dense.eval()
     ours.eval()
     result: dict[str, Any] = {
         "sampling_chunk": chunk,
@@ -79,6 +85,13 @@ def bench_models(
         "gvae_uses_particles": with_gen,
     }
     result["gvae-paper reconstruct"] = time_call(lambda: paper.reconstruct(data), repeats)
+    result["gvae-paper dense (before issue 12) reconstruct"] = time_call(
+        lambda: paper_dense.reconstruct(data), max(3, repeats // 4)
+    )
+    result["speedup gvae-paper vs its dense version (reconstruct)"] = (
+        result["gvae-paper dense (before issue 12) reconstruct"]["median_s"]
+        / result["gvae-paper reconstruct"]["median_s"]
+    )
     result["gvae reconstruct"] = time_call(lambda: ours.reconstruct(data), repeats)
     result["speedup gvae vs gvae-paper (reconstruct)"] = (
         result["gvae-paper reconstruct"]["median_s"] / result["gvae reconstruct"]["median_s"]
