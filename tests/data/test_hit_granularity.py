@@ -163,3 +163,14 @@ def test_channel_cells_and_bad_input() -> None:
         image_to_cloud(np.zeros((1, 3, S, S), np.float32), n_max=10, channels=(0, 1), budget=(8,))
     with pytest.raises(ValueError, match="towers"):
         image_to_cloud(np.zeros((1, 3, 7, 7), np.float32), channels=(2,))
+
+
+def test_run_settings_refuse_a_budget_that_does_not_fit() -> None:
+    from mlfastsim._utils import InputError
+    from mlfastsim.data.kinds.jet_images import JetImageData
+
+    assert JetImageData(n_max=30, channels=(0, 2), channel_budget=(10, 20)).channel_budget == (10, 20)
+    with pytest.raises(InputError, match="channel_budget"):
+        JetImageData(n_max=30, channels=(0, 2), channel_budget=(10, 21))
+    with pytest.raises(InputError, match="channel_budget"):
+        JetImageData(n_max=30, channels=(0, 1, 2), channel_budget=(10, 20))
