@@ -23,14 +23,14 @@ Without conditions the model samples them from a bank of training conditions (``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
+from mlfastsim.models.condition_bank import ConditionBank
 from mlfastsim.models.export_nn import BankSampler, MLPSampler, mlp_spec
 from mlfastsim.models.gan import (
     cramer_critic_loss,
@@ -93,7 +93,7 @@ class _LeakyReLU(nn.LeakyReLU):
         super().__init__(0.2)
 
 
-class CGANPID(nn.Module):
+class CGANPID(ConditionBank):
     """The conditional GAN of RICH DLLs (module docstring)."""
 
     def __init__(self, config: CGANPIDConfig) -> None:
@@ -102,7 +102,7 @@ class CGANPID(nn.Module):
         self.gen = mlp([c.noise + c.n_cond, *c.generator_hidden, c.n_features], activation=_LeakyReLU)
         width = c.critic_features if c.loss == "cramer" else 1
         self.critic_net = mlp([c.n_features + c.n_cond, *c.critic_hidden, width], activation=_LeakyReLU)
-        self.register_buffer("condition_bank", torch.zeros(0, c.n_cond))
+        self._init_condition_bank(c.n_cond)
 
     # ------------------------------------------------------------------ networks
     def generator(self, noise: Tensor, conditions: Tensor) -> Tensor:
@@ -168,29 +168,13 @@ class CGANPID(nn.Module):
         """Keep up to ``bank_size`` training conditions (evenly spaced rows) for sampling without conditions."""
         cond = data["cond"]
         step = max(1, len(cond) // max(self.config.bank_size, 1))
-        self.condition_bank = cond[::step][: self.config.bank_size].clone()
-
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
-        """The condition bank takes its stored size."""
-        if "condition_bank" in state_dict:
-            self.condition_bank = state_dict["condition_bank"].clone()
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
-
-    def needs_conditions(self) -> bool:
-        """True when no training conditions are stored to draw from."""
-        return len(self.condition_bank) == 0
+        self.store_conditions(cond[::step][: self.config.bank_size])
 
     def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
         """``{"features": [n, n_features], "mask": [n]}`` for ``cond["cond"] [n, n_cond]``, or for conditions
         drawn from the bank (then also ``matched_cond``)."""
-        out: Batch = {}
-        if cond is not None and "cond" in cond:
-            c = cond["cond"].to(torch.float32)
-        else:
-            if self.needs_conditions():
-                raise RuntimeError("cgan-pid needs conditions: it has no training conditions stored")
-            pick = torch.randint(len(self.condition_bank), (n,), generator=generator)
-            c = out["matched_cond"] = self.condition_bank[pick]
+        missing = "cgan-pid needs conditions: it has no training conditions stored"
+        c, out = self.given_or_drawn(n, cond, generator, missing)
         z = torch.randn(n, self.config.noise, generator=generator, device=c.device)
         out["features"] = self.generator(z, c)
         out["mask"] = torch.ones(n, dtype=torch.bool, device=c.device)

@@ -29,14 +29,14 @@ Parameter groups (:class:`~mlfastsim.models.base.Adversarial`): critic, generato
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
+from mlfastsim.models.condition_bank import ConditionBank
 from mlfastsim.models.gan import (
     cramer_critic_loss,
     cramer_generator_loss,
@@ -206,7 +206,7 @@ class _MapNet(nn.Module):
         return self.out(self.head(torch.cat([h, self.cond(cond), extra], dim=1)))
 
 
-class CGANShower(nn.Module):
+class CGANShower(ConditionBank):
     """The conditional shower GAN (module docstring). Batches: ``features [B, G², 1]`` (codec units),
     ``cond [B, 5]``, ``asymmetry [B]`` (with the regressor), optional ``weight [B]``."""
 
@@ -224,8 +224,7 @@ class CGANShower(nn.Module):
         self.register_buffer("ys", pos.repeat_interleave(c.grid), persistent=False)
         self.f_threshold = math.log1p(c.threshold / c.energy_floor) / c.feature_scale
         # training conditions (normalised), drawn for sampling without conditions: p(shower) = Σ p(c) p(x | c)
-        self.condition_bank: Tensor
-        self.register_buffer("condition_bank", torch.zeros(0, c.n_cond))
+        self._init_condition_bank(c.n_cond)
 
     # ---- the plain generator path -------------------------------------------------------------------
     def generator(self, noise: Tensor, conditions: Tensor) -> Tensor:
@@ -366,8 +365,8 @@ class CGANShower(nn.Module):
         conditions) and start the generator at their average shower: the cell logits' biases at the log of
         the mean energy share of each cell, the deposited-fraction bias at the mean ln(E_dep / E) (an output
         layer initialised at the data's mean, as is common; training refines both)."""
-        cond = data["cond"].detach().to(self.condition_bank.device, torch.float32)
-        self.condition_bank = cond.clone()
+        self.store_conditions(data["cond"])
+        cond = self.condition_bank
         c = self.config
         with torch.no_grad():
             f = data["features"].detach().flatten(1).to(torch.float64)
@@ -381,30 +380,12 @@ class CGANShower(nn.Module):
             self.gen.logits.bias.copy_(share.clamp_min(1e-7).log().to(self.gen.logits.bias))
             self.gen.fraction.bias.fill_(float((total[ok].log() - log_e).mean()))
 
-    def _load_from_state_dict(
-        self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any
-    ) -> None:
-        key = prefix + "condition_bank"
-        if key in state_dict:
-            self.condition_bank = torch.empty_like(state_dict[key])
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    def needs_conditions(self) -> bool:
-        """False once prepared: without conditions they are drawn from the training showers'."""
-        return len(self.condition_bank) == 0
-
     def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
         """``n`` maps ``{"features": [n, G², 1], "mask": [n, G²]}`` (hard zero suppression) for ``cond["cond"]``
         or, without, for conditions drawn from the bank (returned as ``matched_cond``)."""
         dev = self.condition_bank.device
-        out: Batch = {}
-        if cond is not None and "cond" in cond:
-            c = cond["cond"].to(dev, torch.float32)
-        else:
-            if len(self.condition_bank) == 0:
-                raise RuntimeError("cgan-shower needs conditions: it has no training conditions stored")
-            pick = torch.randint(len(self.condition_bank), (n,), generator=generator, device=dev)
-            c = out["matched_cond"] = self.condition_bank[pick]
+        missing = "cgan-shower needs conditions: it has no training conditions stored"
+        c, out = self.given_or_drawn(n, cond, generator, missing)
         f = self.generator(self._noise(n, c, generator), c)
         f = torch.where(f >= self.f_threshold, f, torch.zeros_like(f))
         out.update(features=f.unsqueeze(-1), mask=torch.ones(f.shape, dtype=torch.bool, device=dev))

@@ -24,14 +24,14 @@ critic-free measure that ``train.best_metric`` can select ``best.pt`` with).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
+from mlfastsim.models.condition_bank import ConditionBank
 from mlfastsim.models.export_nn import BankSampler, MLPSampler, ZeroBelow, mlp_spec
 from mlfastsim.models.gan import (
     cramer_critic_loss,
@@ -113,7 +113,7 @@ class CGANTPCConfig:
         return frozenset({"features", "mask", "cond"})
 
 
-class CGANTPC(nn.Module):
+class CGANTPC(ConditionBank):
     """The conditional TPC-window GAN (module docstring). Batches: ``features [B, 128, 1]`` (codec units),
     ``cond [B, 6]``, optional ``weight [B]``."""
 
@@ -140,8 +140,7 @@ class CGANTPC(nn.Module):
         self.times: Tensor
         self.cond_mean: Tensor
         self.cond_std: Tensor
-        self.condition_bank: Tensor
-        self.register_buffer("condition_bank", torch.zeros(0, c.n_cond))
+        self._init_condition_bank(c.n_cond)
 
     # ---- the plain generator path -------------------------------------------------------------------
     def generator(self, noise: Tensor, conditions: Tensor) -> Tensor:
@@ -264,33 +263,14 @@ class CGANTPC(nn.Module):
     def prepare(self, data: Batch) -> None:
         """Store (at most ``bank_size`` of) the training segments' normalised conditions ``data["cond"]``, drawn
         by ``sample`` without conditions."""
-        bank = data["cond"][: self.config.bank_size]
-        self.condition_bank = bank.detach().to(self.condition_bank.device, torch.float32).clone()
-
-    def _load_from_state_dict(
-        self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any
-    ) -> None:
-        key = prefix + "condition_bank"
-        if key in state_dict:
-            self.condition_bank = torch.empty_like(state_dict[key])
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    def needs_conditions(self) -> bool:
-        """False once prepared: without conditions they are drawn from the training segments'."""
-        return len(self.condition_bank) == 0
+        self.store_conditions(data["cond"][: self.config.bank_size])
 
     def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
         """``n`` windows ``{"features": [n, 128, 1], "mask": [n, 128]}`` (hard zero suppression) for
         ``cond["cond"]`` or, without, for conditions drawn from the bank (returned as ``matched_cond``)."""
         dev = self.condition_bank.device
-        out: Batch = {}
-        if cond is not None and "cond" in cond:
-            c = cond["cond"].to(dev, torch.float32)
-        else:
-            if len(self.condition_bank) == 0:
-                raise RuntimeError("cgan-tpc needs conditions: it has no training conditions stored")
-            pick = torch.randint(len(self.condition_bank), (n,), generator=generator, device=dev)
-            c = out["matched_cond"] = self.condition_bank[pick]
+        missing = "cgan-tpc needs conditions: it has no training conditions stored"
+        c, out = self.given_or_drawn(n, cond, generator, missing)
         z = torch.randn(n, self.config.latent, generator=generator, device=dev)
         f = self.sampler()(z, c)
         out.update(features=f.unsqueeze(-1), mask=torch.ones(f.shape, dtype=torch.bool, device=dev))
