@@ -106,3 +106,34 @@ def test_a_diverging_training_stops_with_one_line_naming_the_step(tmp_path: Path
     assert "\n" not in message and "at step 6:" in message and "nan" in message
     kept = load_checkpoint(tmp_path / "last.pt")  # the last good checkpoint is kept and verifies
     assert kept["step"] == 4 and f"last good checkpoint {tmp_path / 'last.pt'} (step 4) is kept" in message
+
+
+class _HasModuleSlot(torch.nn.Module):
+    """A user's model whose submodule happens to be called ``module`` (not a wrapper)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.module = torch.nn.Linear(2, 2)
+        self.head = torch.nn.Linear(2, 1)
+
+
+def test_checkpoints_unwrap_ddp_and_the_loss_adapter_only(tmp_path: Path) -> None:
+    """The saved state is the user's model's, through DDP and the trainer's loss adapter; a model with a
+    submodule named ``module`` is saved whole (a probe for a ``module`` attribute would save a part)."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from mlfastsim._utils.checkpoint import unwrap_model
+    from mlfastsim.training.distributed import LossAdapter
+
+    model = _HasModuleSlot()
+    assert unwrap_model(model) is model
+    assert unwrap_model(LossAdapter(model)) is model
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        wrapped = DistributedDataParallel(LossAdapter(model))
+        assert unwrap_model(wrapped) is model
+        _save(tmp_path / "last.pt", wrapped)
+    finally:
+        dist.destroy_process_group()
+    assert set(load_checkpoint(tmp_path / "last.pt")["model_state"]) == set(model.state_dict())

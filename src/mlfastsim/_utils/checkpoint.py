@@ -29,6 +29,7 @@ from mlfastsim._utils.provenance import package_version
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "ModelWrapper",
     "NonFiniteError",
     "content_hash",
     "load_checkpoint",
@@ -49,15 +50,25 @@ class NonFiniteError(FatalError):
     """A model state with NaN or inf values was about to be written."""
 
 
+class ModelWrapper(torch.nn.Module):
+    """A module around the user's model, held in ``self.model`` (the trainer's loss adapter): checkpoints
+    save the inner model's state, not the wrapper's."""
+
+    model: torch.nn.Module
+
+
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The user's model inside DDP / loss-adapter wrappers (anything with a ``module`` or ``model`` slot)."""
+    """The user's model inside its wrappers: ``DistributedDataParallel`` (its ``module``) and
+    :class:`ModelWrapper` (its ``model``), in any nesting; any other module is returned as it is."""
+    from torch.nn.parallel import DistributedDataParallel
+
     while True:
-        inner = getattr(model, "module", None)
-        if not isinstance(inner, torch.nn.Module):
-            inner = getattr(model, "model", None) if getattr(model, "_is_loss_adapter", False) else None
-        if not isinstance(inner, torch.nn.Module):
+        if isinstance(model, DistributedDataParallel):
+            model = model.module
+        elif isinstance(model, ModelWrapper):
+            model = model.model
+        else:
             return model
-        model = inner
 
 
 def rng_state(device: torch.device | str | None = None) -> dict[str, Any]:

@@ -13,6 +13,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
+from mlfastsim._utils.checkpoint import ModelWrapper
+
 __all__ = [
     "DistInfo",
     "EpochSampler",
@@ -82,13 +84,11 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
-class LossAdapter(torch.nn.Module):
+class LossAdapter(ModelWrapper):
     """``forward(batch) = model.loss(batch)``, so DDP can wrap a model whose Protocol has ``loss()``.
 
     DDP synchronises gradients through ``forward``; wrapping this adapter keeps the model unaware of DDP.
     """
-
-    _is_loss_adapter = True
 
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
