@@ -9,7 +9,7 @@ import numpy as np
 
 from mlfastsim._utils import atomic_path, require
 from mlfastsim.physics.detector import CHANNELS, CRYSTAL_DETA, IMAGE_SIZE
-from mlfastsim.physics.detector.geometry import CHANNEL_CELL_CRYSTALS
+from mlfastsim.physics.detector.geometry import CHANNEL_CELL_CRYSTALS, pixel_centres
 
 __all__ = ["plot_event_displays", "plot_jet_displays"]
 
@@ -51,9 +51,16 @@ def plot_event_displays(
             ax = axes[row, col]
             data = np.ma.masked_less_equal(_cells(np.asarray(image[ch], dtype=np.float64), ch), 0.0)
             vmax = max(float(data.max()) if data.count() else 1.0, 0.2)
-            im = ax.imshow(
-                data, origin="lower", extent=extent, cmap="viridis", norm=LogNorm(vmin=0.05, vmax=vmax)
-            )
+            norm = LogNorm(vmin=0.05, vmax=vmax)
+            if CHANNELS[ch] == "tracks_pt":  # one crystal per track: drawn as dots, or they vanish
+                rows, cols = np.nonzero(~np.ma.getmaskarray(data))
+                deta, dphi = pixel_centres(data.shape[0])
+                im = ax.scatter(dphi[cols], deta[rows], c=data[rows, cols], s=9, cmap="viridis", norm=norm)
+                ax.set_xlim(extent[0], extent[1])
+                ax.set_ylim(extent[2], extent[3])
+                ax.set_aspect("equal")
+            else:
+                im = ax.imshow(data, origin="lower", extent=extent, cmap="viridis", norm=norm)
             ax.set_facecolor("white")
             empty = "" if data.count() else " (no hits)"
             ax.set_title(f"{name}: {_LABELS[CHANNELS[ch]]}{empty}", fontsize=9)
