@@ -39,8 +39,7 @@ spread over the training jets (fitted by ``prepare``, at least 0.01).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -48,8 +47,10 @@ from torch import Tensor, nn
 
 from mlfastsim._utils import InputError
 from mlfastsim.models.base import Batch
+from mlfastsim.models.condition_bank import ConditionBank
 from mlfastsim.models.flow_prior import FlowPrior
 from mlfastsim.models.nn import LOG_2PI, gaussian_kl, mlp
+from mlfastsim.models.particle_vae_config import ParticleVAEConfig
 from mlfastsim.models.particle_vae_nn import (
     MixturePrior,
     SetEncoder,
@@ -60,91 +61,12 @@ from mlfastsim.models.particle_vae_nn import (
 
 __all__ = ["ParticleVAE", "ParticleVAEConfig"]
 
-Triple = tuple[float, float, float]
-_MODES = ("generation", "detector")
 #: Lower bound of the spreads that Δm and ΔpT are divided by (relative units): jets whose constituents sum
 #: to the jet's pT almost exactly (few particles, all kept) would otherwise blow the pT term up.
 SCALE_FLOOR = 0.01
 
 
-@dataclass(frozen=True)
-class ParticleVAEConfig:
-    """Settings of ``particle-vae`` (see the module docstring). ``n_particles``, ``n_features``, ``n_cond``
-    and the feature statistics are set from the data by the codec (``model_fields``).
-
-    Attributes:
-        mode: ``generation`` (from the prior, given ``cond`` or not) or ``detector`` (given the jet's
-            generator-level constituents; also generates the jet response).
-        n_particles: particle slots P. n_features: 3, (η_rel, φ_rel, log pT_rel) standardised.
-        n_cond: jet conditions (0: unconditional; a config with 0 stays unconditional).
-        feature_mean, feature_std: the codec's standardisation of the generated level (to compute jet pT and
-            mass inside the loss: pT_rel = exp(x₂·std₂ + mean₂)); gen_mean, gen_std: of the generator level.
-        encoder: the jet encoder q(z | jet): ``sorted`` (an MLP on the particles in decreasing pT, width
-            ``encoder_hidden``) or ``deepsets`` (pooled per-particle MLPs, width ``hidden``); the detector
-            mode's generator-level encoder is always a DeepSets one.
-        latent: dimension of z. hidden: width of the set encoders. context: width of the context vector.
-        decoder_hidden, decoder_layers: the decoder MLP. slot_hidden: width of the detector-mode per-particle
-            branch (each generator-level particle embedded with the jet's decoder state, one round of
-            self-attention among them, then an MLP: the correction to that particle).
-        prior: ``flow`` (a learned RealNVP prior p(z | context), ``flow_layers`` couplings of width
-            ``flow_hidden``), ``mixture`` (learned, ``prior_components`` Gaussians) or ``normal`` (N(0, 1)).
-        beta: β of seed 003's loss. lambda_mass, lambda_pt: weights of Δm², ΔpT² (in units of their spread).
-        lambda_count: weight of the multiplicity cross entropy. lambda_response: of the response NLL.
-        response_components: Gaussians in the mixture of the jet response given z and the context.
-        augment: reflect training jets at random in η_rel and φ_rel (symmetries of the jet frame; off by
-            default: on 7,000 top jets it did not help, W1 of η_rel grew).
-        n_response: columns of the response (set by the codec: log pT_reco/pT_gen[, log m_reco/m_gen]).
-    """
-
-    mode: Literal["generation", "detector"] = "generation"
-    n_particles: int = 30
-    n_features: int = 3
-    n_cond: int = 0
-    feature_mean: Triple = (0.0, 0.0, 0.0)
-    feature_std: Triple = (1.0, 1.0, 1.0)
-    gen_mean: Triple = (0.0, 0.0, 0.0)
-    gen_std: Triple = (1.0, 1.0, 1.0)
-    encoder: Literal["sorted", "deepsets"] = "sorted"
-    latent: int = 32
-    hidden: int = 128
-    context: int = 64
-    encoder_hidden: int = 512
-    decoder_hidden: int = 256
-    decoder_layers: int = 3
-    slot_hidden: int = 64
-    prior: Literal["flow", "mixture", "normal"] = "flow"
-    prior_components: int = 32
-    flow_layers: int = 6
-    flow_hidden: int = 64
-    beta: float = 0.01
-    lambda_mass: float = 10.0
-    lambda_pt: float = 10.0
-    lambda_count: float = 1.0
-    lambda_response: float = 1.0
-    response_components: int = 3
-    augment: bool = False
-    n_response: int = 1
-
-    def __post_init__(self) -> None:
-        if self.mode not in _MODES:
-            raise InputError(f"model.mode={self.mode!r}: choose generation or detector")
-        if not 0.0 <= self.beta < 1.0:
-            raise InputError(f"model.beta={self.beta} must lie in [0, 1)")
-        if self.n_features != 3:
-            raise InputError(
-                f"particle-vae takes 3 features per particle (η_rel, φ_rel, pT_rel), not {self.n_features}"
-            )
-
-    def batch_keys(self) -> frozenset[str]:
-        """Constituents and mask; ``cond`` when conditional; in detector mode the generator-level
-        constituents and the jet response too."""
-        keys = {"features", "mask"} | ({"cond"} if self.n_cond else set())
-        if self.mode == "detector":
-            keys |= {"gen_features", "gen_mask", "response"}
-        return frozenset(keys)
-
-
-class ParticleVAE(nn.Module):
+class ParticleVAE(ConditionBank):
     """Seed 003's particle-cloud VAE (see the module docstring); a GenerativeModel, ReconstructingModel,
     ScoringModel and Prepared model of :mod:`mlfastsim.models.base`."""
 
@@ -192,10 +114,9 @@ class ParticleVAE(nn.Module):
         # spreads of the relative jet mass and pT over the training jets (Δm, ΔpT are in these units)
         self.mass_scale: Tensor
         self.pt_scale: Tensor
-        self.condition_bank: Tensor
         self.register_buffer("mass_scale", torch.tensor(1.0))
         self.register_buffer("pt_scale", torch.tensor(1.0))
-        self.register_buffer("condition_bank", torch.zeros(0, c.n_cond))
+        self._init_condition_bank(c.n_cond)
         # where the decoder was trained: the range of every latent and of the norm of the posterior draws
         # (running, updated by every training step; empty until then) and of the particle features (prepare).
         # Samples are clamped into them: a flexible prior puts a little mass (≈0.1 %) far outside the
@@ -234,15 +155,7 @@ class ParticleVAE(nn.Module):
                 self.feature_low.copy_(real.amin(0))
                 self.feature_high.copy_(real.amax(0))
             if c.n_cond and not self.detector and "cond" in data:
-                self.condition_bank = data["cond"][:, : c.n_cond].detach().float().clone()
-
-    def _load_from_state_dict(
-        self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
-    ) -> None:
-        key = prefix + "condition_bank"
-        if key in state_dict:  # the bank takes the stored size
-            self.condition_bank = torch.empty_like(state_dict[key])
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+                self.store_conditions(data["cond"][:, : c.n_cond])
 
     # --------------------------------------------------------------- network
     def _context(self, batch: Batch) -> Tensor | None:
@@ -434,10 +347,8 @@ class ParticleVAE(nn.Module):
             )
         drawn = None
         if c.n_cond and "cond" not in batch:
-            if not len(self.condition_bank):
-                raise InputError("this conditional particle-vae stores no training conditions; give cond")
-            pick = torch.randint(len(self.condition_bank), (n,), generator=generator, device=dev)
-            batch["cond"] = drawn = self.condition_bank[pick]
+            missing = "this conditional particle-vae stores no training conditions; give cond"
+            batch["cond"] = drawn = self.draw_conditions(n, generator, missing, InputError)
         ctx = self._context(batch)
         if isinstance(self.prior, FlowPrior):
             z = self.prior.sample(n, ctx, generator)

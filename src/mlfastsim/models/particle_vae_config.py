@@ -1,0 +1,91 @@
+"""The settings of ``particle-vae`` (:class:`ParticleVAEConfig`; the model is
+:mod:`mlfastsim.models.particle_vae`, which re-exports this class)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from mlfastsim._utils import InputError
+
+__all__ = ["ParticleVAEConfig"]
+
+Triple = tuple[float, float, float]
+_MODES = ("generation", "detector")
+
+
+@dataclass(frozen=True)
+class ParticleVAEConfig:
+    """Settings of ``particle-vae`` (see the module docstring). ``n_particles``, ``n_features``, ``n_cond``
+    and the feature statistics are set from the data by the codec (``model_fields``).
+
+    Attributes:
+        mode: ``generation`` (from the prior, given ``cond`` or not) or ``detector`` (given the jet's
+            generator-level constituents; also generates the jet response).
+        n_particles: particle slots P. n_features: 3, (η_rel, φ_rel, log pT_rel) standardised.
+        n_cond: jet conditions (0: unconditional; a config with 0 stays unconditional).
+        feature_mean, feature_std: the codec's standardisation of the generated level (to compute jet pT and
+            mass inside the loss: pT_rel = exp(x₂·std₂ + mean₂)); gen_mean, gen_std: of the generator level.
+        encoder: the jet encoder q(z | jet): ``sorted`` (an MLP on the particles in decreasing pT, width
+            ``encoder_hidden``) or ``deepsets`` (pooled per-particle MLPs, width ``hidden``); the detector
+            mode's generator-level encoder is always a DeepSets one.
+        latent: dimension of z. hidden: width of the set encoders. context: width of the context vector.
+        decoder_hidden, decoder_layers: the decoder MLP. slot_hidden: width of the detector-mode per-particle
+            branch (each generator-level particle embedded with the jet's decoder state, one round of
+            self-attention among them, then an MLP: the correction to that particle).
+        prior: ``flow`` (a learned RealNVP prior p(z | context), ``flow_layers`` couplings of width
+            ``flow_hidden``), ``mixture`` (learned, ``prior_components`` Gaussians) or ``normal`` (N(0, 1)).
+        beta: β of seed 003's loss. lambda_mass, lambda_pt: weights of Δm², ΔpT² (in units of their spread).
+        lambda_count: weight of the multiplicity cross entropy. lambda_response: of the response NLL.
+        response_components: Gaussians in the mixture of the jet response given z and the context.
+        augment: reflect training jets at random in η_rel and φ_rel (symmetries of the jet frame; off by
+            default: on 7,000 top jets it did not help, W1 of η_rel grew).
+        n_response: columns of the response (set by the codec: log pT_reco/pT_gen[, log m_reco/m_gen]).
+    """
+
+    mode: Literal["generation", "detector"] = "generation"
+    n_particles: int = 30
+    n_features: int = 3
+    n_cond: int = 0
+    feature_mean: Triple = (0.0, 0.0, 0.0)
+    feature_std: Triple = (1.0, 1.0, 1.0)
+    gen_mean: Triple = (0.0, 0.0, 0.0)
+    gen_std: Triple = (1.0, 1.0, 1.0)
+    encoder: Literal["sorted", "deepsets"] = "sorted"
+    latent: int = 32
+    hidden: int = 128
+    context: int = 64
+    encoder_hidden: int = 512
+    decoder_hidden: int = 256
+    decoder_layers: int = 3
+    slot_hidden: int = 64
+    prior: Literal["flow", "mixture", "normal"] = "flow"
+    prior_components: int = 32
+    flow_layers: int = 6
+    flow_hidden: int = 64
+    beta: float = 0.01
+    lambda_mass: float = 10.0
+    lambda_pt: float = 10.0
+    lambda_count: float = 1.0
+    lambda_response: float = 1.0
+    response_components: int = 3
+    augment: bool = False
+    n_response: int = 1
+
+    def __post_init__(self) -> None:
+        if self.mode not in _MODES:
+            raise InputError(f"model.mode={self.mode!r}: choose generation or detector")
+        if not 0.0 <= self.beta < 1.0:
+            raise InputError(f"model.beta={self.beta} must lie in [0, 1)")
+        if self.n_features != 3:
+            raise InputError(
+                f"particle-vae takes 3 features per particle (η_rel, φ_rel, pT_rel), not {self.n_features}"
+            )
+
+    def batch_keys(self) -> frozenset[str]:
+        """Constituents and mask; ``cond`` when conditional; in detector mode the generator-level
+        constituents and the jet response too."""
+        keys = {"features", "mask"} | ({"cond"} if self.n_cond else set())
+        if self.mode == "detector":
+            keys |= {"gen_features", "gen_mask", "response"}
+        return frozenset(keys)
