@@ -30,10 +30,15 @@ def bench_run(
     conditions: Any | None = None,
     repeats: int = 5,
     precision: str = "fp32",
+    given: bool = False,
 ) -> dict[str, Any]:
     """Time ``sample_run`` on ``run`` at each batch size (one call of ``batch`` events, median of ``repeats``
     after a warm-up call): from the prior when the model can, else conditioned on ``conditions`` (events of
     the run's kind, cycled to the batch size; needed for conditional-only models).
+
+    ``given=True`` (the user chose ``conditions``, e.g. ``bench --conditions FILE``): conditioned on them
+    whenever the run takes conditions (its codec gives some), also when the model could draw its own (a
+    bank of training conditions); a run that takes none samples from the prior and its ``mode`` says so.
 
     Returns:
         Per batch: median, q16, q84 (s), µs per event, events/s and the peak memory after the measurement;
@@ -46,12 +51,16 @@ def bench_run(
         raise ValueError(f"the {run.family} family does not generate; nothing to time")
     if model.needs_conditions() and conditions is None:
         raise ValueError(f"the {run.family} run is conditional: give conditions (--conditions FILE)")
-    use_conditions = conditions is not None and model.needs_conditions()
+    takes = conditions is not None and bool(run.codec.conditions(conditions.subset(slice(0, 1)), run.keys))
+    use_conditions = conditions is not None and (model.needs_conditions() or (given and takes))
+    mode = "conditioned on events" if use_conditions else "from the prior"
+    if given and not takes:
+        mode = "from the prior (the run takes no conditions)"
     device = next((t.device for t in (*model.parameters(), *model.buffers())), torch.device("cpu"))
     result: dict[str, Any] = {
         "family": run.family,
         "kind": run.kind.name,
-        "mode": "conditioned on events" if use_conditions else "from the prior",
+        "mode": mode,
         "backend": "torch",
         "precision": precision,
         "device": str(device),

@@ -40,8 +40,11 @@ def bench_suite(
 
     Args:
         runs: run directories written by ``mlfastsim train``.
-        conditions: kind name → events to condition on and to resimulate; a kind missing here uses
-            ``kind.example(example_events, seed)`` (tiny synthetic events through the real detector).
+        conditions: kind name → events to condition on and to resimulate: every run of that kind is timed
+            conditioned on them when it takes conditions (:func:`~mlfastsim.bench.runs.bench_run`,
+            ``given``); a kind no run has is refused (ValueError). A kind missing here uses
+            ``kind.example(example_events, seed)`` (tiny synthetic events through the real detector) and
+            its runs sample from the prior when they can.
         batches: events per call; reference_events: events per reference-simulation call.
         repeats: timed calls per measurement (median reported), after one warm-up call.
         precision: ``"fp32"`` or ``"bf16"`` (autocast) for the runs.
@@ -53,6 +56,7 @@ def bench_suite(
         :func:`~mlfastsim.bench.reference.bench_reference`), the settings and the machine facts.
     """
     chosen: dict[str, Any] = dict(conditions or {})
+    given = set(chosen)
     described: dict[str, str] = {k: "given file" for k in chosen}
     out: dict[str, Any] = {
         "batches": list(batches),
@@ -64,6 +68,12 @@ def bench_suite(
     }
     placed = {path: _on_backend(load_run(path), backend, path) for path in runs}
     loaded = {path: run for path, (run, _) in placed.items()}
+    unused = sorted(set(chosen) - {run.kind.name for run in loaded.values()})
+    if unused:  # given events are used, never dropped
+        raise ValueError(
+            f"--conditions: {', '.join(unused)} events, but no --run is a run of that kind; drop the file or "
+            "add a run of its kind"
+        )
     for path, run in loaded.items():
         kind = run.kind.name
         if kind not in chosen:
@@ -73,7 +83,9 @@ def bench_suite(
             result = bench_reconstruction(run, chosen[kind], batches, repeats)
         else:
             try:
-                result = bench_run(run, batches, chosen[kind], repeats=repeats, precision=precision)
+                result = bench_run(
+                    run, batches, chosen[kind], repeats=repeats, precision=precision, given=kind in given
+                )
                 result["backend"] = placed[path][1]
                 result["sampler"] = bench_sampler(run, batches, chosen[kind], repeats)
             except ValueError as exc:

@@ -58,6 +58,7 @@ def add_parser(sub: Any) -> None:
         "--candidate", default=None, help="metrics: the sample to judge (default: --data resimulated)"
     )
     p.add_argument("--out", default=None, help="also write the JSON here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument(
         "--markdown", default=None, metavar="FILE",
         help="runs/scaling: write the table into FILE's section of this benchmark (e.g. docs/performance.md)",
@@ -99,11 +100,8 @@ def run(args: argparse.Namespace) -> int:
     from mlfastsim._utils import InputError, atomic_write_text, jsonable
     from mlfastsim.data.io import read_jet_images
 
-    if args.threads < 1 or args.n < 1 or args.batch < 1 or args.repeats < 1:
-        raise InputError("--threads, --n, --batch and --repeats must be positive")
+    _check_values(args)
     torch.set_num_threads(args.threads)
-    if args.what not in ("runs",) and args.data is None:
-        raise InputError(f"bench {args.what}: give --data FILE")
     table, markdown = None, None
     if args.what == "runs":
         from mlfastsim.bench.report import markdown_table, text_table
@@ -124,12 +122,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.what == "models":
         from mlfastsim.bench.models import bench_models
 
-        result = bench_models(
-            read_jet_images(args.data, max_events=max(args.batch, 256)),
-            batch=args.batch,
-            n_sample=args.n,
-            repeats=args.repeats,
-        )
+        jets = read_jet_images(args.data, max_events=max(args.batch, 256))
+        if len(jets) < args.batch:
+            raise InputError(f"--data {args.data}: {len(jets)} jets, fewer than --batch {args.batch}")
+        result = bench_models(jets, batch=args.batch, n_sample=args.n, repeats=args.repeats)
     elif args.what == "detector":
         from mlfastsim.bench.detector import bench_detector
 
@@ -147,11 +143,43 @@ def run(args: argparse.Namespace) -> int:
     if args.markdown:
         from mlfastsim.bench.report import write_section
 
-        if markdown is None:
-            raise InputError(f"bench {args.what}: --markdown is for 'runs', 'scaling' and 'precision'")
         section = f"precision {args.family}" if args.what == "precision" else args.what
         write_section(args.markdown, section, markdown)
     return 0
+
+
+def _check_values(args: argparse.Namespace) -> None:
+    """Every setting checked before any work (one line each): counts positive, the outputs writable."""
+    from mlfastsim._utils import InputError, check_writable
+    from mlfastsim.cli.outputs import check_output
+
+    for option in (
+        "threads",
+        "n",
+        "batch",
+        "repeats",
+        "reference_events",
+        "example_events",
+        "steps",
+        "n_eval",
+    ):
+        if getattr(args, option) < 1:
+            flag = "--" + option.replace("_", "-")
+            raise InputError(f"{flag} {getattr(args, option)}: must be positive (1 or more)")
+    if args.what == "runs":
+        if not args.run:
+            raise InputError("bench runs: give at least one --run RUN")
+        _parse_ints(args.batches, "--batches")
+    elif args.data is None:
+        raise InputError(f"bench {args.what}: give --data FILE")
+    if args.what == "scaling":
+        _parse_ints(args.nproc, "--nproc")
+    if args.markdown and args.what not in ("runs", "scaling", "precision"):
+        raise InputError(f"bench {args.what}: --markdown is for 'runs', 'scaling' and 'precision'")
+    if args.out:
+        check_output(args)  # writable; an existing file only with --overwrite
+    if args.markdown:
+        check_writable(args.markdown, "--markdown")  # a section of it is replaced; the rest is kept
 
 
 def _parse_ints(text: str, option: str) -> list[int]:
@@ -171,11 +199,7 @@ def _bench_runs(args: argparse.Namespace) -> dict[str, Any]:
     from mlfastsim.bench.suite import bench_suite
     from mlfastsim.data.kinds import kind_of
 
-    if not args.run:
-        raise InputError("bench runs: give at least one --run RUN")
     batches = _parse_ints(args.batches, "--batches")
-    if args.reference_events < 1 or args.example_events < 1:
-        raise InputError("--reference-events and --example-events must be positive")
     conditions: dict[str, Any] = {}
     for path in args.conditions:
         kind = kind_of(path)
@@ -217,8 +241,6 @@ def _bench_scaling(args: argparse.Namespace, bench_scaling: Any) -> dict[str, An
 
     if args.family is None:
         raise InputError("bench scaling: give --family FAMILY (and --data FILE)")
-    if args.steps < 1:
-        raise InputError("--steps must be positive")
     return dict(
         bench_scaling(
             args.family,
