@@ -70,3 +70,17 @@ def test_block_size_changes_nothing() -> None:
 def test_bad_padding_setting_is_one_line() -> None:
     with pytest.raises((InputError, ValueError), match=r"model\.padding='none'"):
         build_model("gvae-paper", {"padding": "none"})
+
+
+def test_neighbour_list_operator_is_the_dense_adjacency() -> None:
+    from mlfastsim.data.knn import knn_real_hits
+    from mlfastsim.models.gvae_paper import KnnOperator, dense_knn_adjacency
+
+    batch = _batch()
+    pos, mask = batch["features"][..., :2], batch["mask"]
+    idx = knn_real_hits(pos, mask, 4)
+    adj = dense_knn_adjacency(pos, mask, 4, idx)
+    v = torch.randn(20, 40, 5)
+    graph = KnnOperator(idx, mask)
+    assert torch.allclose(graph.apply(v), adj @ v, atol=1e-5)
+    assert torch.equal(graph.degree.squeeze(-1), adj.sum(-1))

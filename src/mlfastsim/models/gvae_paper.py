@@ -33,7 +33,7 @@ from mlfastsim.data.representations import knn_graph
 from mlfastsim.models.base import Batch
 from mlfastsim.models.nn import gaussian_kl, reparameterise
 
-__all__ = ["GVAEPaper", "GVAEPaperConfig", "dense_knn_adjacency"]
+__all__ = ["GVAEPaper", "GVAEPaperConfig", "KnnOperator", "dense_knn_adjacency"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,79 @@ def _normalise_adjacency(adj: Tensor) -> Tensor:
     return adj / d.unsqueeze(-1) / d.unsqueeze(-2)
 
 
+class KnnOperator:
+    """The symmetric kNN adjacency ``A = max(K, Kᵀ)`` of :func:`dense_knn_adjacency` as neighbour lists.
+
+    ``idx [B, n, k]``: neighbour slots (self for none), ``mask [B, n]``. ``A v = K v + Kᵀ v − (K∘Kᵀ) v`` costs
+    O(n k F); :meth:`sage` and :meth:`mincut_pool` give ``DenseSAGEConv`` and ``dense_mincut_pool`` on the
+    dense ``A`` without forming it (the same numbers up to rounding).
+    """
+
+    def __init__(self, idx: Tensor, mask: Tensor) -> None:
+        b, n, k = idx.shape
+        own = torch.arange(n, device=idx.device).view(1, n, 1)
+        self.idx, self.mask = idx, mask
+        self.valid = (idx != own) & mask.unsqueeze(-1) & mask.gather(1, idx.flatten(1)).view(b, n, k)
+        back = idx[torch.arange(b, device=idx.device).unsqueeze(1), idx.flatten(1)].view(b, n, k, k)
+        self.mutual = self.valid & (back == own.unsqueeze(-1)).any(-1)
+        self.degree = self.apply(torch.ones(b, n, 1, device=idx.device))  # [B, n, 1]
+
+    def _gather(self, v: Tensor, weight: Tensor) -> Tensor:
+        b, n, k = self.idx.shape
+        picked = v[torch.arange(b, device=v.device).unsqueeze(1), self.idx.flatten(1)].view(b, n, k, -1)
+        return (picked * weight.unsqueeze(-1).to(v.dtype)).sum(2)
+
+    def apply(self, v: Tensor) -> Tensor:
+        """``A v`` for ``v [B, n, F]``."""
+        sent = (v.unsqueeze(2) * self.valid.unsqueeze(-1).to(v.dtype)).flatten(
+            1, 2
+        )  # Kᵀ v: i → its neighbours
+        into = self.idx.flatten(1).unsqueeze(-1).expand(-1, -1, v.shape[-1])
+        transposed = torch.zeros_like(v).scatter_add(1, into, sent)
+        return self._gather(v, self.valid) + transposed - self._gather(v, self.mutual)
+
+    def sage(self, conv: DenseSAGEConv, x: Tensor) -> Tensor:
+        """``conv(x, A, mask)``."""
+        agg = self.apply(x) / self.degree.clamp(min=1)
+        return (conv.lin_rel(agg) + conv.lin_root(x)) * self.mask.unsqueeze(-1).to(x.dtype)
+
+    def mincut_pool(self, x: Tensor, s: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``dense_mincut_pool(x, A, logits, mask)`` given the masked softmax assignments ``s [B, n, c]``."""
+        x = x * self.mask.unsqueeze(-1).to(x.dtype)
+        st = s.transpose(1, 2)
+        pooled, out_adj = st @ x, st @ self.apply(s)
+        num = torch.diagonal(out_adj, dim1=-2, dim2=-1).sum(-1)
+        den = (self.degree * s * s).sum((1, 2))
+        mincut = (-(num / den)).mean()
+        ss = st @ s
+        eye = torch.eye(s.shape[-1], device=s.device, dtype=s.dtype)
+        ortho = torch.linalg.matrix_norm(
+            ss / torch.linalg.matrix_norm(ss, keepdim=True) - eye / eye.norm()
+        ).mean()
+        out_adj = out_adj * (1.0 - eye)
+        d = torch.sqrt(out_adj.sum(-1))[:, None] + 1e-15
+        return pooled, (out_adj / d) / d.transpose(1, 2), mincut, ortho
+
+
+def _sage_on_product(conv: DenseSAGEConv, h: Tensor, s: Tensor, a: Tensor, mask: Tensor) -> Tensor:
+    """``conv(h, _normalise_adjacency(s @ a @ sᵀ), mask)`` without forming the ``[B, n, n]`` adjacency.
+
+    With ``P = S A`` (``[B, n, c]``), the diagonal ``δ_i = P_i · S_i`` and degrees ``d = P Sᵀ1 − δ``, the
+    normalised adjacency times any ``v`` is ``D^-½ (P (Sᵀ D^-½ v) − δ ∘ D^-½ v)``: O(n c (c + F)) instead
+    of O(n² (c + F)), the same numbers up to rounding."""
+    p = s @ a
+    diag = (p * s).sum(-1, keepdim=True)  # [B, n, 1]
+    deg = (p @ s.sum(1).unsqueeze(-1) - diag).clamp_min(1e-12).sqrt()  # [B, n, 1]
+
+    def apply(v: Tensor) -> Tensor:  # normalised adjacency @ v
+        u = v / deg
+        return (p @ (s.transpose(1, 2) @ u) - diag * u) / deg
+
+    agg = apply(h) / apply(torch.ones_like(deg)).clamp(min=1)
+    out = conv.lin_rel(agg) + conv.lin_root(h)
+    return out * mask.unsqueeze(-1).to(h.dtype)
+
+
 @dataclass
 class _Blocks:
     """A batch laid out for the dense layers: real hits first in every jet (``order [B, n]``: slot ``s`` of
@@ -138,11 +211,18 @@ class GVAEPaper(nn.Module):
         return _Blocks(x, mask, idx, order, blocks)
 
     def _encode(self, x: Tensor, mask: Tensor, idx: Tensor | None) -> dict[str, Tensor]:
-        adj = dense_knn_adjacency(x[..., :2], mask, self.config.k, idx)
-        h = torch.relu(self.conv1(x, adj, mask))
-        logits1 = self.pool1(h)
-        s1 = torch.softmax(logits1, -1) * mask.unsqueeze(-1).to(h.dtype)
-        h, adj1, mc1, o1 = dense_mincut_pool(h, adj, logits1, mask)
+        if idx is None:  # padding = "dense": the n × n adjacency, as before issue 12
+            adj = dense_knn_adjacency(x[..., :2], mask, self.config.k)
+            h = torch.relu(self.conv1(x, adj, mask))
+            logits1 = self.pool1(h)
+            s1 = torch.softmax(logits1, -1) * mask.unsqueeze(-1).to(h.dtype)
+            h, adj1, mc1, o1 = dense_mincut_pool(h, adj, logits1, mask)
+        else:  # the same layers on the kNN neighbour lists (O(n k) instead of O(n²))
+            graph = KnnOperator(idx, mask)
+            h = torch.relu(graph.sage(self.conv1, x))
+            logits1 = self.pool1(h)
+            s1 = torch.softmax(logits1, -1) * mask.unsqueeze(-1).to(h.dtype)
+            h, adj1, mc1, o1 = graph.mincut_pool(h, s1)
         h = torch.relu(self.conv2(h, adj1))
         logits2 = self.pool2(h)
         s2 = torch.softmax(logits2, -1)
@@ -165,6 +245,8 @@ class GVAEPaper(nn.Module):
         adj1 = _normalise_adjacency(s2 @ adj2 @ s2.transpose(1, 2))  # A = S A Sᵀ
         h = torch.relu(self.dconv2(h, adj1))
         h = s1 @ h  # 100 → 400 nodes
+        if self.config.padding == "skip":  # the same layer without the n × n matrix
+            return _sage_on_product(self.dconv1, h, s1, adj1, mask)
         adj0 = _normalise_adjacency(s1 @ adj1 @ s1.transpose(1, 2))
         return self.dconv1(h, adj0, mask)
 
