@@ -29,6 +29,7 @@ def files(tmp_path_factory: pytest.TempPathFactory, make_run_config: Any) -> dic
 
 def _one_line(capsys: pytest.CaptureFixture[str], argv: list[str], match: str) -> None:
     capsys.readouterr()
+    code: Any
     try:
         code = main(argv)
     except SystemExit as exc:  # the argument parser's own errors (not an int, not a choice)

@@ -4,8 +4,10 @@ below the truth-vs-truth floor through its smaller statistical noise alone."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mlfastsim.data.kinds import KINDS
 from mlfastsim.evaluation.driver import at_floor_size, evaluate
@@ -18,7 +20,9 @@ def _w1_rows(table: dict) -> list[str]:
     return [m for m, v in table.items() if m.startswith("W1") and isinstance(v, dict)]
 
 
-def test_every_candidate_is_compared_at_the_floors_size_and_the_sizes_are_recorded(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_every_candidate_is_compared_at_the_floors_size_and_the_sizes_are_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     kind = KINDS[KIND]
     ref = kind.example(200, 1)  # floor: two halves of 100
     cands = {"big": kind.example(800, 2), "equal": kind.example(100, 3), "small": kind.example(40, 4)}
@@ -50,7 +54,7 @@ def test_the_subsample_is_seeded_per_candidate_and_drawn_from_its_events() -> No
     assert all(r.tobytes() in rows for r in a.dll)
 
 
-def test_a_paired_candidate_is_compared_on_the_floors_half_and_paired_on_all_events(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_paired_candidate_is_compared_on_the_floors_half_and_paired_on_all_events(tmp_path: Path) -> None:
     """With the two-halves floor, a candidate made from the reference's events (here: the reference itself,
     which is also flagged as a copy) uses the events of the floor's half, independent of the half it is
     compared with exactly as the floor is; so its distribution metrics are the floor's, to the last digit.
@@ -65,7 +69,7 @@ def test_a_paired_candidate_is_compared_on_the_floors_half_and_paired_on_all_eve
     assert copy["median per-track |ΔDLL|"]["n"] == 200
 
 
-def test_a_second_reference_sets_the_floors_size(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_reference_sets_the_floors_size(tmp_path: Path) -> None:
     kind = KINDS[KIND]
     ref, second = kind.example(200, 1), kind.example(120, 2)
     result = evaluate(
@@ -75,7 +79,7 @@ def test_a_second_reference_sets_the_floors_size(tmp_path) -> None:  # type: ign
     assert result["samples"]["big"]["n_used"] == 120
 
 
-def test_a_four_times_larger_draw_of_the_truth_does_not_score_below_the_floor(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_four_times_larger_draw_of_the_truth_does_not_score_below_the_floor(tmp_path: Path) -> None:
     """Eight independent draws of the truth 4× the floor's size against eight of exactly its size, in one
     evaluation (same reference half): their W1s must agree on average. Measured geometric mean of the ratio
     over the 5 DLL rows: 0.96 with these seeds (0.90-1.06 with three others); without the subsampling the

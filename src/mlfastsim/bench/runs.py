@@ -30,13 +30,13 @@ def bench_run(
     conditions: Any | None = None,
     repeats: int = 5,
     precision: str = "fp32",
-    given: bool = False,
+    use_given: bool = False,
 ) -> dict[str, Any]:
     """Time ``sample_run`` on ``run`` at each batch size (one call of ``batch`` events, median of ``repeats``
     after a warm-up call): from the prior when the model can, else conditioned on ``conditions`` (events of
     the run's kind, cycled to the batch size; needed for conditional-only models).
 
-    ``given=True`` (the user chose ``conditions``, e.g. ``bench --conditions FILE``): conditioned on them
+    ``use_given=True`` (the user chose ``conditions``, e.g. ``bench --conditions FILE``): conditioned on them
     whenever the run takes conditions (its codec gives some), also when the model could draw its own (a
     bank of training conditions); a run that takes none samples from the prior and its ``mode`` says so.
 
@@ -52,9 +52,9 @@ def bench_run(
     if model.needs_conditions() and conditions is None:
         raise ValueError(f"the {run.family} run is conditional: give conditions (--conditions FILE)")
     takes = conditions is not None and bool(run.codec.conditions(conditions.subset(slice(0, 1)), run.keys))
-    use_conditions = conditions is not None and (model.needs_conditions() or (given and takes))
+    use_conditions = conditions is not None and (model.needs_conditions() or (use_given and takes))
     mode = "conditioned on events" if use_conditions else "from the prior"
-    if given and not takes:
+    if use_given and not takes:
         mode = "from the prior (the run takes no conditions)"
     device = next((t.device for t in (*model.parameters(), *model.buffers())), torch.device("cpu"))
     result: dict[str, Any] = {

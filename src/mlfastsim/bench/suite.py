@@ -42,7 +42,7 @@ def bench_suite(
         runs: run directories written by ``mlfastsim train``.
         conditions: kind name → events to condition on and to resimulate: every run of that kind is timed
             conditioned on them when it takes conditions (:func:`~mlfastsim.bench.runs.bench_run`,
-            ``given``); a kind no run has is refused (ValueError). A kind missing here uses
+            ``use_given``); a kind no run has is refused (ValueError). A kind missing here uses
             ``kind.example(example_events, seed)`` (tiny synthetic events through the real detector) and
             its runs sample from the prior when they can.
         batches: events per call; reference_events: events per reference-simulation call.
@@ -84,7 +84,7 @@ def bench_suite(
         else:
             try:
                 result = bench_run(
-                    run, batches, chosen[kind], repeats=repeats, precision=precision, given=kind in given
+                    run, batches, chosen[kind], repeats=repeats, precision=precision, use_given=kind in given
                 )
                 result["backend"] = placed[path][1]
                 result["sampler"] = bench_sampler(run, batches, chosen[kind], repeats)

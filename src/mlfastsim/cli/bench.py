@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     print(text)
     if args.out:
         atomic_write_text(args.out, text)
-    if args.markdown:
+    if args.markdown and markdown is not None:  # _check_values allowed --markdown only where there is one
         from mlfastsim.bench.report import write_section
 
         section = f"precision {args.family}" if args.what == "precision" else args.what
