@@ -20,7 +20,8 @@ def add_parser(sub: Any) -> None:
             "'inspect', 'evaluate' and the readers take. --n N samples from the prior; --conditions FILE "
             "generates one event per event of FILE, conditioned on what the model takes from it (jet "
             "kinematics, generator-level particles, ...) and keeping its event ids, so the output is paired "
-            "event by event with FILE."
+            "event by event with FILE. --reconstruct FILE encodes and decodes every event of FILE with an "
+            "autoencoding run (gvae, gvae-paper, mean-hit), paired with FILE the same way."
         ),
     )
     p.add_argument("--run", required=True, help="run directory written by 'mlfastsim train'")
