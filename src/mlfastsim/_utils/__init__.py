@@ -7,6 +7,7 @@ from mlfastsim._utils.atomic import (
     atomic_write_text,
     check_writable,
     check_writable_dir,
+    scratch_dir,
 )
 from mlfastsim._utils.config import apply_overrides, config_from_dict, config_to_dict, load_config_file
 from mlfastsim._utils.errors import FatalError, InputError, MissingExtraError, Terminated, require
@@ -35,6 +36,7 @@ __all__ = [
     "progress",
     "provenance",
     "require",
+    "scratch_dir",
     "shard_seed",
     "torch_generator",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "check_writable",
     "check_writable_dir",
     "reap_stale_temporaries",
+    "scratch_dir",
 ]
 
 #: A temporary of a writer without a process id in its name (older versions) is reaped after this age.
@@ -133,6 +134,25 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def scratch_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a private working folder beside ``target`` (files that become ``target``, e.g. native files
+    converted into a ROOT output); it is removed when the block ends, whatever happens.
+
+    Named like :func:`atomic_dir`'s temporaries (``.NAME.PID.XXXX.tmpdir``), so that after a ``kill -9``
+    the next write to ``target`` reaps it (``tempfile.TemporaryDirectory`` would stay forever).
+    """
+    target = Path(target)
+    folder = target.parent if str(target.parent) else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    reap_stale_temporaries(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=".tmpdir", dir=folder))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _umask() -> int:

@@ -232,7 +232,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
-        reason = " ".join(str(exc).split())[:200] if str(exc).strip() else type(exc).__name__
+        text = " ".join(str(exc).split())
+        reason = text.split(". ")[0][:200] if text else type(exc).__name__  # torch's first sentence
         raise InputError(
             f"checkpoint {path} is corrupt or unreadable ({reason}); retrain or use best.pt"
         ) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +60,13 @@ def _is_root(path: str | None) -> bool:
 
 def _through_native_files(args: argparse.Namespace) -> dict[str, Any]:
     """ROOT in or out: the kind's generator runs on files of its own format in a temporary folder beside
-    ``--out``; a ROOT ``--resimulate`` source is converted first, a ROOT output is converted after."""
+    ``--out`` (reaped by the next write after a ``kill -9``); a ROOT ``--resimulate`` source is converted
+    first, a ROOT output is converted after."""
+    from mlfastsim._utils import scratch_dir
+
     kind = args.data_kind
     out = Path(args.out)
-    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.is_dir() else None) as tmp:
+    with scratch_dir(out) as tmp:
         native = Path(tmp) / f"out{kind.default_suffix}"
         changes: dict[str, Any] = {"out": str(native) if out.suffix.lower() == ".root" else args.out}
         if _is_root(getattr(args, "resimulate", None)):

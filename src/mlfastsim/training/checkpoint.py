@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mlfastsim._utils import atomic_write_text, jsonable
+from mlfastsim._utils import InputError, atomic_write_text, jsonable
 from mlfastsim._utils.checkpoint import (
     CHECKPOINT_FORMAT,
     load_checkpoint,
@@ -42,9 +42,27 @@ class MetricsLog:
                 fh.flush()
 
     def reset(self, keep: Callable[[dict[str, Any]], bool] | None = None) -> None:
-        """Empty the log, or (atomically) keep only the records for which ``keep(record)`` is true."""
+        """Empty the log, or (atomically) keep only the records for which ``keep(record)`` is true.
+
+        A last line without its newline is a torn append (a crash or a full disk while writing it) and is
+        dropped; any other line that is not JSON is a one-line InputError (the log was edited or damaged).
+        """
         if not self.enabled:
             return
-        lines = self.path.read_text(encoding="utf-8").splitlines() if keep and self.path.exists() else []
-        kept = [line for line in lines if line.strip() and keep and keep(json.loads(line))]
+        text = self.path.read_text(encoding="utf-8") if keep and self.path.exists() else ""
+        lines = text.splitlines()
+        if lines and not text.endswith("\n"):
+            lines.pop()  # torn: never completed, so never part of the run's record
+        kept = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise InputError(
+                    f"{self.path} line {number} is not a JSON record; repair or remove that line to resume"
+                ) from None
+            if keep is not None and keep(record):
+                kept.append(line)
         atomic_write_text(self.path, "".join(line + "\n" for line in kept))
