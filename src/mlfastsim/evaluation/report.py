@@ -45,7 +45,8 @@ padding:3px 8px;font-size:13px}}.floor{{background:#eee;color:#444}}figure{{disp
 img{{max-width:560px}}</style></head><body>
 <h1>mlfastsim evaluation</h1>
 <p>mlfastsim {html.escape(str(result.get("version")))}, seed {result.get("seed")},
-{result.get("n_reference")} reference events ({html.escape(str(result.get("kind", "")))}).
+{result.get("n_reference")} reference events ({html.escape(str(result.get("kind", "")))}); every sample's
+distributions compared at the floor's {result.get("n_floor")} events.
 Grey columns are floors (what a perfect simulation would score):</p>
 <ul>{floor_notes}</ul>
 <table><tr><th>metric</th>{head}</tr>{body}</table>
