@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlfastsim.cli.demo import step
+from mlfastsim.cli.demo_stages import DemoRun, inspect_stage, train_stage
 
 __all__ = ["PARTICLE_QUICK", "ParticleDemoPlan", "run_particle_jet_demo"]
 
@@ -41,12 +42,11 @@ def _generate(args: tuple[str, str, int, int, int, tuple[int, int]]) -> dict[str
 
 def run_particle_jet_demo(out: Path, plan: ParticleDemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns both evaluations (also written to ``out/evaluation-*``)."""
-    from mlfastsim._utils import atomic_dir, load_config_file
+    from mlfastsim._utils import atomic_dir
     from mlfastsim.data.kinds import KINDS
     from mlfastsim.data.kinds.particle_jets.generate import resimulate_particle_jets
     from mlfastsim.evaluation.driver import evaluate
-    from mlfastsim.inference import load_run, sample_run
-    from mlfastsim.training.runs import resolve_run_config, train_run
+    from mlfastsim.inference import sample_run
 
     kind = KINDS["particle-jets"]
     data = out / "data"
@@ -86,38 +86,24 @@ def run_particle_jet_demo(out: Path, plan: ParticleDemoPlan) -> dict[str, Any]:
     )
     timings["simulate"] = time.perf_counter() - t
 
-    t = step("2/5 inspect")
-    print(kind.format_inspection(kind.inspect(paths["train"])))
-    timings["inspect"] = time.perf_counter() - t
+    inspect_stage(kind, paths["train"], timings)
 
-    configs = Path(__file__).resolve().parents[3] / "configs"
+    gen, det = plan.epochs_generation, plan.epochs_detector
     runs = {
-        "particle-vae (generation)": (
+        "particle-vae (generation)": DemoRun(
+            "particle-vae", "particle-vae.toml", ("data.level=gen",), {"epochs": gen}, f" for {gen} epochs"
+        ),
+        "particle-vae (detector)": DemoRun(
             "particle-vae",
             "particle-vae.toml",
-            ["data.level=gen"],
-            plan.epochs_generation,
+            ("model.mode=detector",),
+            {"epochs": det},
+            f" for {det} epochs",
         ),
-        "particle-vae (detector)": (
-            "particle-vae",
-            "particle-vae.toml",
-            ["model.mode=detector"],
-            plan.epochs_detector,
-        ),
-        "library": ("library", "library-particle-jets.toml", [], 1),
+        "library": DemoRun("library", "library-particle-jets.toml", (), {"epochs": 1}, " (store the jets)"),
     }
-    loaded = {}
-    for label, (family, config, sets, epochs) in runs.items():
-        t = step(
-            f"3/5 train {label}" + (f" for {epochs} epochs" if family != "library" else " (store the jets)")
-        )
-        path = configs / config
-        file_cfg = load_config_file(path) if path.exists() else None
-        cfg = resolve_run_config(family, kind.name, file_cfg, sets, epochs=epochs, seed=plan.seed)
-        run_dir = out / "runs" / label.replace(" ", "_").replace("(", "").replace(")", "")
-        print(json.dumps(train_run(cfg, paths["train"], run_dir, overwrite=True), default=str))
-        loaded[label] = load_run(run_dir)
-        timings[f"train {label}"] = time.perf_counter() - t
+    trained = train_stage(kind, runs, paths["train"], out, plan.seed, timings)
+    loaded = {label: run for label, (_, run) in trained.items()}
 
     t = step("4/5 sample: from the prior, and one detector-level jet per reference generator-level jet")
     reference, second = kind.read(paths["reference"]), kind.read(paths["second"])

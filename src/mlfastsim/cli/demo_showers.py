@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlfastsim.cli.demo import step
+from mlfastsim.cli.demo_stages import DemoRun, finish, inspect_stage, simulate_shards, train_stage
 
 __all__ = ["SHOWERS_QUICK", "ShowerDemoPlan", "run_shower_demo"]
 
@@ -46,13 +46,12 @@ def _generate(args: tuple[str, int, int, tuple[int, int]]) -> dict[str, Any]:
 def run_shower_demo(out: Path, plan: ShowerDemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns the evaluation (also in ``out/evaluation``) with the speed table
     under ``"speed"`` (also ``out/speed.json``)."""
-    from mlfastsim._utils import atomic_write_text, load_config_file
+    from mlfastsim._utils import atomic_write_text
     from mlfastsim.bench.suite import bench_suite
     from mlfastsim.data.kinds import KINDS
     from mlfastsim.data.kinds.showers.generate import resimulate_showers
     from mlfastsim.evaluation.driver import evaluate
-    from mlfastsim.inference import load_run, sample_run
-    from mlfastsim.training.runs import resolve_run_config, train_run
+    from mlfastsim.inference import sample_run
 
     kind = KINDS["showers"]
     data = out / "data"
@@ -65,40 +64,24 @@ def run_shower_demo(out: Path, plan: ShowerDemoPlan) -> dict[str, Any]:
         "on 2 processes); the reference resimulated"
     )
     sizes = {"train": plan.n_train, "reference": plan.n_reference, "second": plan.n_reference}
-    jobs = [(str(paths[name]), n, plan.seed, (k, 3)) for k, (name, n) in enumerate(sizes.items())]
-    data.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        for summary in pool.map(_generate, jobs):
-            print(json.dumps(summary))
+    simulate_shards(_generate, paths, sizes, plan.seed)
     print(json.dumps(resimulate_showers(paths["reference"], paths["reference_resim"], seed=plan.seed + 1000)))
     timings["simulate"] = time.perf_counter() - t
 
-    t = step("2/5 inspect")
-    print(kind.format_inspection(kind.inspect(paths["train"])))
-    timings["inspect"] = time.perf_counter() - t
+    inspect_stage(kind, paths["train"], timings)
 
-    configs = Path(__file__).resolve().parents[3] / "configs"
-    runs: dict[str, tuple[str, str, list[str]]] = {
-        "cgan-shower": ("cgan-shower", "cgan-shower.toml", []),
-        "cgan-shower (no regressor)": ("cgan-shower", "cgan-shower.toml", ["model.regressor=false"]),
-        "library": ("library", "library-showers.toml", []),
+    gan = {"max_steps": plan.gan_steps, "epochs": 10_000}
+    steps = f" for {plan.gan_steps} trainer steps"
+    runs = {
+        "cgan-shower": DemoRun("cgan-shower", "cgan-shower.toml", (), gan, steps),
+        "cgan-shower (no regressor)": DemoRun(
+            "cgan-shower", "cgan-shower.toml", ("model.regressor=false",), gan, steps
+        ),
+        "library": DemoRun("library", "library-showers.toml", what=" (store showers)"),
     }
     if not plan.ablation:
         del runs["cgan-shower (no regressor)"]
-    loaded = {}
-    for label, (family, config, overrides) in runs.items():
-        gan = family != "library"
-        t = step(
-            f"3/5 train {label}" + (f" for {plan.gan_steps} trainer steps" if gan else " (store showers)")
-        )
-        path = configs / config
-        file_cfg = load_config_file(path) if path.exists() else None
-        steps = {"max_steps": plan.gan_steps, "epochs": 10_000} if gan else {}
-        cfg = resolve_run_config(family, kind.name, file_cfg, overrides, seed=plan.seed, **steps)
-        run_dir = out / "runs" / label.replace(" ", "_").replace("(", "").replace(")", "")
-        print(json.dumps(train_run(cfg, paths["train"], run_dir, overwrite=True), default=str))
-        loaded[label] = (run_dir, load_run(run_dir))
-        timings[f"train {label}"] = time.perf_counter() - t
+    loaded = train_stage(kind, runs, paths["train"], out, plan.seed, timings)
 
     t = step("4/5 generate a shower for every reference particle; time generation beside the reference ECAL")
     reference, second = kind.read(paths["reference"]), kind.read(paths["second"])
@@ -127,8 +110,5 @@ def run_shower_demo(out: Path, plan: ShowerDemoPlan) -> dict[str, Any]:
     t = step("5/5 evaluate beside the floors (truth vs truth: the second reference; resimulation)")
     result = evaluate(kind.name, reference, samples, out / "evaluation", resim=resim, second_reference=second)
     timings["evaluate"] = time.perf_counter() - t
-    print(
-        f"\nReport: {out / 'evaluation' / 'report.html'}\n"
-        f"Stage times (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}"
-    )
+    finish(str(out / "evaluation" / "report.html"), timings)
     return {**result, "speed": speed}

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlfastsim.cli.demo import step
+from mlfastsim.cli.demo_stages import DemoRun, finish, inspect_stage, simulate_shards, train_stage
 
 __all__ = ["TPC_QUICK", "TPCDemoPlan", "run_tpc_demo"]
 
@@ -52,13 +52,12 @@ def _generate(args: tuple[str, int, int, tuple[int, int]]) -> dict[str, Any]:
 def run_tpc_demo(out: Path, plan: TPCDemoPlan) -> dict[str, Any]:
     """Run the chain into ``out``; returns the evaluation (also in ``out/evaluation``) with the speed table
     under ``"speed"`` (also ``out/speed.json``)."""
-    from mlfastsim._utils import atomic_dir, atomic_write_text, load_config_file
+    from mlfastsim._utils import atomic_dir, atomic_write_text
     from mlfastsim.bench.suite import bench_suite
     from mlfastsim.data.kinds import KINDS
     from mlfastsim.data.kinds.tpc.generate import resimulate_tpc_file
     from mlfastsim.evaluation.driver import evaluate
-    from mlfastsim.inference import load_run, sample_run
-    from mlfastsim.training.runs import resolve_run_config, train_run
+    from mlfastsim.inference import sample_run
 
     kind = KINDS["tpc"]
     data = out / "data"
@@ -71,36 +70,22 @@ def run_tpc_demo(out: Path, plan: TPCDemoPlan) -> dict[str, Any]:
         "2 processes); the reference resimulated"
     )
     sizes = {"train": plan.n_train, "reference": plan.n_reference, "second": plan.n_reference}
-    jobs = [(str(paths[name]), n, plan.seed, (k, 3)) for k, (name, n) in enumerate(sizes.items())]
-    data.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        for summary in pool.map(_generate, jobs):
-            print(json.dumps(summary))
+    simulate_shards(_generate, paths, sizes, plan.seed)
     print(
         json.dumps(resimulate_tpc_file(paths["reference"], paths["reference_resim"], seed=plan.seed + 1000))
     )
     timings["simulate"] = time.perf_counter() - t
 
-    t = step("2/5 inspect")
-    print(kind.format_inspection(kind.inspect(paths["train"])))
-    timings["inspect"] = time.perf_counter() - t
+    inspect_stage(kind, paths["train"], timings)
 
-    configs = Path(__file__).resolve().parents[3] / "configs"
     runs = {
-        "cgan-tpc": ("cgan-tpc", "cgan-tpc.toml", list(plan.sets), plan.epochs),
-        "library": ("library", "library-tpc.toml", [], 1),
-    }
-    loaded = {}
-    for label, (family, config, sets, epochs) in runs.items():
-        t = step(
-            f"3/5 train {label}" + (f" for {epochs} epochs" if family != "library" else " (store windows)")
-        )
-        path = configs / config
-        file_cfg = load_config_file(path) if path.exists() else None
-        cfg = resolve_run_config(family, kind.name, file_cfg, sets, epochs=epochs, seed=plan.seed)
-        print(json.dumps(train_run(cfg, paths["train"], out / "runs" / label, overwrite=True), default=str))
-        loaded[label] = load_run(out / "runs" / label)
-        timings[f"train {label}"] = time.perf_counter() - t
+        "cgan-tpc": DemoRun("cgan-tpc", "cgan-tpc.toml", plan.sets, {"epochs": plan.epochs},
+                            f" for {plan.epochs} epochs"),
+        "library": DemoRun("library", "library-tpc.toml", train={"epochs": 1}, what=" (store windows)"),
+    }  # fmt: skip
+    loaded = {label: run for label, (_, run) in train_stage(
+        kind, runs, paths["train"], out, plan.seed, timings
+    ).items()}  # fmt: skip
 
     t = step("4/5 generate the window of every reference segment; time generation beside the reference")
     reference, second = kind.read(paths["reference"]), kind.read(paths["second"])
@@ -135,8 +120,5 @@ def run_tpc_demo(out: Path, plan: TPCDemoPlan) -> dict[str, Any]:
             second_reference=second,
         )  # fmt: skip
     timings["evaluate"] = time.perf_counter() - t
-    print(
-        f"\nReport: {out / 'evaluation' / 'report.html'}\n"
-        f"Stage times (s): {json.dumps({k: round(v, 1) for k, v in timings.items()})}"
-    )
+    finish(str(out / "evaluation" / "report.html"), timings)
     return {**result, "speed": speed}
