@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-output
 
-.PHONY: venv demo demo-quick demo-particle-jets test test-all lint clean performance
+.PHONY: venv demo demo-quick demo-particle-jets demo-ttbar test test-all lint clean performance
 
 venv: $(STAMP)
 
@@ -26,6 +26,9 @@ demo-quick: $(STAMP)
 
 demo-particle-jets: $(STAMP)
 	$(BIN)/mlfastsim demo particle-jets --overwrite --out $(DEMO_OUT)-particle-jets
+
+demo-ttbar: $(STAMP)
+	$(BIN)/mlfastsim demo ttbar --overwrite --out $(DEMO_OUT)-ttbar
 
 performance: $(STAMP)
 	bash docs/performance.sh
