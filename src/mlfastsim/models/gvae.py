@@ -90,6 +90,8 @@ class GVAEConfig:
     prior_hidden: int = 64
     prior_passes: int = 2  # 2: coupling transforms (fast to sample); 0: fully autoregressive
     prior_steps: int = 1000
+    # scales the prior's standard-normal noise when sampling (< 1: fewer draws in the tails)
+    prior_temperature: float = 1.0
 
     def batch_keys(self) -> frozenset[str]:
         """Hits, the jet conditions when conditional, the generator-level particles with ``use_gen``."""
@@ -374,6 +376,7 @@ class GVAE(nn.Module):
     def latent(self, noise: Tensor, ctx: Tensor | None) -> Tensor:
         """z ``[B, L]`` from standard normals ``noise [B, L]``: ``noise`` itself under the normal prior, its image
         under the flow prior given the context ``ctx [B, ctx_in]`` (deterministic: the noise is drawn outside)."""
+        noise = noise * self.config.prior_temperature if self.config.prior_temperature != 1.0 else noise
         if self.prior_flow is None:
             return noise
         if not bool(self.prior_flow.fitted):
