@@ -20,7 +20,27 @@ def test_quick_ttbar_demo_runs_the_chain(tmp_path: Path, capsys: pytest.CaptureF
     pytest.importorskip("pythia8mc")
     out = tmp_path / "demo"
     assert main(["demo", "ttbar", "--quick", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    check_outputs(out, capsys.readouterr().out)
+    assert "skipped" in json.loads((out / "anomaly.json").read_text())
+
+
+@pytest.mark.pythia
+@pytest.mark.slow  # the default size with the anomaly stage: tens of minutes on a loaded 2-core machine
+def test_full_ttbar_demo_with_anomaly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("pythia8mc")
+    out = tmp_path / "demo"
+    assert main(["demo", "ttbar", "--anomaly", "--out", str(out)]) == 0
+    check_outputs(out, capsys.readouterr().out)
+    assert (out / "evaluation" / "report.html").stat().st_size > 0
+    anomaly = json.loads((out / "anomaly.json").read_text())
+    assert anomaly["n_y0"] == anomaly["n_y1"] == 400
+    lo, hi = anomaly["auc_interval"]
+    assert 0.0 <= lo <= anomaly["auc_y1_vs_y0"] <= hi <= 1.0
+
+
+def check_outputs(out: Path, printed: str) -> None:
+    """Every stage ran, the table has every channel's rows for both sampling paths, the reconstructions
+    and both floors, the displays and the speed table exist."""
     for stage in range(1, 7):  # every stage ran (a skipped stage has no heading)
         assert f"\n== {stage}/6 " in printed
     metrics = json.loads((out / "evaluation" / "metrics.json").read_text())
@@ -47,4 +67,3 @@ def test_quick_ttbar_demo_runs_the_chain(tmp_path: Path, capsys: pytest.CaptureF
     families = {r["family"] for r in speed["runs"].values()}
     assert {"gvae", "gvae-paper"} <= families
     assert speed["references"]["jet-images"]["us_per_event"] > 0
-    assert "skipped" in json.loads((out / "anomaly.json").read_text())

@@ -82,13 +82,14 @@ def _resimulate(args: tuple[str, str, int]) -> dict[str, Any]:
 
 
 def _simulate(paths: dict[str, Path], plan: TtbarDemoPlan) -> None:
-    """Every file of the demo as one shard each of one generation seeded ``plan.seed`` (tt̄ shards and, with
-    the anomaly stage, QCD ones), then the reference resimulated; on 2 processes."""
+    """Every file of the demo as one shard each of one generation seeded ``plan.seed`` (tt̄ shards 0-2 and,
+    with the anomaly stage, QCD shards 3-4), then the reference resimulated; on 2 processes."""
     sizes = {"train": ("ttbar", plan.n_train), "reference": ("ttbar", plan.n_reference)}
     sizes["second"] = ("ttbar", plan.n_reference)
     if plan.anomaly:
         sizes |= {"qcd_train": (QCD, plan.n_qcd_train), "qcd_reference": (QCD, plan.n_reference)}
-    jobs = [(str(paths[k]), p, n, plan.seed, (i, len(sizes))) for i, (k, (p, n)) in enumerate(sizes.items())]
+    # shard i of 5 always: the tt̄ files are the same with and without the anomaly stage
+    jobs = [(str(paths[k]), p, n, plan.seed, (i, 5)) for i, (k, (p, n)) in enumerate(sizes.items())]
     paths["train"].parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=2) as pool:
         for summary in pool.map(_generate, jobs):
