@@ -98,11 +98,6 @@ def test_every_writing_command_on_a_read_only_file_system(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="torch.jit.save to a path aborts in C++ (exit 134, a C++ trace, the temporary left) when the disk "
-    "fills; inference/export.py should save to memory and write the bytes (issue 13)",
-    strict=True,
-)
 def test_export_torchscript_on_a_full_file_system(
     small_fs: Path, cli: Any, inputs: dict[str, Path], faults: SimpleNamespace
 ) -> None:

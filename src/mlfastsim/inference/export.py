@@ -257,6 +257,13 @@ def _check_torchscript(path: Path, spec: SamplerSpec, inputs: dict[str, Tensor],
     return parity(spec, ref, [g.numpy() for g in got])
 
 
+def _torchscript_bytes(traced: Any, meta: dict[str, Any]) -> bytes:
+    """A traced sampler as TorchScript archive bytes, with the export's metadata as ``mlfastsim.json``."""
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer, _extra_files={"mlfastsim.json": json.dumps(meta)})
+    return buffer.getvalue()
+
+
 def export_run(
     run: LoadedRun,
     fmt: str,
@@ -293,9 +300,11 @@ def export_run(
         else:
             with _quiet(), torch.no_grad():
                 traced = torch.jit.trace(sampler, tuple(inputs[t.name] for t in spec.inputs))
-            torch.jit.save(traced, str(tmp), _extra_files={"mlfastsim.json": json.dumps(meta)})
+            # saved to memory, then written from Python: torch.jit.save to a path aborts the process in C++
+            # when the disk fills, where a Python write raises ENOSPC (one line, temporary removed)
+            tmp.write_bytes(_torchscript_bytes(traced, meta))
             meta["parity"] = _check_torchscript(tmp, spec, inputs, ref)
-            torch.jit.save(traced, str(tmp), _extra_files={"mlfastsim.json": json.dumps(meta)})
+            tmp.write_bytes(_torchscript_bytes(traced, meta))
         if not meta["parity"]["ok"]:
             raise ParityError(
                 f"{fmt} export of the {run.family} run failed its parity check against PyTorch "
