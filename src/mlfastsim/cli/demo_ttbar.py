@@ -82,18 +82,29 @@ def _resimulate(args: tuple[str, str, int]) -> dict[str, Any]:
 
 
 def _simulate(paths: dict[str, Path], plan: TtbarDemoPlan) -> None:
-    """Every file of the demo as one shard each of one generation seeded ``plan.seed`` (tt̄ shards 0-2 and,
-    with the anomaly stage, QCD shards 3-4), then the reference resimulated; on 2 processes."""
-    sizes = {"train": ("ttbar", plan.n_train), "reference": ("ttbar", plan.n_reference)}
-    sizes["second"] = ("ttbar", plan.n_reference)
+    """Every file of the demo as shards of one generation seeded ``plan.seed`` — the training set as tt̄
+    shards 0 and 1 of 6 (joined), the reference and second reference as 2 and 3, with the anomaly stage the
+    QCD files as 4 and 5, so the tt̄ files are the same with and without it — then the reference
+    resimulated; on 2 processes."""
+    from mlfastsim.data import concatenate_jets
+    from mlfastsim.data.io import read_jet_images, write_jet_images
+
+    half = plan.n_train // 2
+    sizes = {"train_a": ("ttbar", half), "train_b": ("ttbar", plan.n_train - half)}
+    sizes |= {"reference": ("ttbar", plan.n_reference), "second": ("ttbar", plan.n_reference)}
     if plan.anomaly:
         sizes |= {"qcd_train": (QCD, plan.n_qcd_train), "qcd_reference": (QCD, plan.n_reference)}
-    # shard i of 5 always: the tt̄ files are the same with and without the anomaly stage
-    jobs = [(str(paths[k]), p, n, plan.seed, (i, 5)) for i, (k, (p, n)) in enumerate(sizes.items())]
+    parts = {k: paths.get(k, paths["train"].with_name(f"{k}.h5")) for k in sizes}
+    jobs = [(str(parts[k]), p, n, plan.seed, (i, 6)) for i, (k, (p, n)) in enumerate(sizes.items())]
     paths["train"].parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=2) as pool:
         for summary in pool.map(_generate, jobs):
             print(json.dumps(summary))
+    write_jet_images(
+        paths["train"], concatenate_jets([read_jet_images(parts[k]) for k in ("train_a", "train_b")])
+    )
+    for k in ("train_a", "train_b"):
+        parts[k].unlink()
     print(json.dumps(_resimulate((str(paths["reference"]), str(paths["reference_resim"]), plan.seed + 1000))))
 
 
