@@ -42,6 +42,7 @@ def evaluation(tmp_path_factory: pytest.TempPathFactory, make_toy_jets: Callable
         _three_channels(make_toy_jets(n, 2), 12, hcal_scale=4.0), event_id=np.arange(n) + 10_000
     )
     ecal_only = dataclasses.replace(make_toy_jets(n, 3), event_id=np.arange(n) + 20_000)
+    second = _three_channels(make_toy_jets(n, 5), 15)
     out = tmp_path_factory.mktemp("eval3")
     result = evaluate(
         "jet-images",
@@ -49,22 +50,23 @@ def evaluation(tmp_path_factory: pytest.TempPathFactory, make_toy_jets: Callable
         {"full": full, "hot hcal": hot, "ecal only": ecal_only},
         out,
         resim=_three_channels(make_toy_jets(n, 4), 14),
-        second_reference=_three_channels(make_toy_jets(n, 5), 15),
+        second_reference=second,
         n_jobs=1,
         plots=False,
     )
-    return out, result, reference, ecal_only, full
+    return out, result, reference, ecal_only, full, second
 
 
 def test_every_channel_has_its_rows_and_a_missing_channel_reads_not_simulated(evaluation: tuple) -> None:
-    _, result, reference, ecal_only, full = evaluation
+    _, result, reference, ecal_only, full, second = evaluation
     m = result["metrics"]
     for row in ("W1 e_hcal", "W1 leading_fraction_hcal", "W1 jet_mass_tracks_pt", "W1 jet_mass_all"):
         assert m[FLOOR][row]["value"] > 0 and m["full"][row]["value"] > 0, row
         assert m["ecal only"][row]["not_simulated"] is True and cell(m["ecal only"][row]) == NOT_SIMULATED
     assert cell(m["ecal only"]["classifier AUC (high-level, all channels)"]) == NOT_SIMULATED
     assert "learned" in m["full"]["classifier AUC (low-level, all channels)"]
-    ref_obs, full_obs = (image_observables(j.images, j.eta) for j in (reference, full))
+    # the paired candidate (made from the reference's events) is judged against the second reference
+    ref_obs, full_obs = (image_observables(j.images, j.eta) for j in (second, full))
     for key in ("e_hcal", "jet_mass_hcal", "leading_fraction_tracks_pt", "jet_mass_all"):
         assert m["full"][f"W1 {key}"]["value"] == w1(ref_obs[key], full_obs[key]).value
     # the ECAL rows of the ECAL-only candidate are computed as before

@@ -95,3 +95,21 @@ def test_a_four_times_larger_draw_of_the_truth_does_not_score_below_the_floor(tm
     mean_equal = np.array([[table[n][m]["value"] for m in rows] for n in equal]).mean(0)
     ratio = float(np.exp(np.log(mean_big / mean_equal).mean()))
     assert ratio > 0.88, f"large draws score {ratio:.2f}× the floor-sized ones: compared at another size"
+
+
+def test_a_paired_candidate_beside_a_second_reference_is_judged_against_it(tmp_path: Path) -> None:
+    """A candidate made from the reference's own events (here the reference itself, the extreme case) inherits
+    that sample's fluctuations; beside an independent second reference it is compared with the second one, so
+    its W1 values are the floor's to the last digit (compared with the reference it would score 0,
+    far below the floor). Unpaired candidates are still compared with the reference."""
+    kind = KINDS[KIND]
+    ref, second = kind.example(150, 1), kind.example(150, 2)
+    cands = {"copy": ref, "other": kind.example(300, 3).subset(slice(150, 300))}  # other ids: not paired
+    result = evaluate(KIND, ref, cands, tmp_path, second_reference=second, plots=False)
+    floor, copy = result["metrics"][FLOOR], result["metrics"]["copy"]
+    for m in _w1_rows(floor):
+        assert copy[m]["value"] == floor[m]["value"], m  # (the bootstrap's error depends on the order)
+        assert floor[m]["value"] > 0, m
+    samples = result["samples"]
+    assert samples["copy"]["compared_with"] == "second reference"
+    assert samples["other"]["compared_with"] == "reference"

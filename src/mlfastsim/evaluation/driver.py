@@ -9,7 +9,8 @@ event by event only when they carry the same event ids in the same order (never 
 
 Every candidate's distribution metrics use exactly as many events as the floor's sample (:func:`at_floor_size`),
 so that a large candidate cannot score below the floor through its smaller statistical noise alone; paired
-(event-level) metrics use every paired event.
+(event-level) metrics use every paired event. A candidate paired with the reference (made from its events)
+is compared with the sample it was not made from: the reference's other half, or the second reference.
 """
 
 from __future__ import annotations
@@ -188,9 +189,15 @@ def evaluate(
     to_prepare.update({whole[name]: pairs[name] for name in whole})
     prepared = suite.prepare_all(to_prepare)
 
+    # A candidate paired with the reference was made from the reference's own events (its conditions or its
+    # generator-level input) and inherits that sample's fluctuations; beside an independent second reference
+    # it is judged against that second sample, as the floor judges the reference, so that a perfect
+    # surrogate scores the floor rather than below it. (With the halves floor it already uses the other half.)
+    judge = {name: FLOOR if floor_index is None and name in pairs else "reference" for name in used}
+    judge[FLOOR] = "reference"
     table: dict[str, dict[str, Any]] = {}
     for name in progress(list(used), desc="evaluate"):
-        table[name] = suite.distribution_metrics(prepared["reference"], prepared[name], seed)
+        table[name] = suite.distribution_metrics(prepared[judge[name]], prepared[name], seed)
 
     # event-level metrics for paired samples (all their events), beside the resimulation floor
     per_event: dict[str, np.ndarray] = {}
@@ -219,6 +226,7 @@ def evaluate(
                 "n_used": len(ev),
                 "selection": selection[name],
                 **({"n_paired": len(pairs[name])} if name in pairs else {}),
+                "compared_with": "second reference" if judge.get(name) == FLOOR else "reference",
                 "provenance": ev.attrs,
             }
             for name, ev in used.items()
