@@ -112,10 +112,8 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     ``target`` is left as it was.
     """
     target = Path(target)
-    folder = target.parent if str(target.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    reap_stale_temporaries(target)
-    tmp = Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=".tmpdir", dir=folder))
+    tmp = _new_tmpdir(target)
+    folder = tmp.parent
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
@@ -144,15 +142,19 @@ def scratch_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     Named like :func:`atomic_dir`'s temporaries (``.NAME.PID.XXXX.tmpdir``), so that after a ``kill -9``
     the next write to ``target`` reaps it (``tempfile.TemporaryDirectory`` would stay forever).
     """
-    target = Path(target)
-    folder = target.parent if str(target.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    reap_stale_temporaries(target)
-    tmp = Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=".tmpdir", dir=folder))
+    tmp = _new_tmpdir(Path(target))
     try:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _new_tmpdir(target: Path) -> Path:
+    """A new ``.NAME.PID.XXXX.tmpdir`` folder beside ``target`` (its folder created, stale ones reaped)."""
+    folder = target.parent if str(target.parent) else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    reap_stale_temporaries(target)
+    return Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=".tmpdir", dir=folder))
 
 
 def _umask() -> int:
