@@ -47,7 +47,7 @@ def test_bench_runs_times_every_batch_beside_the_reference(
     settings += ["--example-events", "16"]
     assert main([*args, *settings, "--out", str(out), "--markdown", str(doc)]) == 0
     result = json.loads(out.read_text())
-    assert result["batches"] == [1, 16] and result["threads"] == 1
+    assert result["batches"] == [1, 16] and result["threads"] == 1 and result["repeats"] == 4
     lib, vae = result["runs"][str(prior)], result["runs"][str(detector)]
     assert lib["mode"] == "from the prior" and vae["mode"] == "conditioned on events"
     assert vae["events"] == "given file" and lib["events"].startswith("kind example")
@@ -55,6 +55,7 @@ def test_bench_runs_times_every_batch_beside_the_reference(
     assert paper["family"] == "gvae-paper" and "reconstruction" in paper["mode"]
     for r in (lib, vae, paper):
         assert set(r["timings"]) == {"1", "16"}
+        assert all(t["repeats"] == 4 for t in r["timings"].values())  # --repeats as given, not a quarter
         assert all(t["us_per_event"] > 0 and t["peak_rss_mb"] > 0 for t in r["timings"].values())
         assert r["threads"] == 1 and r["backend"] == "torch" and r["device"] == "cpu"
     for r in (lib, vae):

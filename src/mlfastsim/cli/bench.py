@@ -53,7 +53,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--batch", type=int, default=64, help="jets per reconstruction batch (default 64)")
     p.add_argument("--n", type=int, default=10_000, help="jets per sampling call / per metrics sample")
-    p.add_argument("--repeats", type=int, default=20, help="timed repetitions (median reported)")
+    p.add_argument(
+        "--repeats", type=int, default=None,
+        help="timed repetitions, median reported (default 5 per batch for runs, 20 otherwise)",
+    )  # fmt: skip
     p.add_argument(
         "--candidate", default=None, help="metrics: the sample to judge (default: --data resimulated)"
     )
@@ -100,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     from mlfastsim._utils import InputError, atomic_write_text, jsonable
     from mlfastsim.data.io import read_jet_images
 
+    if args.repeats is None:
+        args.repeats = 5 if args.what == "runs" else 20
     _check_values(args)
     torch.set_num_threads(args.threads)
     table, markdown = None, None
@@ -211,7 +216,7 @@ def _bench_runs(args: argparse.Namespace) -> dict[str, Any]:
             args.run,
             conditions,
             batches,
-            repeats=max(1, args.repeats // 4),
+            repeats=args.repeats,
             reference_events=args.reference_events,
             example_events=args.example_events,
             precision=args.precision,
