@@ -1,11 +1,12 @@
-"""Tests of seeding and atomic writes."""
+"""Tests of seeding, atomic writes and JSON-ready values."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mlfastsim._utils import atomic_path, make_rng, shard_seed
+from mlfastsim._utils import atomic_path, jsonable, make_rng, shard_seed
 
 
 def test_shard_seeds_are_distinct_and_reproducible() -> None:
@@ -47,3 +48,11 @@ def test_atomic_writes_get_the_usual_permissions(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_jsonable_makes_numpy_scalars_python_numbers_and_nonfinite_strings() -> None:
+    value = {"loss": np.float32(0.5), "n": (np.int64(3), np.array(2.5)), 4: np.float64("inf"), "s": "x"}
+    out = jsonable(value)
+    assert out == {"loss": 0.5, "n": [3, 2.5], "4": "inf", "s": "x"}
+    assert type(out["loss"]) is float and type(out["n"][0]) is int and type(out["n"][1]) is float
+    assert json.loads(json.dumps(out, allow_nan=False)) == out

@@ -7,6 +7,8 @@ import math
 import platform
 from typing import Any
 
+import numpy as np
+
 __all__ = ["jsonable", "package_version", "provenance"]
 
 
@@ -20,8 +22,8 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        value = value.item()
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        value = value.item()  # a numpy scalar as the Python number
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
