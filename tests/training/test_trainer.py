@@ -234,3 +234,20 @@ def test_bf16_autocast_runs_and_global_rng_untouched(tmp_path: Path) -> None:
     assert torch.equal(before, torch.get_rng_state())  # the trainer forks the global RNG
     assert summary["steps"] == 2 and summary["best_val_loss"] is None
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+class Unconfigured(torch.nn.Module):
+    """A model with a loss and no ``config``: the trainer trains it and records no model config."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Linear(4, 4)
+
+    def loss(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {"loss": (self.w(batch["features"]) - batch["features"]).pow(2).mean()}
+
+
+def test_a_model_without_config_trains_and_records_none(tmp_path: Path) -> None:
+    Trainer(Unconfigured(), cfg(epochs=1), tmp_path, Blobs(32, 1)).fit()
+    info = json.loads((tmp_path / "config.json").read_text())
+    assert info["model"] is None and info["model_class"].endswith(".Unconfigured")

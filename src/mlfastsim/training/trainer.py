@@ -9,7 +9,7 @@ import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -38,7 +38,15 @@ from mlfastsim.training.distributed import (
 )
 from mlfastsim.training.resume import diverged_message, restore_trainer
 
-__all__ = ["Trainer", "TrainingDiverged"]
+__all__ = ["Configured", "Trainer", "TrainingDiverged"]
+
+
+@runtime_checkable
+class Configured(Protocol):
+    """A model that carries its configuration (a frozen dataclass, stored in ``config.json`` and every
+    checkpoint); the trainer trains any model, configured or not."""
+
+    config: Any
 
 
 class TrainingDiverged(FatalError):
@@ -95,7 +103,7 @@ class Trainer:
             self.wrapped = wrap_ddp(self.model, self.dist, self.device)
             self.optimizer = build_optimizer(self.model, config)
             self.scheduler = build_scheduler(self.optimizer, config, total_steps)
-        model_cfg = getattr(model, "config", None)
+        model_cfg = model.config if isinstance(model, Configured) else None
         self.resolved = {
             "train": config_to_dict(config),
             "model": config_to_dict(model_cfg) if dataclasses.is_dataclass(model_cfg) else None,
