@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +41,7 @@ from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
 from mlfastsim.models.cellgraph import GRID, CellMessagePassing, cell_indices, channel_neighbours
+from mlfastsim.models.condition_bank import ConditionBank
 from mlfastsim.models.gvae_likelihood import (
     cell_sides,
     channels,
@@ -99,7 +100,7 @@ class GVAEConfig:
         return frozenset(keys | ({"gen_features", "gen_mask"} if self.use_gen else set()))
 
 
-class GVAE(nn.Module):
+class GVAE(ConditionBank):
     """Conditional graph VAE over calorimeter hits with a point-process decoder (see the module docstring)."""
 
     def __init__(self, config: GVAEConfig) -> None:
@@ -131,8 +132,7 @@ class GVAE(nn.Module):
         per_component = 1 + 3 + 3 + 1 + (self.n_ch if self.n_ch > 1 else 0)
         self.mixture_head = nn.Linear(c.context, c.components * per_component)
         # training conditions, drawn for unconditional sampling: p(jet) = Σ p(c) p(jet | c)
-        self.condition_bank: Tensor
-        self.register_buffer("condition_bank", torch.zeros(0, c.n_cond))
+        self._init_condition_bank(c.n_cond)
         if c.use_gen:
             # per generator-level particle: a core hit in the crystal it strikes and a halo component around
             # it, starting from particle_base (where it hits the ECAL, how much energy it brings); the
@@ -168,15 +168,7 @@ class GVAE(nn.Module):
     def prepare(self, data: Batch) -> None:
         """Store the training jets' (normalised) conditions ``data["cond"] [N, C]``; ``sample(n)`` without
         conditions draws from them (the empirical p(c)) instead of using the null condition."""
-        self.condition_bank = data["cond"].detach().to(self.condition_bank.device, torch.float32).clone()
-
-    def _load_from_state_dict(
-        self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
-    ) -> None:
-        key = prefix + "condition_bank"
-        if key in state_dict:
-            self.condition_bank = torch.empty_like(state_dict[key])
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.store_conditions(data["cond"])
 
     def needs_conditions(self) -> bool:
         """False: without conditions, jet conditions come from the training bank (or the null condition)."""
@@ -361,9 +353,7 @@ class GVAE(nn.Module):
         batch: Batch = {k: v.to(dev) for k, v in (cond or {}).items()}
         drawn = None
         if "cond" not in batch and self.config.n_cond and len(self.condition_bank):
-            pick = torch.randint(len(self.condition_bank), (n,), generator=generator, device=dev)
-            batch["cond"] = self.condition_bank[pick]
-            drawn = batch["cond"]
+            drawn = batch["cond"] = self.draw_conditions(n, generator, "no training conditions")
         ctx, anchors = self._context(batch, n, dev, drop=False)
         z = self.latent(torch.randn(n, self.config.latent, generator=generator, device=dev), ctx)
         params = self.decode(z, ctx, batch.get("gen_features"), anchors)
