@@ -32,6 +32,7 @@ def add_parser(sub: Any) -> None:
         k.add_argument(
             "--shard", default="0/1", metavar="i/n", help="this job's shard of n (independent seeds)"
         )
+        k.set_defaults(resimulate=None)  # the source of a kind that declares --resimulate, else None
         kind.add_generate_arguments(k)
         k.set_defaults(func=run, data_kind=kind)
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace) -> dict[str, Any]:
     """The kind's generator; through files of its own format when ``--out`` or ``--resimulate`` is ROOT."""
-    if Path(args.out).suffix.lower() == ".root" or _is_root(getattr(args, "resimulate", None)):
+    if Path(args.out).suffix.lower() == ".root" or _is_root(args.resimulate):
         return _through_native_files(args)
     return dict(args.data_kind.generate(args))
 
@@ -69,7 +70,7 @@ def _through_native_files(args: argparse.Namespace) -> dict[str, Any]:
     with scratch_dir(out) as tmp:
         native = Path(tmp) / f"out{kind.default_suffix}"
         changes: dict[str, Any] = {"out": str(native) if out.suffix.lower() == ".root" else args.out}
-        if _is_root(getattr(args, "resimulate", None)):
+        if _is_root(args.resimulate):
             source = Path(tmp) / f"source{kind.default_suffix}"
             kind.write(source, kind.read(args.resimulate))
             changes["resimulate"] = str(source)

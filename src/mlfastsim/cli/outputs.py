@@ -38,10 +38,11 @@ def _refuse_input(args: argparse.Namespace, option: str, target: Path) -> None:
 
 def check_output(args: argparse.Namespace, option: str = "--out") -> Path:
     """Check the file ``args.<option>``: writable, not an input of the same command, and — unless
-    ``args.overwrite`` — not existing yet. One-line InputError; nothing is created."""
+    ``args.overwrite`` (every writing command declares ``--overwrite``) — not existing yet. One-line
+    InputError; nothing is created."""
     target = Path(getattr(args, option.lstrip("-").replace("-", "_")))
     _refuse_input(args, option, target)
-    return check_writable(target, option, overwrite=bool(getattr(args, "overwrite", False)))
+    return check_writable(target, option, overwrite=bool(args.overwrite))
 
 
 def check_output_dir(args: argparse.Namespace, option: str = "--out") -> Path:
@@ -49,5 +50,5 @@ def check_output_dir(args: argparse.Namespace, option: str = "--out") -> Path:
     creates nothing."""
     target = Path(getattr(args, option.lstrip("-").replace("-", "_")))
     _refuse_input(args, option, target)
-    overwrite = bool(getattr(args, "overwrite", False))
+    overwrite = bool(args.overwrite)
     return check_writable_dir(target, option, create=False, overwrite=overwrite)
