@@ -52,6 +52,7 @@ def test_examples_pass_and_nan_or_inf_is_refused_with_the_event_index(kind_name:
             read_events(kind, path)
         message = str(info.value)
         assert "\n" not in message and "event 7" in message and field in message and str(path) in message
+        assert f"event 7 (event_id {int(broken.event_id[7])})" in message  # the event named by its id too
 
 
 @pytest.mark.parametrize(

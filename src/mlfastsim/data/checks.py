@@ -71,7 +71,9 @@ def check_events(ev: Any, where: str) -> Any:
         return ev
     n = len(ev)  # type: ignore[arg-type]  # a container has a length
     rules: Mapping[str, ValueCheck] = ev.value_checks if isinstance(ev, DeclaresValueChecks) else {}
-    for f in dataclasses.fields(ev):
+    fields = dataclasses.fields(ev)
+    ids = next((getattr(ev, f.name) for f in fields if f.name == "event_id"), None)  # a container's field
+    for f in fields:
         values = getattr(ev, f.name)
         if not (
             isinstance(values, np.ndarray) and values.dtype.kind == "f" and values.ndim and len(values) == n
@@ -80,7 +82,6 @@ def check_events(ev: Any, where: str) -> Any:
         rule = rules.get(f.name, ValueCheck())
         for problem, rows in _problems(values, rule):
             first = int(np.flatnonzero(rows)[0])
-            ids = getattr(ev, "event_id", None)
             ident = f" (event_id {int(ids[first])})" if isinstance(ids, np.ndarray) and len(ids) == n else ""
             what = f" ({rule.what})" if rule.what else ""
             raise InputError(
