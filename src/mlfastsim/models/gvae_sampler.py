@@ -25,6 +25,9 @@ from mlfastsim.models.particle_response import cores_from_uniforms
 if TYPE_CHECKING:
     from mlfastsim.models.gvae import GVAEConfig
 
+#: ``sample`` draws in at most GROUPS groups of jets of similar hit counts, of MIN_GROUP jets at least.
+GROUPS, MIN_GROUP = 8, 16
+
 __all__ = ["core_hits", "draw_hits", "mixture_from_noise", "mixture_noise", "select_hits"]
 
 
@@ -58,13 +61,37 @@ def mixture_noise(
     return {"u_comp": u[..., 0], "u_trunc": u[..., 1], "u_ch": u[..., 2], "u_cell": u[..., 3:], "eps": eps}
 
 
+def _categorical(log_probs: Tensor, u: Tensor, exportable: bool) -> Tensor:
+    """:func:`~mlfastsim.models.export_nn.categorical_from_uniform` (``log_probs [..., K]``, ``u [..., M]``
+    → int64 ``[..., M]``); outside export by a binary search of the CDF (the same categories: the number
+    of CDF entries below u) instead of the ``[..., M, K]`` comparison, O(M log K) instead of O(M K)."""
+    if exportable:
+        return categorical_from_uniform(log_probs, u)
+    cdf = torch.cumsum(torch.exp(log_probs - torch.logsumexp(log_probs, -1, keepdim=True)), -1)
+    return torch.searchsorted(cdf, u.contiguous()).clamp_max(log_probs.shape[-1] - 1)
+
+
+def _truncated_normal(low: Tensor, u: Tensor, exportable: bool) -> Tensor:
+    """:func:`~mlfastsim.models.export_nn.truncated_normal_from_uniform` (z ≥ ``low`` from uniforms ``u``);
+    outside export with torch's native Φ, log Φ and Φ⁻¹ in float64 (agreeing to ~1e-9), and beyond
+    low = 37, where Φ(−low) underflows, low + Exp(1)/low (as :func:`mlfastsim.models.nn.truncated_normal`)."""
+    if exportable:
+        return truncated_normal_from_uniform(low, u)
+    a, v = low.double().clamp(-40.0, 60.0), u.double().clamp(0.0, 1.0 - 1e-7)
+    log_q = torch.log1p(-v) + torch.special.log_ndtr(-a)
+    z = -torch.special.ndtri(torch.exp(log_q).clamp_min(1e-308))
+    z = torch.where(a > 37.0, a - torch.log1p(-v) / a.clamp_min(37.0), z)
+    return torch.maximum(z, a).to(low.dtype)
+
+
 def mixture_from_noise(
-    params: dict[str, Tensor], config: GVAEConfig, noise: dict[str, Tensor]
+    params: dict[str, Tensor], config: GVAEConfig, noise: dict[str, Tensor], exportable: bool = True
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Draws from the mixture given :func:`mixture_noise`: hits ``[B, m, F]``, their components and channels
-    ``[B, m]`` — inverse CDFs only (no multinomial, no RNG), so that export traces it."""
+    ``[B, m]`` — inverse CDFs only (no multinomial, no RNG), so that export traces it; ``exportable=False``
+    (``sample``): the same draws through torch's native searches and special functions, several times faster."""
     noise_comp, n_ch = uniform_noise(config), channels(config)
-    comp = categorical_from_uniform(params["log_weights"], noise["u_comp"])
+    comp = _categorical(params["log_weights"], noise["u_comp"], exportable)
     mean = batched_take(params["mean"], comp)
     std = batched_take(params["log_std"], comp).exp()
     eps = noise["eps"]
@@ -74,7 +101,7 @@ def mixture_from_noise(
     shift = slope * (0.5 * (eps[..., :2] ** 2).sum(-1)).clamp(max=MAX_SLOPE_DISTANCE)  # falls off
     # log E above the zero-suppression threshold, as in the likelihood
     low = (config.min_log_energy - mean[..., 2]) / std[..., 2] - shift
-    e_energy = shift + truncated_normal_from_uniform(low, noise["u_trunc"])
+    e_energy = shift + _truncated_normal(low, noise["u_trunc"], exportable)
     x = mean + std * torch.cat([eps[..., :2], e_energy.unsqueeze(-1)], -1)
     if noise_comp:
         cells = torch.floor(noise["u_cell"] * GRID).long().clamp(0, GRID - 1)
@@ -83,8 +110,14 @@ def mixture_from_noise(
     feats = [x]
     ch = torch.zeros_like(comp)
     if n_ch > 1:
-        logp = torch.gather(params["channel_logp"], 1, comp.unsqueeze(-1).expand(-1, -1, n_ch))
-        ch = categorical_from_uniform(logp, noise["u_ch"].unsqueeze(-1)).squeeze(-1)
+        if exportable:
+            logp = torch.gather(params["channel_logp"], 1, comp.unsqueeze(-1).expand(-1, -1, n_ch))
+            ch = categorical_from_uniform(logp, noise["u_ch"].unsqueeze(-1)).squeeze(-1)
+        else:  # the same CDF per component, taken once per component instead of once per draw
+            lp = params["channel_logp"]
+            cdf = torch.cumsum(torch.exp(lp - torch.logsumexp(lp, -1, keepdim=True)), -1)[..., :-1]
+            cdf = torch.gather(cdf, 1, comp.unsqueeze(-1).expand(-1, -1, n_ch - 1))
+            ch = (cdf < noise["u_ch"].unsqueeze(-1)).sum(-1)
         feats.append(ch.unsqueeze(-1).to(x.dtype))
     return torch.cat(feats, -1), comp, ch
 
@@ -159,10 +192,21 @@ def draw_hits(
         core_feats, core_cell = core_hits(params, config, u[0], u[1])
         if total:
             n_hits = (n_hits - core_feats[1].sum(1)).clamp_min(0)
-    most = int(n_hits.max()) if len(n_hits) else 0
-    m = max(round(most * config.oversample), most, 1)  # draws per jet, for the largest jet of the batch
-    x, comp, ch = mixture_from_noise(params, config, mixture_noise(b, m, generator, dev))
-    return select_hits(params, config, x, comp, ch, n_hits, core_feats, core_cell)
+    # jets in groups of similar hit counts (at most GROUPS), each drawing for its own largest jet: a batch's
+    # largest jet no longer sets the draws of all (3 channels: counts from ~100 to n_max)
+    order = torch.argsort(n_hits)
+    outs, parts = [], order.split(max(MIN_GROUP, -(-b // GROUPS))) if b else (order,)
+    for idx in parts:
+        sub = {k: v.index_select(0, idx) for k, v in params.items()}
+        cores = None if core_feats is None else (core_feats[0][idx], core_feats[1][idx])
+        cells = None if core_cell is None else core_cell[idx]
+        most = int(n_hits[idx].max()) if len(idx) else 0
+        m = max(round(most * config.oversample), most, 1)  # draws per jet, for the group's largest jet
+        noise = mixture_noise(len(idx), m, generator, dev)
+        x, comp, ch = mixture_from_noise(sub, config, noise, exportable=False)
+        outs.append(select_hits(sub, config, x, comp, ch, n_hits[idx], cores, cells))
+    back = torch.argsort(torch.cat(parts))  # the jets back in their order
+    return {k: torch.cat([o[k] for o in outs]).index_select(0, back) for k in ("features", "mask")}
 
 
 def select_hits(
