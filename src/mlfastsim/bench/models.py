@@ -4,31 +4,29 @@ generation from particles (the fast-simulation use)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
 from mlfastsim.bench.timing import machine_facts, time_call
-from mlfastsim.data.normalisation import HitNormaliser
-from mlfastsim.data.representations import cloud_to_image, gen_particles_to_padded, image_to_cloud
 from mlfastsim.data.schemas import JetImages
-from mlfastsim.models import build_model
-from mlfastsim.physics.detector.geometry import CRYSTAL_DETA, CRYSTAL_DPHI, IMAGE_SIZE
 
 __all__ = ["bench_models"]
 
 
-def _batch_from_jets(
-    jets: JetImages, batch: int, n_max: int
-) -> tuple[dict[str, torch.Tensor], HitNormaliser]:
-    cloud = image_to_cloud(jets.images[:batch], n_max=n_max, channels=(1,))
-    norm = HitNormaliser().fit(cloud.features, cloud.mask)
-    feats = torch.as_tensor(norm.transform(cloud.features, cloud.mask))
-    data = {"features": feats, "mask": torch.as_tensor(cloud.mask), "cond": torch.zeros(len(feats), 3)}
-    if jets.gen is not None:
-        gen, gen_mask = gen_particles_to_padded(jets.gen[:batch], jets.eta[:batch], jets.phi[:batch])
-        data["gen_features"], data["gen_mask"] = torch.as_tensor(gen), torch.as_tensor(gen_mask)
-    return data, norm
+def _fresh(family: str, file_config: Mapping[str, Any], jets: JetImages, batch: int) -> tuple[Any, Any, Any]:
+    """``family`` built from ``file_config`` (tables ``[model]``/``[data]``, as ``mlfastsim train --config``
+    takes) with fresh weights, its codec fitted on ``jets``: (model in eval mode, codec, the first ``batch``
+    jets encoded — hits of the configured channels, conditions, particles when the model uses them)."""
+    from mlfastsim.training.runs import resolve_run_config, setup_model
+
+    cfg = resolve_run_config(family, "jet-images", dict(file_config))
+    cfg, codec, model = setup_model(cfg, jets)
+    model.eval()
+    return model, codec, codec.encode(jets.subset(np.arange(batch)), model.config.batch_keys())
 
 
 @torch.no_grad()
@@ -39,15 +37,21 @@ def bench_models(
     repeats: int = 20,
     n_max: int = 400,
     chunk: int = 1024,
+    gvae_config: Mapping[str, Any] | None = None,
+    paper_config: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Time ``gvae-paper`` (without work on padding, and its dense version over all ``n_max`` slots as
-    before issue 12) and ``gvae`` on the same batch of real jets, and ``gvae`` prior sampling; every
-    reconstruction includes building the graph.
+    """Time ``gvae-paper`` (without work on padding, and its dense version over all its slots as before
+    issue 12) and ``gvae`` on the same batch of real jets, and ``gvae`` prior sampling; every reconstruction
+    includes building the graph.
 
-    Models have their default configurations and fresh weights (speed does not depend on training).
+    Models have fresh weights (speed does not depend on training) and the configurations given, as config
+    files' tables (``configs/gvae-3ch.toml``, ``configs/gvae-paper-3ch.toml``: tracks, ECAL and HCAL hits with
+    each channel's budget); by default ECAL hits only (``n_max`` of them), ``gvae`` conditioned on the jet
+    kinematics and, where the jets carry them, on their generator-level particles. Each model's codec is
+    fitted on ``jets``; ``gvae`` samples without conditions from their conditions (its bank).
 
     Args:
-        jets: at least ``batch`` jets (their ECAL hits are the input).
+        jets: at least ``batch`` jets (their hits are the input).
         batch: jets per reconstruction call (the seeds quote batches of 64).
         n_sample: jets per prior-sampling measurement, generated in calls of ``chunk`` jets.
         repeats: timed calls per measurement (median reported).
@@ -57,36 +61,42 @@ def bench_models(
     """
     if len(jets) < batch:
         raise ValueError(f"need at least {batch} jets, got {len(jets)}")
-    data, norm = _batch_from_jets(jets, batch, n_max)
-    half = IMAGE_SIZE // 2
-    grid = {
-        "pixel_scale": (norm.std[0] / CRYSTAL_DETA, norm.std[1] / CRYSTAL_DPHI),
-        "pixel_offset": (norm.mean[0] / CRYSTAL_DETA + half, norm.mean[1] / CRYSTAL_DPHI + half),
-    }
+    with_gen = jets.gen is not None  # the default configuration conditions on the particles
+    if gvae_config is None:
+        gvae_config = {"model": {"n_cond": 3, "use_gen": with_gen}, "data": {"n_max": n_max}}
+    if paper_config is None:
+        paper_config = {"data": {"n_max": n_max}}
     torch.manual_seed(0)
     paper: Any
     ours: Any
-    paper, _ = build_model("gvae-paper", {"n_max": n_max})
-    # the same model with graph and dense layers over all n_max slots, as before issue 12
-    paper_dense, _ = build_model("gvae-paper", {"n_max": n_max, "padding": "dense"})
+    paper, paper_codec, paper_data = _fresh("gvae-paper", paper_config, jets, batch)
+    # the same model with graph and dense layers over all its slots, as before issue 12
+    paper_dense = type(paper)(dataclasses.replace(paper.config, padding="dense"))
     paper_dense.load_state_dict(paper.state_dict())
-    # fresh weights: any threshold far below the hits will do for timing
-    energy = {"energy_norm": (norm.mean[2], norm.std[2]), "min_log_energy": -10.0}
-    with_gen = "gen_features" in data  # the default configuration conditions on the particles
-    ours, _ = build_model("gvae", {"n_max": n_max, "n_cond": 3, "use_gen": with_gen, **grid, **energy})
-    paper.eval()
     paper_dense.eval()
-    ours.eval()
+    ours, codec, data = _fresh("gvae", gvae_config, jets, batch)
+    if ours.config.n_cond:  # unconditional sampling draws the jets' conditions, as a trained run does
+        ours.prepare(codec.encode(jets, frozenset({"features", "mask", "cond"})))
+    if ours.prior_flow is not None:  # fresh weights: an unfitted flow prior costs what a fitted one does
+        ours.prior_flow.fitted.fill_(True)
+    with_gen = ours.config.use_gen
     result: dict[str, Any] = {
         "sampling_chunk": chunk,
         "batch": batch,
-        "n_max": n_max,
+        "n_max": {"gvae": ours.config.n_max, "gvae-paper": paper.config.n_max},
+        "channels": {
+            "gvae": list(codec.data.channels),
+            "gvae-paper": list(paper_codec.data.channels),
+        },
         "mean_hits": float(data["mask"].sum(1).float().mean()),
+        "mean_hits_gvae_paper": float(paper_data["mask"].sum(1).float().mean()),
         "gvae_uses_particles": with_gen,
+        "gvae_config": dict(gvae_config),
+        "gvae_paper_config": dict(paper_config),
     }
-    result["gvae-paper reconstruct"] = time_call(lambda: paper.reconstruct(data), repeats)
+    result["gvae-paper reconstruct"] = time_call(lambda: paper.reconstruct(paper_data), repeats)
     result["gvae-paper dense (before issue 12) reconstruct"] = time_call(
-        lambda: paper_dense.reconstruct(data), max(3, repeats // 4)
+        lambda: paper_dense.reconstruct(paper_data), max(3, repeats // 4)
     )
     result["speedup gvae-paper vs its dense version (reconstruct)"] = (
         result["gvae-paper dense (before issue 12) reconstruct"]["median_s"]
@@ -105,11 +115,8 @@ def bench_models(
     result["gvae prior sampling"] = {**sampling, "n": n_sample, "jets_per_s": n_sample / sampling["median_s"]}
 
     def to_images() -> None:
-        from mlfastsim.data.schemas import HitCloud
-
         for out in sample_all():
-            feats = norm.inverse_transform(out["features"].numpy(), out["mask"].numpy())
-            cloud_to_image(HitCloud(feats, out["mask"].numpy()))
+            codec.decode(out, None)
 
     with_images = time_call(to_images, 3, warmup=1)
     result["gvae prior sampling to jet images"] = {

@@ -73,7 +73,8 @@ def add_parser(sub: Any) -> None:
 def add_scaling_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``bench scaling`` (weak scaling of ``torchrun ... -m mlfastsim train``)."""
     p.add_argument("--family", default=None, help="scaling: the model family to train")
-    p.add_argument("--config", default=None, help="scaling: a TOML/JSON run config")
+    p.add_argument("--config", default=None, help="scaling: a TOML/JSON run config; models: gvae's")
+    p.add_argument("--paper-config", default=None, help="models: gvae-paper's TOML/JSON run config")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="scaling: an override")
     p.add_argument("--nproc", default="1,2", help="scaling: process counts (default 1,2)")
     p.add_argument(
@@ -130,7 +131,12 @@ def run(args: argparse.Namespace) -> int:
         jets = read_jet_images(args.data, max_events=max(args.batch, 256))
         if len(jets) < args.batch:
             raise InputError(f"--data {args.data}: {len(jets)} jets, fewer than --batch {args.batch}")
-        result = bench_models(jets, batch=args.batch, n_sample=args.n, repeats=args.repeats)
+        from mlfastsim._utils import load_config_file
+
+        configs = [load_config_file(c) if c else None for c in (args.config, args.paper_config)]
+        result = bench_models(
+            jets, args.batch, args.n, args.repeats, gvae_config=configs[0], paper_config=configs[1]
+        )
     elif args.what == "detector":
         from mlfastsim.bench.detector import bench_detector
 
