@@ -36,8 +36,9 @@ import torch
 from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
-from mlfastsim.models.cgan_shower_nn import MapNet, ShowerGenerator
+from mlfastsim.models.cgan_shower_nn import MapNet, ShowerGenerator, ShowerSampler
 from mlfastsim.models.condition_bank import ConditionBank
+from mlfastsim.models.export_nn import BankSampler, mlp_spec
 from mlfastsim.models.gan import (
     cramer_critic_loss,
     cramer_generator_loss,
@@ -299,6 +300,16 @@ class CGANShower(ConditionBank):
         f = torch.where(f >= self.f_threshold, f, torch.zeros_like(f))
         out.update(features=f.unsqueeze(-1), mask=torch.ones(f.shape, dtype=torch.bool, device=dev))
         return out
+
+    def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:
+        """:meth:`sample` for export (:class:`~mlfastsim.models.base.Exportable`): :class:`ShowerSampler`,
+        noise ``[B, noise_dim]`` and conditions ``[B, n_cond]`` in; ``prior``: the conditions drawn inside from
+        the training bank (``bank_u``, :class:`~mlfastsim.models.export_nn.BankSampler`), ValueError without one."""
+        c = self.config
+        g2 = c.grid * c.grid
+        spec = mlp_spec(c.noise_dim, c.n_cond, g2, "cells, ln(1 + E/ε)/f_max", features=(g2, 1), mask=(g2,))
+        sampler = ShowerSampler(self.gen, self.f_threshold, spec)
+        return sampler if mode == "conditioned" else BankSampler(sampler, self.condition_bank)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         return self.loss(batch)

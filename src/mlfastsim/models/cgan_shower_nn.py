@@ -1,5 +1,6 @@
 """The networks of ``cgan-shower`` (:mod:`mlfastsim.models.cgan_shower`, which re-exports
-:class:`ShowerGenerator`): the generator of cell energies and the map network of its critic and regressor."""
+:class:`ShowerGenerator`): the generator of cell energies, its pure sampler for export (issue 11) and the map
+network of its critic and regressor."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
+from mlfastsim.models.base import SamplerSpec
 from mlfastsim.models.nn import mlp
 
 if TYPE_CHECKING:
     from mlfastsim.models.cgan_shower import CGANShowerConfig
 
-__all__ = ["MapNet", "ShowerGenerator"]
+__all__ = ["MapNet", "ShowerGenerator", "ShowerSampler"]
 
 
 class _LeakyReLU(nn.LeakyReLU):
@@ -71,6 +73,24 @@ class ShowerGenerator(nn.Module):
             if self.conserve:  # the cell noise moves energy between cells; the total stays E · e^φ
                 log_cell = log_total + torch.log_softmax(log_cell, dim=1)
         return nn.functional.softplus(log_cell - self.log_floor) / self.scale
+
+
+class ShowerSampler(nn.Module):
+    """``forward(noise [B, noise_dim], cond [B, n_cond]) → (features [B, G², 1], mask [B, G²])``: what
+    :meth:`~mlfastsim.models.cgan_shower.CGANShower.sample` returns for given conditions — the generator's
+    cells (codec units f = ln(1 + E/ε)/f_max) with the hard zero suppression (f < ``threshold`` → 0) and an
+    all-True mask — with the standard normal noise an input (``spec``, drawn outside in the order and shape
+    ``sample`` draws it). Not a plain MLP (softmax over the cells, per-cell widths): ONNX and TorchScript
+    only, no C export."""
+
+    def __init__(self, gen: ShowerGenerator, threshold: float, spec: SamplerSpec) -> None:
+        super().__init__()
+        self.gen, self.threshold, self.spec = gen, float(threshold), spec
+
+    def forward(self, noise: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
+        f = self.gen(noise, cond)
+        f = torch.where(f >= self.threshold, f, torch.zeros_like(f))
+        return f.unsqueeze(-1), torch.ones_like(f, dtype=torch.bool)
 
 
 class MapNet(nn.Module):
