@@ -35,6 +35,30 @@ def toy_jets(n: int, seed: int, spread: float = 0.05, energy: float = 2.0) -> Je
     )
 
 
+def add_toy_particles(jets: JetImages, seed: int = 1) -> JetImages:
+    """Give every jet of ``jets`` six generator-level particles (three photons, two charged pions, a K0L;
+    exponential pT + 1 GeV, Gaussian spread 0.05 in eta and phi), in place; returns ``jets``."""
+    from mlfastsim.physics.particles import PARTICLE_DTYPE
+
+    rng = np.random.default_rng(seed)
+    jets.gen = []
+    for _ in range(len(jets)):
+        parts = np.zeros(6, dtype=PARTICLE_DTYPE)
+        parts["pt"] = rng.exponential(10.0, 6) + 1.0
+        parts["eta"], parts["phi"] = rng.normal(0.0, 0.05, (2, 6))
+        parts["pdgid"] = [22, 22, 22, 211, -211, 130]
+        parts["charge"] = [0, 0, 0, 1, -1, 0]
+        parts["e"] = parts["pt"] * np.cosh(parts["eta"])
+        jets.gen.append(parts)
+    return jets
+
+
+@pytest.fixture(scope="session")
+def with_toy_particles() -> Callable[..., JetImages]:
+    """:func:`add_toy_particles`, for tests that need jets with generator-level particles without Pythia."""
+    return add_toy_particles
+
+
 @pytest.fixture(scope="session")
 def make_toy_jets() -> Callable[..., JetImages]:
     """:func:`toy_jets`, for tests that need small jet-image samples without Pythia."""

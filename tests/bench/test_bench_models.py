@@ -11,28 +11,19 @@ import pytest
 from mlfastsim._utils import load_config_file
 from mlfastsim.bench.models import bench_models
 from mlfastsim.data import JetImages
-from mlfastsim.physics.particles import PARTICLE_DTYPE
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def test_bench_models_times_the_configured_three_channel_models(
     make_toy_jets: Callable[..., JetImages],
+    with_toy_particles: Callable[..., JetImages],
 ) -> None:
     jets = make_toy_jets(32, 0)
     ecal = jets.images[:, 1]
     jets.images[:, 0] = np.where(ecal > 1.0, 0.5 * ecal, 0.0)  # a track pixel under the harder crystals
     jets.images[:, 2] = ecal  # HCAL: summed into towers by the codec
-    rng = np.random.default_rng(1)
-    jets.gen = []
-    for _ in range(len(jets)):  # a few photons and pions per jet, as generator-level particles
-        parts = np.zeros(6, dtype=PARTICLE_DTYPE)
-        parts["pt"] = rng.exponential(10.0, 6) + 1.0
-        parts["eta"], parts["phi"] = rng.normal(0.0, 0.05, (2, 6))
-        parts["pdgid"] = [22, 22, 22, 211, -211, 130]
-        parts["charge"] = [0, 0, 0, 1, -1, 0]
-        parts["e"] = parts["pt"] * np.cosh(parts["eta"])
-        jets.gen.append(parts)
+    with_toy_particles(jets)  # a few photons and pions per jet, as generator-level particles
     gvae_cfg, paper_cfg = (load_config_file(CONFIGS / f) for f in ("gvae-3ch.toml", "gvae-paper-3ch.toml"))
     result = bench_models(jets, batch=16, n_sample=64, repeats=1, chunk=32, gvae_config=gvae_cfg,
                           paper_config=paper_cfg)  # fmt: skip

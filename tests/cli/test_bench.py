@@ -6,29 +6,21 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from mlfastsim.cli.main import main
 from mlfastsim.data import JetImages, write_jet_images
-from mlfastsim.physics.particles import PARTICLE_DTYPE
 
 
 def test_bench_models_reports_both_models_and_the_ratio(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], make_toy_jets: Callable[..., JetImages]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    make_toy_jets: Callable[..., JetImages],
+    with_toy_particles: Callable[..., JetImages],
 ) -> None:
     data = tmp_path / "toy.parquet"
     jets = make_toy_jets(64, 0)
-    rng = np.random.default_rng(1)
-    jets.gen = []
-    for _ in range(len(jets)):  # a few photons and pions per jet, as generator-level particles
-        parts = np.zeros(6, dtype=PARTICLE_DTYPE)
-        parts["pt"] = rng.exponential(10.0, 6) + 1.0
-        parts["eta"], parts["phi"] = rng.normal(0.0, 0.05, (2, 6))
-        parts["pdgid"] = [22, 22, 22, 211, -211, 130]
-        parts["charge"] = [0, 0, 0, 1, -1, 0]
-        parts["e"] = parts["pt"] * np.cosh(parts["eta"])
-        jets.gen.append(parts)
+    with_toy_particles(jets)  # a few photons and pions per jet, as generator-level particles
     write_jet_images(data, jets)
     out = tmp_path / "bench.json"
     assert (
