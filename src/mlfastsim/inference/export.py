@@ -178,22 +178,9 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def _register_symbolics() -> None:
-    """ONNX operators the TorchScript-based exporter does not map itself: ``cosh`` and ``sinh`` (ONNX ``Cosh``,
-    ``Sinh``, opset 9; the jet pT and mass of ``particle-vae``'s detector-mode context, E = Σ pT cosh η,
-    p_z = Σ pT sinh η)."""
-    for op in ("cosh", "sinh"):
-        name = op.capitalize()
-        torch.onnx.register_custom_op_symbolic(f"aten::{op}", lambda g, x, name=name: g.op(name, x), 9)
-    torch.onnx.register_custom_op_symbolic(  # √(a² + b²), as the jet pT |Σ p⃗_T| is taken
-        "aten::hypot", lambda g, a, b: g.op("Sqrt", g.op("Add", g.op("Mul", a, a), g.op("Mul", b, b))), 9
-    )
-
-
 def export_onnx_bytes(sampler: nn.Module, inputs: dict[str, Tensor], metadata: dict[str, Any]) -> bytes:
     """The ONNX model (opset :data:`ONNX_OPSET`, the declared dynamic axes) with ``metadata`` stored."""
     onnx = require("onnx", "export")
-    _register_symbolics()
     spec = _spec(sampler)
     dynamic: dict[str, dict[int, str]] = {}
     for t in (*spec.inputs, *spec.outputs):

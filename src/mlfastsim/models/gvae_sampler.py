@@ -67,8 +67,12 @@ def _categorical(log_probs: Tensor, u: Tensor, exportable: bool) -> Tensor:
     of CDF entries below u) instead of the ``[..., M, K]`` comparison, O(M log K) instead of O(M K)."""
     if exportable:
         return categorical_from_uniform(log_probs, u)
-    cdf = torch.cumsum(torch.exp(log_probs - torch.logsumexp(log_probs, -1, keepdim=True)), -1)
-    return torch.searchsorted(cdf, u.contiguous()).clamp_max(log_probs.shape[-1] - 1)
+    return torch.searchsorted(_cdf(log_probs), u.contiguous()).clamp_max(log_probs.shape[-1] - 1)
+
+
+def _cdf(log_probs: Tensor) -> Tensor:
+    """The cumulative distribution ``[..., K]`` of (unnormalised) log probabilities ``[..., K]``."""
+    return torch.cumsum(torch.exp(log_probs - torch.logsumexp(log_probs, -1, keepdim=True)), -1)
 
 
 def _truncated_normal(low: Tensor, u: Tensor, exportable: bool) -> Tensor:
@@ -114,8 +118,7 @@ def mixture_from_noise(
             logp = torch.gather(params["channel_logp"], 1, comp.unsqueeze(-1).expand(-1, -1, n_ch))
             ch = categorical_from_uniform(logp, noise["u_ch"].unsqueeze(-1)).squeeze(-1)
         else:  # the same CDF per component, taken once per component instead of once per draw
-            lp = params["channel_logp"]
-            cdf = torch.cumsum(torch.exp(lp - torch.logsumexp(lp, -1, keepdim=True)), -1)[..., :-1]
+            cdf = _cdf(params["channel_logp"])[..., :-1]
             cdf = torch.gather(cdf, 1, comp.unsqueeze(-1).expand(-1, -1, n_ch - 1))
             ch = (cdf < noise["u_ch"].unsqueeze(-1)).sum(-1)
         feats.append(ch.unsqueeze(-1).to(x.dtype))
