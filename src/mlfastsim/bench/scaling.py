@@ -6,6 +6,16 @@ Each run is ``torchrun --standalone --nproc_per_node p -m mlfastsim train ...`` 
 one thread per process. The time of a run is read from rank 0's ``metrics.jsonl`` (a line every step): from
 the end of step ``warmup`` to the end of the last step, so start-up, data loading and the first steps
 (allocation, gloo's first collectives) are not counted.
+
+Two bounds make the efficiency readable on a given machine (both from the same run):
+
+* *without communication*: for each p > 1, p plain single-process trainings (other seeds) run at once with no
+  process group; T_1 / T_p^indep is what the shared cores, memory bandwidth and caches alone allow;
+* *straggler bound*: synchronous data parallelism waits every step for the slowest of the p ranks; from the
+  1-process runs' per-step times, mean / E[max of p independent step times] (resampled) is what a perfect,
+  free all-reduce would still lose to step-time variance (batches of different hit counts cost differently).
+
+Their product is roughly the best a synchronous method can reach on that machine for that model.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ __all__ = [
     "scaling_markdown",
     "scaling_rows",
     "scaling_table",
+    "step_seconds",
+    "straggler_bound",
     "timed_seconds",
     "torchrun_command",
 ]
@@ -54,6 +66,41 @@ def timed_seconds(run_dir: Path, warmup: int) -> tuple[float, int, bool]:
         r.get("split") == "val" and start["step"] < r["step"] < train[-1]["step"] for r in records
     )
     return float(train[-1]["seconds"] - start["seconds"]), int(train[-1]["step"] - warmup), crossed
+
+
+def step_seconds(run_dir: Path, warmup: int) -> np.ndarray:
+    """``[steps − warmup]`` durations (s) of the training steps after step ``warmup`` (rank 0's log)."""
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    seconds = np.array([r["seconds"] for r in records if r.get("split") == "train" and r["step"] >= warmup])
+    return np.diff(seconds)
+
+
+def straggler_bound(steps_s: np.ndarray, p: int, draws: int = 100_000, seed: int = 0) -> float:
+    """mean(step time) / E[max of ``p`` step times drawn from ``steps_s``]: the efficiency a synchronous
+    step of p ranks keeps when communication is free but step times vary as in ``steps_s`` (1 for p = 1 or
+    constant steps; resampled with ``numpy.random.default_rng(seed)``)."""
+    rng = np.random.default_rng(seed)
+    slowest = rng.choice(steps_s, size=(draws, p)).max(axis=1)
+    return float(np.mean(steps_s) / np.mean(slowest))
+
+
+def _independent(
+    p: int, family: str, data: str, out: Path, extra: Sequence[str], env: dict[str, str], warmup: int
+) -> float:
+    """Mean timed seconds of ``p`` single-process trainings run at once (seeds 1 … p, no process group)."""
+    runs = [out / f"indep{i}" for i in range(p)]
+    cmd = [sys.executable, "-m", "mlfastsim", "train", family, "--data", data]
+    procs = [
+        subprocess.Popen([*cmd, "--out", str(d), *extra, "--seed", str(1 + i)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for i, d in enumerate(runs)
+    ]  # fmt: skip
+    for proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            last = (err.strip().splitlines() or ["no output"])[-1]
+            raise InputError(f"bench scaling: {p} independent runs failed ({last})")
+    return float(np.mean([timed_seconds(d, warmup)[0] for d in runs]))
 
 
 def bench_scaling(
@@ -86,7 +133,11 @@ def bench_scaling(
     times: dict[int, list[float]] = {p: [] for p in nprocs}
     crossed: dict[int, bool] = {p: False for p in nprocs}
     timed: dict[int, int] = {}
+    indep: dict[int, list[float]] = {p: [] for p in nprocs[1:]}
+    one_steps: list[np.ndarray] = []
     load_before = os.getloadavg()[0]
+    if work is not None:
+        Path(work).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         for r in range(repeats):
             for p in nprocs:
@@ -99,9 +150,20 @@ def bench_scaling(
                 seconds, timed[p], cross = timed_seconds(out, warmup)
                 times[p].append(seconds)
                 crossed[p] = crossed[p] or cross
+                if p == 1:
+                    one_steps.append(step_seconds(out, warmup))
+                else:
+                    indep[p].append(
+                        _independent(p, family, data, Path(tmp) / f"i{p}-r{r}", extra, env, warmup)
+                    )
     rows = scaling_rows(times)
+    steps_1 = np.concatenate(one_steps)
     for row in rows:
-        row.update(steps_timed=timed[row["processes"]], epoch_boundary_inside=crossed[row["processes"]])
+        p = row["processes"]
+        row.update(steps_timed=timed[p], epoch_boundary_inside=crossed[p])
+        row["independent_s"] = indep[p] if p > 1 else times[1]
+        row["efficiency_without_communication"] = float(np.mean(times[1]) / np.mean(row["independent_s"]))
+        row["straggler_bound"] = straggler_bound(steps_1, p)
     return {
         "family": family,
         "data": data,
@@ -143,6 +205,12 @@ def _cells(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         ["Speed-up", *(f"{r['speedup']:.2f}" for r in result["rows"])],
         ["Parallelisation efficiency", *(f"{r['efficiency']:.2f}" for r in result["rows"])],
     ]
+    if all("straggler_bound" in r for r in result["rows"]):
+        rows += [
+            ["Efficiency, p runs at once without communication",
+             *(f"{r['efficiency_without_communication']:.2f}" for r in result["rows"])],
+            ["Straggler bound (slowest of p step times)", *(f"{r['straggler_bound']:.2f}" for r in result["rows"])],
+        ]  # fmt: skip
     return head, rows
 
 
