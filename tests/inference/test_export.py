@@ -139,16 +139,25 @@ def test_cli_export_and_sample_with_onnx_round_trip(tmp_path: Path, make_run_con
     assert main([*argv, "--backend", "onnx", "--onnx", str(prior)]) == 0
 
 
-def test_cli_detector_particle_vae_onnx_samples_like_torch(tmp_path: Path, make_run_config: Any) -> None:
+def test_cli_detector_particle_vae_onnx_samples_like_torch(
+    tmp_path: Path, make_run_config: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A detector-mode particle-vae (generator-level jets in): the exported sampler, fed the same seeded noise,
-    gives the jets and jet responses that PyTorch's ``sample`` gives (not only its own pure sampler)."""
+    gives the jets and jet responses that PyTorch's ``sample`` gives (not only its own pure sampler); it has
+    no prior mode (refused in one line)."""
     run_dir = _train("particle-vae", "particle-jets", tmp_path, make_run_config, DETECTOR)
-    assert load_run(run_dir).model.needs_conditions()
+    model = load_run(run_dir).model
+    assert isinstance(model, GenerativeModel) and model.needs_conditions()
     kind = KINDS["particle-jets"]
     cond_file = tmp_path / f"cond{kind.default_suffix}"
     kind.write(cond_file, kind.example(30, seed=4))
     onnx_file = tmp_path / "detector.onnx"
-    assert main(["export", "--run", str(run_dir), "--format", "onnx", "--out", str(onnx_file)]) == 0
+    export = ["export", "--run", str(run_dir), "--format", "onnx", "--out"]
+    capsys.readouterr()
+    assert main([*export, str(tmp_path / "prior.onnx"), "--mode", "prior"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--mode conditioned" in err and not (tmp_path / "prior.onnx").exists(), err
+    assert main([*export, str(onnx_file)]) == 0
     assert onnx_metadata(onnx_file)["parity"]["outputs"]["response"]["max_rel"] <= export_module.PARITY_RTOL
     outs = {}
     for backend in ("torch", "onnx"):

@@ -76,7 +76,7 @@ class ParticleVAESampler(nn.Module):
     def forward(self, *args: Tensor) -> tuple[Tensor, ...]:
         x = {t.name: a for t, a in zip(self.spec.inputs, args, strict=True)}
         model, c = self.model, self.model.config
-        batch = {k: x[k] for k in ("cond", "gen_features", "gen_mask") if k in x}
+        batch: dict[str, Tensor] = {k: x[k] for k in ("cond", "gen_features", "gen_mask") if k in x}
         if self.bank:
             n = model.condition_bank.shape[0]
             pick = torch.floor(x["bank_u"] * n).to(torch.int64).clamp(0, n - 1)
