@@ -25,7 +25,8 @@ __all__ = ["ParticleVAESampler"]
 
 
 class ParticleVAESampler(nn.Module):
-    """``forward(*inputs) → (features [B, P, F], mask [B, P][, matched_cond [B, C]])`` (standardised units)."""
+    """``forward(*inputs) → (features [B, P, F], mask [B, P][, response [B, n_response] (detector mode)]
+    [, matched_cond [B, C] (prior mode of a conditional generator)])``, in the codec's standardised units."""
 
     def __init__(self, model: ParticleVAE, mode: Literal["conditioned", "prior"]) -> None:
         super().__init__()
