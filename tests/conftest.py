@@ -75,9 +75,10 @@ SMALL_MODEL: dict[str, list[str]] = {
 SMALL_DATA: dict[str, list[str]] = {"jet-images": ["data.n_max=64"]}
 
 
-def small_run_config(family: str, kind: str, **train: Any) -> Any:
+def small_run_config(family: str, kind: str, *, overrides: tuple[str, ...] = (), **train: Any) -> Any:
     """A resolved run config of ``family`` on ``kind``: the shipped config (configs/<family>-<kind>.toml, or
-    configs/<family>.toml for the family's first kind) with small settings for tests."""
+    configs/<family>.toml for the family's first kind) with small settings for tests, then ``overrides``
+    (``--set`` strings, e.g. ``("model.mode=detector",)``)."""
     from mlfastsim._utils import load_config_file
     from mlfastsim.models import FAMILIES
     from mlfastsim.training.runs import resolve_run_config
@@ -87,8 +88,8 @@ def small_run_config(family: str, kind: str, **train: Any) -> Any:
         if path.exists() and (path.stem != family or FAMILIES[family].kinds[0] == kind):
             file_cfg = load_config_file(path)
             break
-    overrides = SMALL_MODEL.get(family, []) + SMALL_DATA.get(kind, [])
-    return resolve_run_config(family, kind, file_cfg, overrides, **train)
+    small = SMALL_MODEL.get(family, []) + SMALL_DATA.get(kind, []) + list(overrides)
+    return resolve_run_config(family, kind, file_cfg, small, **train)
 
 
 @pytest.fixture(scope="session")

@@ -178,9 +178,34 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _attention_traceable() -> Iterator[None]:
+    """``nn.MultiheadAttention``'s eval fast path (``aten::_native_multi_head_attention``, which ONNX cannot
+    express) off while tracing, so the exporter sees the same attention as composed operators."""
+    before = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(before)
+
+
+def _register_symbolics() -> None:
+    """ONNX operators the TorchScript-based exporter does not map itself: ``cosh`` and ``sinh`` (ONNX ``Cosh``,
+    ``Sinh``, opset 9; the jet pT and mass of ``particle-vae``'s detector-mode context, E = Σ pT cosh η,
+    p_z = Σ pT sinh η)."""
+    for op in ("cosh", "sinh"):
+        name = op.capitalize()
+        torch.onnx.register_custom_op_symbolic(f"aten::{op}", lambda g, x, name=name: g.op(name, x), 9)
+    torch.onnx.register_custom_op_symbolic(  # √(a² + b²), as the jet pT |Σ p⃗_T| is taken
+        "aten::hypot", lambda g, a, b: g.op("Sqrt", g.op("Add", g.op("Mul", a, a), g.op("Mul", b, b))), 9
+    )
+
+
 def export_onnx_bytes(sampler: nn.Module, inputs: dict[str, Tensor], metadata: dict[str, Any]) -> bytes:
     """The ONNX model (opset :data:`ONNX_OPSET`, the declared dynamic axes) with ``metadata`` stored."""
     onnx = require("onnx", "export")
+    _register_symbolics()
     spec = _spec(sampler)
     dynamic: dict[str, dict[int, str]] = {}
     for t in (*spec.inputs, *spec.outputs):
@@ -188,7 +213,7 @@ def export_onnx_bytes(sampler: nn.Module, inputs: dict[str, Tensor], metadata: d
         if axes:
             dynamic[t.name] = axes
     buffer = io.BytesIO()
-    with _quiet(), torch.no_grad():
+    with _quiet(), torch.no_grad(), _attention_traceable():
         torch.onnx.export(
             sampler,
             tuple(inputs[t.name] for t in spec.inputs),

@@ -194,8 +194,8 @@ class ParticleVAE(ConditionBank):
                 gm = F.pad(gm, (0, c.n_particles - gm.shape[1]))
             gmf = gm.unsqueeze(-1).to(gen.dtype)
             e = self.slot_embed(torch.cat([gen, gmf], -1)) + self.slot_context(h).unsqueeze(1)
-            keys = gm.clone()
-            keys[:, 0] |= ~gm.any(1)  # a jet without gen particles still attends to one (padded) slot
+            first = torch.arange(c.n_particles, device=gm.device) == 0
+            keys = gm | (first & ~gm.any(1, keepdim=True))  # a jet without gen particles attends to slot 0
             e = e + self.slot_attention(e, e, e, key_padding_mask=~keys, need_weights=False)[0]
             slot = self.slot_net(e)
             feats = feats + slot + gen

@@ -1,7 +1,9 @@
-"""The ``particle-vae`` pure sampler for export (issue 11): :meth:`ParticleVAE.sample` in generation mode with its
-noise as inputs — the prior's base draws (``z``; with the mixture prior also ``u_prior``), the multiplicity's
-uniform ``u_count`` — drawn outside as the spec declares, in the order ``sample`` draws them. Detector mode (the
-generator-level jets through attention) is not exported yet: ``pure_sampler`` says so in one line.
+"""The ``particle-vae`` pure sampler for export (issue 11): :meth:`ParticleVAE.sample` with its noise as inputs —
+the prior's base draws (``z``; with the mixture prior also ``u_prior``), the multiplicity's uniform ``u_count``
+and, in detector mode, the jet response's component uniform ``u_response`` and its normal ``eps_response`` —
+drawn outside as the spec declares, in the order ``sample`` draws them (so the same seeded generator gives
+the same jets through either). Detector mode takes the generator-level jets (``gen_features [B, P, 3]``,
+``gen_mask [B, P]``, P = ``n_particles``, static) as conditions and has no prior mode (it simulates given jets).
 """
 
 from __future__ import annotations
@@ -23,14 +25,15 @@ __all__ = ["ParticleVAESampler"]
 
 
 class ParticleVAESampler(nn.Module):
-    """``forward(*inputs) → (features [B, P, F], mask [B, P][, matched_cond [B, C]])`` (standardised units)."""
+    """``forward(*inputs) → (features [B, P, F], mask [B, P][, response [B, n_response] (detector mode)]
+    [, matched_cond [B, C] (prior mode of a conditional generator)])``, in the codec's standardised units."""
 
     def __init__(self, model: ParticleVAE, mode: Literal["conditioned", "prior"]) -> None:
         super().__init__()
         c = model.config
-        if model.detector:
+        if model.detector and mode == "prior":
             raise ValueError(
-                "a detector-mode particle-vae is not exportable yet; sample it with --backend torch"
+                "a detector-mode particle-vae simulates given generator-level jets: export --mode conditioned"
             )
         self.model = model
         self.bank = mode == "prior" and c.n_cond > 0
@@ -42,18 +45,31 @@ class ParticleVAESampler(nn.Module):
         inputs: list[TensorSpec] = []
         if mode == "conditioned" and c.n_cond:
             inputs.append(TensorSpec("cond", (b, "cond_columns"), source="batch:cond", doc="jet conditions"))
+        if model.detector:
+            p, f = c.n_particles, c.n_features
+            inputs += [
+                TensorSpec("gen_features", (b, p, f), source="batch:gen_features", doc="gen-level particles"),
+                TensorSpec("gen_mask", (b, p), "bool", source="batch:gen_mask", doc="their real slots"),
+            ]
         if isinstance(model.prior, MixturePrior):
             inputs.append(TensorSpec("u_prior", (b,), source="uniform", doc="the prior's mixture component"))
         inputs += [
             TensorSpec("z", (b, c.latent), source="normal", doc="the prior's base draw"),
             TensorSpec("u_count", (b,), source="uniform", doc="multiplicity (inverse CDF)"),
         ]
+        if model.detector:
+            inputs += [
+                TensorSpec("u_response", (b,), source="uniform", doc="the jet response's mixture component"),
+                TensorSpec("eps_response", (b, c.n_response), source="normal", doc="the response's draw"),
+            ]
         if self.bank:
             inputs.append(TensorSpec("bank_u", (b,), source="uniform", doc="picks stored jet conditions"))
         outputs = [
             TensorSpec("features", (b, c.n_particles, c.n_features), doc="particles (standardised)"),
             TensorSpec("mask", (b, c.n_particles), "bool", doc="the first n slots"),
         ]
+        if model.detector:
+            outputs.append(TensorSpec("response", (b, c.n_response), doc="jet response (standardised)"))
         if self.bank:
             outputs.append(TensorSpec("matched_cond", (b, c.n_cond), doc="the drawn jet conditions"))
         self.spec = SamplerSpec(tuple(inputs), tuple(outputs), mode)
@@ -61,7 +77,7 @@ class ParticleVAESampler(nn.Module):
     def forward(self, *args: Tensor) -> tuple[Tensor, ...]:
         x = {t.name: a for t, a in zip(self.spec.inputs, args, strict=True)}
         model, c = self.model, self.model.config
-        batch: dict[str, Tensor] = {"cond": x["cond"]} if "cond" in x else {}
+        batch: dict[str, Tensor] = {k: x[k] for k in ("cond", "gen_features", "gen_mask") if k in x}
         if self.bank:
             n = model.condition_bank.shape[0]
             pick = torch.floor(x["bank_u"] * n).to(torch.int64).clamp(0, n - 1)
@@ -80,5 +96,12 @@ class ParticleVAESampler(nn.Module):
         cdf = out["count_logits"].float().softmax(-1).cumsum(-1)
         counts = (cdf < x["u_count"].unsqueeze(1)).sum(-1).clamp_max(c.n_particles)
         res = model._finish({"features": feats}, counts)
-        extra = (batch["cond"],) if self.bank else ()
+        extra: tuple[Tensor, ...] = (batch["cond"],) if self.bank else ()
+        if model.detector:
+            cdf_k = out["response_logits"].exp().cumsum(-1)
+            k = (cdf_k < x["u_response"].unsqueeze(1)).sum(-1).clamp_max(c.response_components - 1)
+            pick = k.view(-1, 1, 1).expand(-1, 1, c.n_response)
+            mu = out["response_mu"].gather(1, pick).squeeze(1)
+            log_std = out["response_log_std"].gather(1, pick).squeeze(1)
+            extra = (mu + log_std.exp() * x["eps_response"],)
         return (res["features"], res["mask"], *extra)

@@ -24,6 +24,7 @@ __all__ = [
     "SortedEncoder",
     "chamfer",
     "jet_observables",
+    "stable_descending_order",
 ]
 
 #: log pT_rel of generated particles is clamped to this range before exp (pT_rel ≤ e: a jet's top
@@ -73,7 +74,8 @@ def jet_observables(
     eta = torch.where(ok, eta, torch.where(dummy_mask, 0.1 * slot - 0.05, 0.0))
     phi = torch.where(ok, phi, torch.zeros_like(phi))
     pt = torch.where(ok, log_pt.exp(), torch.where(dummy_mask, 0.5, 0.0))
-    pt_jet, m_jet = jet_pt_mass(eta, phi, pt, torch.where(ok, mask, dummy_mask))
+    # (ok ∧ mask) ∨ (¬ok ∧ dummy) rather than a boolean where, which ONNX Runtime does not implement
+    pt_jet, m_jet = jet_pt_mass(eta, phi, pt, (ok & mask) | (~ok & dummy_mask))
     zero = torch.zeros((), dtype=x.dtype, device=x.device)
     return torch.where(ok[:, 0], pt_jet, zero), torch.where(ok[:, 0], m_jet, zero)
 
@@ -105,6 +107,21 @@ class SetEncoder(nn.Module):
         return self.rho(torch.cat(parts, -1))
 
 
+def stable_descending_order(key: Tensor) -> Tensor:
+    """``key [B, P]`` → ``order [B, P]`` (int64): ``key.argsort(dim=1, descending=True, stable=True)``, built
+    from pairwise comparisons (``[B, P, P]``, cheap for a jet's few dozen slots) so that every exporter maps it
+    (ONNX has no stable sort; its TopK's order of ties is the runtime's). The rank of slot i is the number of
+    slots j with key_j > key_i, or key_j = key_i and j < i; ``order`` is the inverse permutation. Keys must
+    not be NaN (−inf for padding is fine: padded slots keep their slot order)."""
+    p = key.shape[1]
+    slot = torch.arange(p, device=key.device)
+    ki, kj = key.unsqueeze(2), key.unsqueeze(1)  # [B, P(i), 1], [B, 1, P(j)]
+    before = (kj > ki) | ((kj == ki) & (slot.view(1, 1, p) < slot.view(1, p, 1)))
+    rank = before.sum(2)  # [B, P]: where slot i goes
+    hit = rank.unsqueeze(1) == slot.view(1, p, 1)  # [B, P(r), P(i)]: slot i goes to position r
+    return (hit.to(torch.int64) * slot.view(1, 1, p)).sum(2)
+
+
 class SortedEncoder(nn.Module):
     """Permutation-invariant encoder by canonical ordering: the real particles sorted by decreasing
     feature ``key`` (log pT_rel), padding last and zeroed, flattened with the mask into an MLP:
@@ -122,7 +139,7 @@ class SortedEncoder(nn.Module):
     def forward(self, x: Tensor, mask: Tensor, extra: Tensor | None = None) -> Tensor:
         """``x [B, P, F]``, ``mask [B, P]``, ``extra [B, extra]`` → ``[B, out]``."""
         x = torch.where(mask.unsqueeze(-1), x, torch.zeros_like(x))
-        order = torch.where(mask, x[..., self.key], -torch.inf).argsort(dim=1, descending=True, stable=True)
+        order = stable_descending_order(torch.where(mask, x[..., self.key], -torch.inf))
         xs, ms = batched_take(x, order), torch.gather(mask, 1, order).to(x.dtype)
         parts = [xs.flatten(1), ms]
         if extra is not None:
