@@ -21,12 +21,13 @@ def _fresh(family: str, file_config: Mapping[str, Any], jets: JetImages, batch: 
     """``family`` built from ``file_config`` (tables ``[model]``/``[data]``, as ``mlfastsim train --config``
     takes) with fresh weights, its codec fitted on ``jets``: (model in eval mode, codec, the first ``batch``
     jets encoded — hits of the configured channels, conditions, particles when the model uses them)."""
+    from mlfastsim.inference import batch_keys
     from mlfastsim.training.runs import resolve_run_config, setup_model
 
     cfg = resolve_run_config(family, "jet-images", dict(file_config))
     cfg, codec, model = setup_model(cfg, jets)
     model.eval()
-    return model, codec, codec.encode(jets.subset(np.arange(batch)), model.config.batch_keys())
+    return model, codec, codec.encode(jets.subset(np.arange(batch)), batch_keys(cfg.model))
 
 
 @torch.no_grad()
