@@ -106,7 +106,9 @@ def test_evaluate_replaces_its_folder_at_once_and_claims_no_report_without_plots
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval"]  # no temporary folders left
 
 
-def test_train_on_bad_data_leaves_no_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_on_bad_data_leaves_no_run_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     kind = KINDS["tpc"]
     ev = kind.example(30, seed=1)
     ev.adc[11, 2, 3] = float("nan")

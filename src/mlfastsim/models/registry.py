@@ -71,7 +71,9 @@ FAMILIES: dict[str, Family] = {
             ("particle-jets",),
             "seed 003's particle-cloud VAE",
         ),
-        Family("cgan-pid", CGANPIDConfig, CGANPID, ("pid",), "seed 004's conditional GAN of the RICH PID DLLs"),
+        Family(
+            "cgan-pid", CGANPIDConfig, CGANPID, ("pid",), "seed 004's conditional GAN of the RICH PID DLLs"
+        ),
         Family(
             "cgan-shower",
             CGANShowerConfig,
