@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlfastsim._utils import InputError
-from mlfastsim.bench.precision import bench_precision, precision_markdown
+from mlfastsim.bench.precision import bench_precision, precision_markdown, training_verdict
 from mlfastsim.bench.scaling import scaling_rows, timed_seconds
 from mlfastsim.cli.main import main
 from mlfastsim.data.kinds import KINDS
@@ -48,20 +48,49 @@ def test_bf16_training_and_sampling_are_measured_beside_fp32(tmp_path: Path) -> 
     data = tmp_path / "pid.h5"
     KINDS["pid"].write(data, KINDS["pid"].example(140, seed=1))
     r = bench_precision("cgan-pid", str(data), steps=8, overrides=SMALL_PID, n_eval=40, work=str(tmp_path))
-    fp32, bf16 = r["training"]["fp32"], r["training"]["bf16"]
+    fp32, bf16, other = (r["training"][t] for t in ("fp32", "bf16", "fp32, seed+1"))
     assert set(fp32["train_losses_last_fifth"]) == {"critic/loss", "generator/loss"}
-    assert fp32["s_per_step"] > 0 and bf16["s_per_step"] > 0
+    assert fp32["s_per_step"] > 0 and bf16["s_per_step"] > 0 and other["s_per_step"] > 0
     # autocast really ran: the same seed and batches give other losses and other samples in bf16
     assert fp32["train_losses_last_fifth"] != bf16["train_losses_last_fifth"]
     same = r["sampling"]["trained fp32, sampled fp32"]["W1 feature 0"]["value"]
     assert r["sampling"]["trained fp32, sampled bf16"]["W1 feature 0"]["value"] != same
     assert set(r["sampling"]) == {
         f"trained {p}, sampled {q}" for p in ("fp32", "bf16") for q in ("fp32", "bf16")
-    }
+    } | {"trained fp32, seed+1, sampled fp32"}
     assert all(v["us_per_event"] > 0 and v["W1 feature 4"]["uncertainty"] > 0 for v in r["sampling"].values())
     assert r["floor"]["W1 feature 0"]["n"] == 20
+    # the seed spread comes from a real second fp32 training with another seed, judged per metric
+    assert other["train_losses_last_fifth"] != fp32["train_losses_last_fifth"]
+    effect = r["training_effect"]
+    assert set(effect) == {f"W1 feature {j}" for j in range(5)} | {"occupancy difference"}
+    s1 = r["sampling"]["trained fp32, seed+1, sampled fp32"]["W1 feature 0"]["value"]
+    assert effect["W1 feature 0"]["seed_spread"] == pytest.approx(abs(s1 - same)) and s1 != same
+    b = r["sampling"]["trained bf16, sampled fp32"]["W1 feature 0"]["value"]
+    assert effect["W1 feature 0"]["bf16_change"] == pytest.approx(abs(b - same))
     page = precision_markdown(r)
     assert "truth vs truth" in page and "training bf16: generator/loss" in page
+    assert "training fp32, seed+1: critic/loss" in page and "fp32(seed+1)" in page
+    assert f"| {effect['W1 feature 0']['verdict']} |" in page
+    header, rule = page.splitlines()[2:4]
+    assert header.count("|") == rule.count("|") == 8  # label, 5 sampled runs, truth vs truth
+
+
+def test_the_training_verdict_counts_the_seed_spread() -> None:
+    def m(value: float, err: float = 0.01) -> dict[str, dict[str, float]]:
+        return {"W1 feature 0": {"value": value, "uncertainty": err, "n": 100}}
+
+    # bf16 moved W1 by 0.05: five bootstrap errors, but less than two fp32 seeds differ (0.06) -> within
+    v = training_verdict(m(0.10), m(0.15), m(0.16))["W1 feature 0"]
+    assert v["bf16_change"] == pytest.approx(0.05) and v["seed_spread"] == pytest.approx(0.06)
+    assert v["uncertainty"] == pytest.approx((0.01**2 + 0.01**2 + 0.06**2) ** 0.5)
+    assert v["verdict"] == "within"
+    # the same change where the seeds agree closely is not within (the bootstrap terms alone: 0.014)
+    quiet = training_verdict(m(0.10), m(0.15), m(0.101))["W1 feature 0"]
+    assert quiet["verdict"] == "not within" and quiet["uncertainty"] < 0.05
+    # the spread is a distance (either sign), and the bootstrap errors still count on their own
+    assert training_verdict(m(0.10), m(0.12), m(0.04))["W1 feature 0"]["seed_spread"] == pytest.approx(0.06)
+    assert training_verdict(m(0.10, 0.03), m(0.13, 0.03), m(0.10))["W1 feature 0"]["verdict"] == "within"
 
 
 def test_bench_scaling_and_precision_refuse_bad_input_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
