@@ -24,7 +24,8 @@ def add_parser(sub: Any) -> None:
             "them; threads, backend, precision, hardware and peak memory recorded; --markdown FILE writes the "
             "table into FILE (docs/performance.md). 'scaling': weak-scaling of distributed training under "
             "torchrun. 'precision': a family trained and sampled in fp32 and bf16 (losses, fidelity, "
-            "speed side by side), bf16 training judged against a second fp32 training's seed spread. 'models' times gvae-paper and gvae reconstruction on the same batch of real jets, "
+            "speed side by side), bf16 training judged against a second fp32 training's seed spread. "
+            "'models' times gvae-paper and gvae reconstruction on the same batch of real jets, "
             "'detector' the jet-image detector alone, 'metrics' the whole evaluation suite."
         ),
     )
