@@ -7,10 +7,11 @@ events in the model's own normalised features (the codec's ``features`` of the v
 cells, DLLs — pooled per feature column), each beside its bootstrap uncertainty and the truth-vs-truth value
 (two halves of the reference); and the mean number of valid entries per event (the occupancy). A change of
 *sampling* precision matters when it moves a distance by more than its bootstrap uncertainty (same model, same
-noise). A change of *training* precision is judged against the training-run variability as well: a third
-training, fp32 with seed + 1, gives the seed spread |fp32(seed) − fp32(seed + 1)| of every metric, and
-bf16 training moves a metric only when |bf16 − fp32| exceeds sqrt(σ_fp32² + σ_bf16² + spread²)
-(:func:`training_verdict`).
+noise). A change of *training* precision is judged against the training-run variability as well: more
+trainings in fp32 with seeds seed + 1 … seed + K (K = ``seed_runs``, default 1) give the seed spread of every
+metric (√2 × the standard deviation over the K + 1 fp32 runs: the typical difference of two trainings; for
+K = 1 it is |fp32(seed) − fp32(seed + 1)|), and bf16 training moves a metric only when |bf16 − fp32|
+exceeds sqrt(σ_fp32² + σ_bf16² + spread²) (:func:`training_verdict`).
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ from mlfastsim.metrics import w1
 __all__ = ["bench_precision", "feature_distances", "precision_markdown", "training_verdict"]
 
 PRECISIONS = ("fp32", "bf16")
-OTHER_SEED = "fp32, seed+1"  # the training-run-variability reference: fp32 again, another seed
-TRAININGS = (*PRECISIONS, OTHER_SEED)
+
+
+def _trainings(seed_runs: int) -> tuple[str, ...]:
+    """The trainings' labels: fp32 and bf16 (same seed), then the fp32 runs with other seeds (the spread)."""
+    return (*PRECISIONS, *(f"fp32, seed+{k}" for k in range(1, seed_runs + 1)))
 
 
 def _features(run: LoadedRun, events: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -67,21 +71,25 @@ def feature_distances(run: LoadedRun, reference: Any, candidate: Any, seed: int 
 
 
 def training_verdict(
-    fp32: dict[str, Any], bf16: dict[str, Any], fp32_other_seed: dict[str, Any]
+    fp32: dict[str, Any], bf16: dict[str, Any], fp32_other_seeds: Sequence[dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     """Per metric (the keys of :func:`feature_distances`, all sampled in fp32): does training in bf16 move it by
     more than the uncertainty of a training-vs-training comparison?
 
-    ``bf16_change`` = |bf16 − fp32| (same seed), ``seed_spread`` = |fp32(seed) − fp32(seed + 1)|,
+    ``bf16_change`` = |bf16 − fp32| (same seed); ``seed_spread`` = √2 × the standard deviation (ddof 1) of the
+    metric over ``fp32`` and the K ≥ 1 runs of ``fp32_other_seeds`` (for K = 1: |fp32(seed) − fp32(seed + 1)|);
     ``uncertainty`` = sqrt(σ_fp32² + σ_bf16² + seed_spread²) (σ: the bootstrap uncertainties of the two
-    compared values; the spread is one draw of the run-to-run difference, itself including evaluation noise,
-    so this is on the generous side), ``verdict`` "within" when ``bf16_change`` ≤ ``uncertainty``, else
-    "not within". All in the metric's own units (normalised features; entries per event for the occupancy).
+    compared values; the spread itself includes evaluation noise, so this is on the generous side; with K = 1
+    it is one draw of the run-to-run difference); ``verdict`` "within" when ``bf16_change`` ≤ ``uncertainty``,
+    else "not within". All in the metric's own units (normalised features; entries per event for occupancy).
     """
+    if not fp32_other_seeds:
+        raise InputError("training_verdict: give at least one fp32 run with another seed (the seed spread)")
     out: dict[str, dict[str, Any]] = {}
     for key, ref in fp32.items():
         change = abs(bf16[key]["value"] - ref["value"])
-        spread = abs(fp32_other_seed[key]["value"] - ref["value"])
+        values = np.array([ref["value"], *(o[key]["value"] for o in fp32_other_seeds)], np.float64)
+        spread = float(np.sqrt(2.0) * values.std(ddof=1))
         err = float(np.sqrt(ref["uncertainty"] ** 2 + bf16[key]["uncertainty"] ** 2 + spread**2))
         out[key] = {
             "bf16_change": float(change),
@@ -121,14 +129,16 @@ def bench_precision(
     n_eval: int = 1000,
     seed: int = 0,
     work: str | None = None,
+    seed_runs: int = 1,
 ) -> dict[str, Any]:
     """Train ``family`` on all but the last ``n_eval`` events of ``data`` for ``steps`` steps in fp32 and in
-    bf16 (same seed, same batches) and once more in fp32 with ``seed + 1`` (the training-run variability),
-    then sample each run conditioned on the last ``n_eval`` events (the held-out reference) — the first two in
-    fp32 and bf16, the third in fp32 — and measure the fidelity (:func:`feature_distances`) and speed.
+    bf16 (same seed, same batches) and ``seed_runs`` more times in fp32 with seeds ``seed + 1`` … (the
+    training-run variability), then sample each run conditioned on the last ``n_eval`` events (the held-out
+    reference) — the first two in fp32 and bf16, the others in fp32 — and measure the fidelity
+    (:func:`feature_distances`) and speed.
 
     Returns:
-        ``training`` (per training "fp32", "bf16", "fp32, seed+1": loss summary, s per step), ``sampling``
+        ``training`` (per training "fp32", "bf16", "fp32, seed+1", …: loss summary, s per step), ``sampling``
         (per training × sampling precision: distances, µs per event), ``training_effect`` (per metric:
         :func:`training_verdict` of bf16 training against the seed spread), ``floor`` (the distances between
         two halves of the reference), the settings and the machine facts.
@@ -138,6 +148,8 @@ def bench_precision(
 
     kind = kind_of(data)
     events = kind.read(data)
+    if seed_runs < 1:
+        raise InputError(f"--seed-runs {seed_runs}: need at least 1 fp32 run with another seed (the spread)")
     if len(events) < 2 * n_eval + 10:
         raise InputError(
             f"{data}: {len(events)} events; need more than twice --n-eval ({n_eval}) plus training"
@@ -151,12 +163,12 @@ def bench_precision(
         "steps": steps,
         "n_eval": n_eval,
     }
-    result.update(training={}, sampling={}, config=config, overrides=list(overrides))
+    result.update(training={}, sampling={}, config=config, overrides=list(overrides), seed_runs=seed_runs)
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         train_file = Path(tmp) / f"train{kind.default_suffix}"
         kind.write(train_file, events.subset(np.arange(len(events) - n_eval)))
-        for label in TRAININGS:
-            p, run_seed = (label, seed) if label in PRECISIONS else ("fp32", seed + 1)
+        for k, label in enumerate(trainings := _trainings(seed_runs)):
+            p, run_seed = (label, seed) if label in PRECISIONS else ("fp32", seed + k - 1)
             sets = [*overrides, f"train.precision={p}", "train.log_every_steps=1", "train.device=cpu"]
             cfg = resolve_run_config(family, kind.name, file_config, sets, max_steps=steps, seed=run_seed)
             out = Path(tmp) / f"run-{len(result['training'])}"
@@ -179,10 +191,11 @@ def bench_precision(
                     "us_per_event": 1e6 * seconds / n_eval,
                     **feature_distances(run, held, generated, seed),
                 }
-    fp32_runs = [result["sampling"][f"trained {t}, sampled fp32"] for t in TRAININGS]
-    result["training_effect"] = training_verdict(
-        *({k: v for k, v in r.items() if k != "us_per_event"} for r in fp32_runs)
-    )
+    fp32_runs = [
+        {k: v for k, v in result["sampling"][f"trained {t}, sampled fp32"].items() if k != "us_per_event"}
+        for t in trainings
+    ]
+    result["training_effect"] = training_verdict(fp32_runs[0], fp32_runs[1], fp32_runs[2:])
     result["threads"] = torch.get_num_threads()
     result["machine"] = machine_facts()
     return result
@@ -200,7 +213,7 @@ def precision_markdown(result: dict[str, Any]) -> str:
     head = ["", *(name for name, _ in rows), "truth vs truth"]
     blank = " |" * (len(head) - 2)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for p in TRAININGS:
+    for p in _trainings(result["seed_runs"]):
         t = result["training"][p]
         for key, m in t["train_losses_last_fifth"].items():
             lines.append(f"| training {p}: {key} (mean of the last fifth of the steps) | {_cell(m)} |{blank}")
@@ -212,9 +225,12 @@ def precision_markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {key} | " + " | ".join(_cell(r[key]) for _, r in rows) + f" | {_cell(result['floor'][key])} |"
         )
+    k = result["seed_runs"]
+    spread = (
+        "\\|fp32(seed) − fp32(seed+1)\\|" if k == 1 else f"seed spread (√2 × std over {k + 1} fp32 seeds)"
+    )
     verdict = [
-        "| training in bf16 (sampled fp32) | \\|bf16 − fp32\\| | \\|fp32(seed) − fp32(seed+1)\\| "
-        "| combined uncertainty | verdict |",
+        f"| training in bf16 (sampled fp32) | \\|bf16 − fp32\\| | {spread} | combined uncertainty | verdict |",
         "|---|---|---|---|---|",
     ]
     for key, v in result["training_effect"].items():
@@ -224,7 +240,7 @@ def precision_markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     note = (
         f"{result['family']} on {result['kind']} ({result['data']}), {result['steps']} steps per run; fp32 and "
-        f"bf16 trained with the same seed, a second fp32 run with seed+1; sampled conditioned on "
+        f"bf16 trained with the same seed, {k} more fp32 run(s) with seed+1…seed+{k}; sampled conditioned on "
         f"{result['n_eval']} held-out events; W1 in the model's normalised features (bootstrap uncertainty); "
         f"combined uncertainty = sqrt(σ_fp32² + σ_bf16² + seed spread²); {result['threads']} thread(s), "
         f"CPU {m['cpu']}, torch {m['torch']}."

@@ -85,6 +85,10 @@ def add_scaling_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--n-eval", type=int, default=1000, help="precision: held-out events to judge (default 1000)"
     )
+    p.add_argument(
+        "--seed-runs", type=int, default=1,
+        help="precision: fp32 trainings with other seeds for the seed spread bf16 is judged against (default 1)",
+    )  # fmt: skip
 
 
 def add_backend_argument(p: argparse.ArgumentParser) -> None:
@@ -174,6 +178,7 @@ def _check_values(args: argparse.Namespace) -> None:
         "example_events",
         "steps",
         "n_eval",
+        "seed_runs",
     ):
         if getattr(args, option) < 1:
             flag = "--" + option.replace("_", "-")
@@ -243,7 +248,7 @@ def _bench_precision(args: argparse.Namespace, bench_precision: Any) -> dict[str
     return dict(
         bench_precision(
             args.family, args.data, steps=args.steps, config=args.config, overrides=args.set,
-            n_eval=args.n_eval, work=args.work,
+            n_eval=args.n_eval, work=args.work, seed_runs=args.seed_runs,
         )
     )  # fmt: skip
 
