@@ -238,9 +238,10 @@ def precision_markdown(result: dict[str, Any]) -> str:
             f"| {key} | {v['bf16_change']:.4f} | {v['seed_spread']:.4f} | {v['uncertainty']:.4f} | {v['verdict']} |"
         )
     m = result["machine"]
+    others = "a second fp32 run with seed+1" if k == 1 else f"{k} more fp32 runs with seed+1…seed+{k}"
     note = (
         f"{result['family']} on {result['kind']} ({result['data']}), {result['steps']} steps per run; fp32 and "
-        f"bf16 trained with the same seed, {k} more fp32 run(s) with seed+1…seed+{k}; sampled conditioned on "
+        f"bf16 trained with the same seed, {others}; sampled conditioned on "
         f"{result['n_eval']} held-out events; W1 in the model's normalised features (bootstrap uncertainty); "
         f"combined uncertainty = sqrt(σ_fp32² + σ_bf16² + seed spread²); {result['threads']} thread(s), "
         f"CPU {m['cpu']}, torch {m['torch']}."
