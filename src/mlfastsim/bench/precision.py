@@ -1,12 +1,17 @@
 """bf16 measured, not assumed: one family trained twice on the same data with the same seed, in fp32 and under
-bfloat16 autocast, and each run sampled in fp32 and bf16 — the losses, the fidelity of the samples and the
-speed side by side.
+bfloat16 autocast (and a third time in fp32 with another seed), and each run sampled in fp32 and bf16 — the
+losses, the fidelity of the samples and the speed side by side.
 
 Fidelity, for every kind alike: the 1-Wasserstein distance between the generated and held-out reference
 events in the model's own normalised features (the codec's ``features`` of the valid entries — hits, particles,
 cells, DLLs — pooled per feature column), each beside its bootstrap uncertainty and the truth-vs-truth value
 (two halves of the reference); and the mean number of valid entries per event (the occupancy). A change of
-precision matters when it moves a distance by more than its uncertainty.
+*sampling* precision matters when it moves a distance by more than its bootstrap uncertainty (same model, same
+noise). A change of *training* precision is judged against the training-run variability as well: more
+trainings in fp32 with seeds seed + 1 … seed + K (K = ``seed_runs``, default 1) give the seed spread of every
+metric (√2 × the standard deviation over the K + 1 fp32 runs: the typical difference of two trainings; for
+K = 1 it is |fp32(seed) − fp32(seed + 1)|), and bf16 training moves a metric only when |bf16 − fp32|
+exceeds sqrt(σ_fp32² + σ_bf16² + spread²) (:func:`training_verdict`).
 """
 
 from __future__ import annotations
@@ -26,9 +31,14 @@ from mlfastsim.bench.timing import machine_facts
 from mlfastsim.inference import LoadedRun, load_run, sample_run
 from mlfastsim.metrics import w1
 
-__all__ = ["bench_precision", "feature_distances", "precision_markdown"]
+__all__ = ["bench_precision", "feature_distances", "precision_markdown", "training_verdict"]
 
 PRECISIONS = ("fp32", "bf16")
+
+
+def _trainings(seed_runs: int) -> tuple[str, ...]:
+    """The trainings' labels: fp32 and bf16 (same seed), then the fp32 runs with other seeds (the spread)."""
+    return (*PRECISIONS, *(f"fp32, seed+{k}" for k in range(1, seed_runs + 1)))
 
 
 def _features(run: LoadedRun, events: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +67,36 @@ def feature_distances(run: LoadedRun, reference: Any, candidate: Any, seed: int 
         "uncertainty": err,
         "n": len(occ_c),
     }
+    return out
+
+
+def training_verdict(
+    fp32: dict[str, Any], bf16: dict[str, Any], fp32_other_seeds: Sequence[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Per metric (the keys of :func:`feature_distances`, all sampled in fp32): does training in bf16 move it by
+    more than the uncertainty of a training-vs-training comparison?
+
+    ``bf16_change`` = |bf16 − fp32| (same seed); ``seed_spread`` = √2 × the standard deviation (ddof 1) of the
+    metric over ``fp32`` and the K ≥ 1 runs of ``fp32_other_seeds`` (for K = 1: |fp32(seed) − fp32(seed + 1)|);
+    ``uncertainty`` = sqrt(σ_fp32² + σ_bf16² + seed_spread²) (σ: the bootstrap uncertainties of the two
+    compared values; the spread itself includes evaluation noise, so this is on the generous side; with K = 1
+    it is one draw of the run-to-run difference); ``verdict`` "within" when ``bf16_change`` ≤ ``uncertainty``,
+    else "not within". All in the metric's own units (normalised features; entries per event for occupancy).
+    """
+    if not fp32_other_seeds:
+        raise InputError("training_verdict: give at least one fp32 run with another seed (the seed spread)")
+    out: dict[str, dict[str, Any]] = {}
+    for key, ref in fp32.items():
+        change = abs(bf16[key]["value"] - ref["value"])
+        values = np.array([ref["value"], *(o[key]["value"] for o in fp32_other_seeds)], np.float64)
+        spread = float(np.sqrt(2.0) * values.std(ddof=1))
+        err = float(np.sqrt(ref["uncertainty"] ** 2 + bf16[key]["uncertainty"] ** 2 + spread**2))
+        out[key] = {
+            "bf16_change": float(change),
+            "seed_spread": float(spread),
+            "uncertainty": err,
+            "verdict": "within" if change <= err else "not within",
+        }
     return out
 
 
@@ -89,21 +129,27 @@ def bench_precision(
     n_eval: int = 1000,
     seed: int = 0,
     work: str | None = None,
+    seed_runs: int = 1,
 ) -> dict[str, Any]:
     """Train ``family`` on all but the last ``n_eval`` events of ``data`` for ``steps`` steps in fp32 and in
-    bf16 (same seed, same batches), then sample each run in fp32 and bf16 conditioned on the last ``n_eval``
-    events (the held-out reference) and measure the fidelity (:func:`feature_distances`) and speed.
+    bf16 (same seed, same batches) and ``seed_runs`` more times in fp32 with seeds ``seed + 1`` … (the
+    training-run variability), then sample each run conditioned on the last ``n_eval`` events (the held-out
+    reference) — the first two in fp32 and bf16, the others in fp32 — and measure the fidelity
+    (:func:`feature_distances`) and speed.
 
     Returns:
-        ``training`` (per precision: loss summary, s per step), ``sampling`` (per training × sampling
-        precision: distances, µs per event), ``floor`` (the distances between two halves of the reference),
-        the settings and the machine facts.
+        ``training`` (per training "fp32", "bf16", "fp32, seed+1", …: loss summary, s per step), ``sampling``
+        (per training × sampling precision: distances, µs per event), ``training_effect`` (per metric:
+        :func:`training_verdict` of bf16 training against the seed spread), ``floor`` (the distances between
+        two halves of the reference), the settings and the machine facts.
     """
     from mlfastsim.data.kinds import kind_of
     from mlfastsim.training.runs import resolve_run_config, train_run
 
     kind = kind_of(data)
     events = kind.read(data)
+    if seed_runs < 1:
+        raise InputError(f"--seed-runs {seed_runs}: need at least 1 fp32 run with another seed (the spread)")
     if len(events) < 2 * n_eval + 10:
         raise InputError(
             f"{data}: {len(events)} events; need more than twice --n-eval ({n_eval}) plus training"
@@ -117,30 +163,39 @@ def bench_precision(
         "steps": steps,
         "n_eval": n_eval,
     }
-    result.update(training={}, sampling={}, config=config, overrides=list(overrides))
+    result.update(training={}, sampling={}, config=config, overrides=list(overrides), seed_runs=seed_runs)
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         train_file = Path(tmp) / f"train{kind.default_suffix}"
         kind.write(train_file, events.subset(np.arange(len(events) - n_eval)))
-        for p in PRECISIONS:
+        for k, label in enumerate(trainings := _trainings(seed_runs)):
+            p, run_seed = (label, seed) if label in PRECISIONS else ("fp32", seed + k - 1)
             sets = [*overrides, f"train.precision={p}", "train.log_every_steps=1", "train.device=cpu"]
-            cfg = resolve_run_config(family, kind.name, file_config, sets, max_steps=steps, seed=seed)
-            out = Path(tmp) / f"run-{p}"
+            cfg = resolve_run_config(family, kind.name, file_config, sets, max_steps=steps, seed=run_seed)
+            out = Path(tmp) / f"run-{len(result['training'])}"
             summary = train_run(cfg, train_file, out)
-            result["training"][p] = {**_loss_summary(out, steps), "wall_time_s": summary.get("wall_time_s")}
+            result["training"][label] = {
+                **_loss_summary(out, steps),
+                "wall_time_s": summary.get("wall_time_s"),
+            }
             run = load_run(out)
             if "floor" not in result:
                 half = n_eval // 2
                 a, b = held.subset(np.arange(half)), held.subset(np.arange(half, n_eval))
                 result["floor"] = feature_distances(run, a, b, seed)
-            for q in PRECISIONS:
+            for q in PRECISIONS if label in PRECISIONS else ("fp32",):  # the seed run: only the spread
                 sample_run(run, conditions=held.subset(np.arange(8)), seed=seed, precision=q)  # warm-up
                 start = time.perf_counter()
                 generated = sample_run(run, conditions=held, seed=seed, precision=q)
                 seconds = time.perf_counter() - start
-                result["sampling"][f"trained {p}, sampled {q}"] = {
+                result["sampling"][f"trained {label}, sampled {q}"] = {
                     "us_per_event": 1e6 * seconds / n_eval,
                     **feature_distances(run, held, generated, seed),
                 }
+    fp32_runs = [
+        {k: v for k, v in result["sampling"][f"trained {t}, sampled fp32"].items() if k != "us_per_event"}
+        for t in trainings
+    ]
+    result["training_effect"] = training_verdict(fp32_runs[0], fp32_runs[1], fp32_runs[2:])
     result["threads"] = torch.get_num_threads()
     result["machine"] = machine_facts()
     return result
@@ -151,18 +206,18 @@ def _cell(m: dict[str, Any]) -> str:
 
 
 def precision_markdown(result: dict[str, Any]) -> str:
-    """The family's bf16-vs-fp32 table (training and sampling side by side)."""
+    """The family's bf16-vs-fp32 table (training and sampling side by side) and the training verdict table
+    (bf16 training's change of each metric against the seed spread)."""
     rows = list(result["sampling"].items())
     metrics = [k for k in rows[0][1] if k != "us_per_event"]
     head = ["", *(name for name, _ in rows), "truth vs truth"]
+    blank = " |" * (len(head) - 2)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for p in PRECISIONS:
+    for p in _trainings(result["seed_runs"]):
         t = result["training"][p]
         for key, m in t["train_losses_last_fifth"].items():
-            lines.append(
-                f"| training {p}: {key} (mean of the last fifth of the steps) | {_cell(m)} | | | | |"
-            )
-        lines.append(f"| training {p}: s per step | {t['s_per_step']:.4f} | | | | |")
+            lines.append(f"| training {p}: {key} (mean of the last fifth of the steps) | {_cell(m)} |{blank}")
+        lines.append(f"| training {p}: s per step | {t['s_per_step']:.4f} |{blank}")
     lines.append(
         "| sampling µs per event | " + " | ".join(f"{r['us_per_event']:.1f}" for _, r in rows) + " | |"
     )
@@ -170,10 +225,27 @@ def precision_markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {key} | " + " | ".join(_cell(r[key]) for _, r in rows) + f" | {_cell(result['floor'][key])} |"
         )
-    m = result["machine"]
-    note = (
-        f"{result['family']} on {result['kind']} ({result['data']}), {result['steps']} steps per run, seed fixed; "
-        f"sampled conditioned on {result['n_eval']} held-out events; W1 in the model's normalised features "
-        f"(bootstrap uncertainty); {result['threads']} thread(s), CPU {m['cpu']}, torch {m['torch']}."
+    k = result["seed_runs"]
+    spread = (
+        "\\|fp32(seed) − fp32(seed+1)\\|" if k == 1 else f"seed spread (√2 × std over {k + 1} fp32 seeds)"
     )
-    return "\n".join([f"### {result['family']} ({result['kind']})", "", *lines, "", note]) + "\n"
+    verdict = [
+        f"| training in bf16 (sampled fp32) | \\|bf16 − fp32\\| | {spread} | combined uncertainty | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for key, v in result["training_effect"].items():
+        verdict.append(
+            f"| {key} | {v['bf16_change']:.4f} | {v['seed_spread']:.4f} | {v['uncertainty']:.4f} | {v['verdict']} |"
+        )
+    m = result["machine"]
+    others = "a second fp32 run with seed+1" if k == 1 else f"{k} more fp32 runs with seed+1…seed+{k}"
+    note = (
+        f"{result['family']} on {result['kind']} ({result['data']}), {result['steps']} steps per run; fp32 and "
+        f"bf16 trained with the same seed, {others}; sampled conditioned on "
+        f"{result['n_eval']} held-out events; W1 in the model's normalised features (bootstrap uncertainty); "
+        f"combined uncertainty = sqrt(σ_fp32² + σ_bf16² + seed spread²); {result['threads']} thread(s), "
+        f"CPU {m['cpu']}, torch {m['torch']}."
+    )
+    return (
+        "\n".join([f"### {result['family']} ({result['kind']})", "", *lines, "", *verdict, "", note]) + "\n"
+    )

@@ -24,7 +24,8 @@ def add_parser(sub: Any) -> None:
             "them; threads, backend, precision, hardware and peak memory recorded; --markdown FILE writes the "
             "table into FILE (docs/performance.md). 'scaling': weak-scaling of distributed training under "
             "torchrun. 'precision': a family trained and sampled in fp32 and bf16 (losses, fidelity, "
-            "speed side by side). 'models' times gvae-paper and gvae reconstruction on the same batch of real jets, "
+            "speed side by side), bf16 training judged against a second fp32 training's seed spread. "
+            "'models' times gvae-paper and gvae reconstruction on the same batch of real jets, "
             "'detector' the jet-image detector alone, 'metrics' the whole evaluation suite."
         ),
     )
@@ -84,6 +85,10 @@ def add_scaling_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--n-eval", type=int, default=1000, help="precision: held-out events to judge (default 1000)"
     )
+    p.add_argument(
+        "--seed-runs", type=int, default=1,
+        help="precision: fp32 trainings with other seeds for the seed spread bf16 is judged against (default 1)",
+    )  # fmt: skip
 
 
 def add_backend_argument(p: argparse.ArgumentParser) -> None:
@@ -173,6 +178,7 @@ def _check_values(args: argparse.Namespace) -> None:
         "example_events",
         "steps",
         "n_eval",
+        "seed_runs",
     ):
         if getattr(args, option) < 1:
             flag = "--" + option.replace("_", "-")
@@ -242,7 +248,7 @@ def _bench_precision(args: argparse.Namespace, bench_precision: Any) -> dict[str
     return dict(
         bench_precision(
             args.family, args.data, steps=args.steps, config=args.config, overrides=args.set,
-            n_eval=args.n_eval, work=args.work,
+            n_eval=args.n_eval, work=args.work, seed_runs=args.seed_runs,
         )
     )  # fmt: skip
 
