@@ -28,6 +28,9 @@ def test_scaling_rows_reproduce_seed_002s_table() -> None:
     assert [round(r["efficiency"], 2) for r in rows] == [1.0, 0.81, 0.73, 0.68]
     two = scaling_rows({1: [10.0, 12.0], 2: [11.0, 13.0]})[1]
     assert two["mean_s"] == 12.0 and two["std_s"] == pytest.approx(2**0.5) and two["efficiency"] == 11 / 12
+    slowed = scaling_rows({1: [10.0, 10.2, 9.8], 2: [11.0, 30.0, 10.8]})[1]  # one run slowed by another job
+    assert slowed["median_s"] == 11.0 and slowed["efficiency_median"] == pytest.approx(10 / 11)
+    assert slowed["efficiency"] < 0.6
     with pytest.raises(InputError, match="start with 1"):
         scaling_rows({2: [1.0], 4: [1.0]})
 

@@ -182,7 +182,8 @@ def bench_scaling(
 
 def scaling_rows(times: dict[int, list[float]]) -> list[dict[str, Any]]:
     """Seed 002's rows from the timed seconds of each process count (1 first): mean and standard deviation,
-    speed-up S_p = p · T_1 / T_p (p processes do p times the work) and efficiency S_p / p = T_1 / T_p."""
+    speed-up S_p = p · T_1 / T_p (p processes do p times the work) and efficiency S_p / p = T_1 / T_p; also
+    the efficiency from median times, which one run slowed by another job on the machine does not move."""
     counts = list(times)
     if counts[0] != 1:
         raise InputError(f"--nproc: start with 1 (the reference of the speed-up), got {counts}")
@@ -192,8 +193,10 @@ def scaling_rows(times: dict[int, list[float]]) -> list[dict[str, Any]]:
         mean = float(np.mean(times[p]))
         std = float(np.std(times[p], ddof=1)) if len(times[p]) > 1 else 0.0
         speedup = p * base / mean
+        median = float(np.median(times[p]))
         rows.append({"processes": p, "times_s": times[p], "mean_s": mean, "std_s": std, "speedup": speedup,
-                     "efficiency": speedup / p})  # fmt: skip
+                     "efficiency": speedup / p, "median_s": median,
+                     "efficiency_median": float(np.median(times[1])) / median})  # fmt: skip
     return rows
 
 
@@ -205,6 +208,10 @@ def _cells(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         ["Speed-up", *(f"{r['speedup']:.2f}" for r in result["rows"])],
         ["Parallelisation efficiency", *(f"{r['efficiency']:.2f}" for r in result["rows"])],
     ]
+    if all("efficiency_median" in r for r in result["rows"]):
+        rows.append(
+            ["Efficiency from median times", *(f"{r['efficiency_median']:.2f}" for r in result["rows"])]
+        )
     if all("straggler_bound" in r for r in result["rows"]):
         rows += [
             ["Efficiency, p runs at once without communication",
