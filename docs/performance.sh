@@ -37,9 +37,10 @@ train library tpc.h5 run-library-tpc --config $C/library-tpc.toml
 "$B/mlfastsim" bench scaling --family gvae --data jet-images-6k.parquet --config $C/gvae.toml \
   --steps 30 --repeats 3 --nproc 1,2 --threads 1 --out bench-scaling.json --markdown "$DOC"
 # 3. bf16 beside fp32, training and sampling, for every family that trains and samples; bf16 training judged
-#    against the seed spread of fp32 trainings (gvae: 200 steps and 3 more seeds, as its same-seed runs part)
+#    against the seed spread of fp32 trainings (gvae: 200 steps, where its same-seed runs part, and 3 seed pairs:
+#    fp32 and bf16 at seeds 0, 1, 2, the mean paired difference judged against its standard error)
 "$B/mlfastsim" bench precision --family gvae --data jet-images.parquet --config $C/gvae.toml \
-  --set train.batch_size=16 --set data.n_max=200 --steps 200 --seed-runs 3 --n-eval 150 --threads 1 --markdown "$DOC"
+  --set train.batch_size=16 --set data.n_max=200 --steps 200 --paired-seeds 3 --n-eval 150 --threads 1 --markdown "$DOC"
 "$B/mlfastsim" bench precision --family particle-vae --data particle-jets.h5 --config $C/particle-vae.toml \
   --set model.mode=detector --set train.batch_size=32 --steps 60 --n-eval 200 --threads 1 --markdown "$DOC"
 "$B/mlfastsim" bench precision --family cgan-pid --data pid.h5 --config $C/cgan-pid.toml --steps 200 \

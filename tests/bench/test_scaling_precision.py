@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mlfastsim._utils import InputError
-from mlfastsim.bench.precision import bench_precision, precision_markdown, training_verdict
+from mlfastsim.bench.precision import bench_precision, paired_verdict, precision_markdown, training_verdict
 from mlfastsim.bench.scaling import scaling_rows, timed_seconds
 from mlfastsim.cli.main import main
 from mlfastsim.data.kinds import KINDS
@@ -76,25 +76,62 @@ def test_bf16_training_and_sampling_are_measured_beside_fp32(tmp_path: Path) -> 
     assert "truth vs truth" in page and "training bf16: generator/loss" in page
     assert "training fp32, seed+1: critic/loss" in page and "fp32(seed+1)" in page
     assert f"| {effect['W1 feature 0']['verdict']} |" in page
+    assert "paired_effect" not in r and "seed pairs" not in page  # --paired-seeds 1: the one same-seed pair
     header, rule = page.splitlines()[2:4]
     assert header.count("|") == rule.count("|") == 8  # label, 5 sampled runs, truth vs truth
 
 
-def test_more_seed_runs_train_more_fp32_runs_for_the_spread(tmp_path: Path) -> None:
+def test_paired_seeds_train_bf16_at_the_seed_runs_seeds_and_pair_them(tmp_path: Path) -> None:
     data = tmp_path / "pid.h5"
     KINDS["pid"].write(data, KINDS["pid"].example(140, seed=1))
+    # 3 pairs need 2 fp32 seed runs: --seed-runs 1 is raised to 2, and those runs are the pairs' fp32 halves
     r = bench_precision(
-        "cgan-pid", str(data), steps=6, overrides=SMALL_PID, n_eval=40, work=str(tmp_path), seed_runs=2
+        "cgan-pid", str(data), steps=6, overrides=SMALL_PID, n_eval=40, work=str(tmp_path), paired_seeds=3
     )
-    assert list(r["training"]) == ["fp32", "bf16", "fp32, seed+1", "fp32, seed+2"]
-    w = [
-        r["sampling"][f"trained {t}, sampled fp32"]["W1 feature 1"]["value"]
-        for t in r["training"]
-        if t != "bf16"
-    ]
-    assert len(set(w)) == 3  # three different trainings
-    assert r["training_effect"]["W1 feature 1"]["seed_spread"] == pytest.approx(2**0.5 * np.std(w, ddof=1))
-    assert "std over 3 fp32 seeds" in precision_markdown(r)
+    fp32s, bf16s = ["fp32", "fp32, seed+1", "fp32, seed+2"], ["bf16", "bf16, seed+1", "bf16, seed+2"]
+    assert list(r["training"]) == [*fp32s[:1], *bf16s[:1], *fp32s[1:], *bf16s[1:]] and r["seed_runs"] == 2
+
+    def w(t: str) -> float:
+        return float(r["sampling"][f"trained {t}, sampled fp32"]["W1 feature 1"]["value"])
+
+    assert len({w(t) for t in fp32s + bf16s}) == 6  # six different trainings
+    # the seed spread is over the three fp32 seeds, as --seed-runs 2 gives it
+    spread = 2**0.5 * np.std([w(t) for t in fp32s], ddof=1)
+    assert r["training_effect"]["W1 feature 1"]["seed_spread"] == pytest.approx(spread)
+    # each bf16 run is compared with the fp32 run of its own seed
+    paired = r["paired_effect"]["W1 feature 1"]
+    assert paired["differences"] == pytest.approx([w(b) - w(f) for f, b in zip(fp32s, bf16s, strict=True)])
+    assert set(r["paired_effect"]) == set(r["training_effect"])
+    page = precision_markdown(r)
+    assert "std over 3 fp32 seeds" in page and "3 seed pairs" in page
+    assert "bf16, seed+2: generator/loss" in page
+    assert f"| {paired['mean_difference']:+.4f} ± {paired['uncertainty']:.4f} |" in page
+
+
+def test_the_paired_verdict_pairs_each_seed_and_counts_the_standard_error() -> None:
+    def m(value: float, err: float = 0.001) -> dict[str, dict[str, float]]:
+        return {"W1 feature 0": {"value": value, "uncertainty": err, "n": 100}}
+
+    # bf16 is 0.01 above fp32 at every seed while the seeds scatter by 0.1: paired, a clear shift (SE 0)
+    v = paired_verdict([m(0.10), m(0.20), m(0.30)], [m(0.11), m(0.21), m(0.31)])["W1 feature 0"]
+    assert v["differences"] == pytest.approx([0.01, 0.01, 0.01])
+    assert v["mean_difference"] == pytest.approx(0.01)
+    assert v["standard_error"] == pytest.approx(0.0, abs=1e-12)
+    assert v["bootstrap"] == pytest.approx((2 * 0.001**2 / 3) ** 0.5)
+    assert v["verdict"] == "not within"  # across seeds (0.11 vs 0.20, ...) it would be lost in the scatter
+    # differences of both signs: d̄ 0.02, SE std(0.05, -0.03, 0.04)/sqrt(3) = 0.0252 -> within
+    s = paired_verdict([m(0.10), m(0.10), m(0.10)], [m(0.15), m(0.07), m(0.14)])["W1 feature 0"]
+    se = np.std([0.05, -0.03, 0.04], ddof=1) / 3**0.5
+    assert s["standard_error"] == pytest.approx(se)
+    assert s["uncertainty"] == pytest.approx(np.hypot(se, v["bootstrap"]))
+    assert s["mean_difference"] == pytest.approx(0.02) and s["verdict"] == "within"
+    # the bootstrap errors count on their own: equal differences, SE 0, but noisy evaluations
+    noisy = paired_verdict([m(0.10, 0.03), m(0.10, 0.03)], [m(0.12, 0.03), m(0.12, 0.03)])["W1 feature 0"]
+    assert noisy["uncertainty"] == pytest.approx(0.03) and noisy["verdict"] == "within"
+    with pytest.raises(InputError, match="K ≥ 2"):
+        paired_verdict([m(0.10)], [m(0.11)])
+    with pytest.raises(InputError, match="K ≥ 2"):
+        paired_verdict([m(0.10), m(0.2)], [m(0.11)])
 
 
 def test_the_training_verdict_counts_the_seed_spread() -> None:
@@ -123,5 +160,7 @@ def test_bench_scaling_and_precision_refuse_bad_input_in_one_line(capsys: pytest
     assert main(["bench", "scaling", "--data", "x.h5"]) == 2
     assert main(["bench", "precision", "--family", "cgan-pid", "--data", "x.h5", "--steps", "3"]) == 2
     assert main(["bench", "precision", "--family", "cgan-pid", "--data", "x.h5", "--seed-runs", "0"]) == 2
+    assert main(["bench", "precision", "--family", "cgan-pid", "--data", "x.h5", "--paired-seeds", "0"]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert "--family" in errors[0] and "--steps" in errors[1] and "--seed-runs" in errors[2]
+    assert "--paired-seeds" in errors[3]

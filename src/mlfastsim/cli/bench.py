@@ -24,7 +24,8 @@ def add_parser(sub: Any) -> None:
             "them; threads, backend, precision, hardware and peak memory recorded; --markdown FILE writes the "
             "table into FILE (docs/performance.md). 'scaling': weak-scaling of distributed training under "
             "torchrun. 'precision': a family trained and sampled in fp32 and bf16 (losses, fidelity, "
-            "speed side by side), bf16 training judged against a second fp32 training's seed spread. "
+            "speed side by side), bf16 training judged against a second fp32 training's seed spread "
+            "(--paired-seeds K: also by the mean bf16 - fp32 difference of K same-seed pairs). "
             "'models' times gvae-paper and gvae reconstruction on the same batch of real jets, "
             "'detector' the jet-image detector alone, 'metrics' the whole evaluation suite."
         ),
@@ -88,6 +89,11 @@ def add_scaling_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--seed-runs", type=int, default=1,
         help="precision: fp32 trainings with other seeds for the seed spread bf16 is judged against (default 1)",
+    )  # fmt: skip
+    p.add_argument(
+        "--paired-seeds", type=int, default=1,
+        help="precision: train fp32 and bf16 at K seeds and judge the mean paired difference against its "
+        "standard error (default 1: the one same-seed pair; the seed runs are raised to K-1)",
     )  # fmt: skip
 
 
@@ -179,6 +185,7 @@ def _check_values(args: argparse.Namespace) -> None:
         "steps",
         "n_eval",
         "seed_runs",
+        "paired_seeds",
     ):
         if getattr(args, option) < 1:
             flag = "--" + option.replace("_", "-")
@@ -249,6 +256,7 @@ def _bench_precision(args: argparse.Namespace, bench_precision: Any) -> dict[str
         bench_precision(
             args.family, args.data, steps=args.steps, config=args.config, overrides=args.set,
             n_eval=args.n_eval, work=args.work, seed_runs=args.seed_runs,
+            paired_seeds=args.paired_seeds,
         )
     )  # fmt: skip
 
