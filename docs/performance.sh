@@ -10,9 +10,9 @@ B=${MLFASTSIM_BIN:-$ROOT/.venv/bin}
 DOC=$ROOT/docs/performance.md
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MLFASTSIM_PROGRESS=0
 mkdir -p "$W" && cd "$W"
-[ -f tpc.h5 ] || "$B/python" - <<'PY'
+[ -f showers.h5 ] || "$B/python" - <<'PY'
 from mlfastsim.data.kinds import KINDS
-for name, n in {"jet-images": 400, "particle-jets": 600, "pid": 4000, "tpc": 3000}.items():
+for name, n in {"jet-images": 400, "particle-jets": 600, "pid": 4000, "tpc": 3000, "showers": 2000}.items():
     kind = KINDS[name]
     kind.write(f"{name}{kind.default_suffix}", kind.example(n, seed=1))
 PY
@@ -26,10 +26,14 @@ train cgan-pid pid.h5 run-cgan-pid --config $C/cgan-pid.toml --max-steps 200
 train library pid.h5 run-library-pid --config $C/library-pid.toml
 train cgan-tpc tpc.h5 run-cgan-tpc --config $C/cgan-tpc.toml --max-steps 90
 train library tpc.h5 run-library-tpc --config $C/library-tpc.toml
+train cgan-shower showers.h5 run-cgan-shower --config $C/cgan-shower.toml --max-steps 60 --set train.batch_size=64
+train library showers.h5 run-library-showers --config $C/library-showers.toml
 # 1. generation speed of every run beside its kind's reference simulation (and gvae-paper for jet images)
 "$B/mlfastsim" bench --run run-gvae --run run-library-jets --run run-particle-vae --run run-library-particle-jets \
   --run run-cgan-pid --run run-library-pid --run run-cgan-tpc --run run-library-tpc \
+  --run run-cgan-shower --run run-library-showers \
   --conditions jet-images.parquet --conditions particle-jets.h5 --conditions pid.h5 --conditions tpc.h5 \
+  --conditions showers.h5 \
   --threads 1 --repeats 8 --reference-events 64 --out bench-runs.json --markdown "$DOC"
 # 2. weak scaling of distributed training (seed 002's table), 1 and 2 processes, one thread each
 #    at gvae's own config (batch 64, n_max 400) on 6,000 jets, so that no epoch ends inside the 30 steps
@@ -47,3 +51,5 @@ train library tpc.h5 run-library-tpc --config $C/library-tpc.toml
   --n-eval 1000 --threads 1 --markdown "$DOC"
 "$B/mlfastsim" bench precision --family cgan-tpc --data tpc.h5 --config $C/cgan-tpc.toml --steps 90 \
   --n-eval 1000 --threads 1 --markdown "$DOC"
+"$B/mlfastsim" bench precision --family cgan-shower --data showers.h5 --config $C/cgan-shower.toml --steps 60 \
+  --set train.batch_size=64 --n-eval 400 --paired-seeds 3 --threads 1 --markdown "$DOC"
