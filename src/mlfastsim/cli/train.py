@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 __all__ = ["add_parser", "run"]
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from mlfastsim._utils import load_config_file
     from mlfastsim.data.kinds import kind_of
     from mlfastsim.models import get_family
+    from mlfastsim.training import cleanup
     from mlfastsim.training.runs import resolve_run_config, train_run
 
     get_family(args.family)
@@ -58,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         seed=args.seed,
     )
-    summary = train_run(cfg, args.data, args.out, resume=args.resume, overwrite=args.overwrite)
-    print(json.dumps(summary, default=str))
+    try:
+        summary = train_run(cfg, args.data, args.out, resume=args.resume, overwrite=args.overwrite)
+    finally:
+        cleanup()  # leave torchrun's process group before exit (gloo's threads otherwise abort at teardown)
+    # one write of the whole line, so the summaries of torchrun's ranks never interleave on a shared pipe
+    sys.stdout.write(json.dumps(summary, default=str) + "\n")
+    sys.stdout.flush()
     return 0
