@@ -23,7 +23,12 @@ from mlfastsim.data.kinds import get_kind
 from mlfastsim.data.kinds.particle_jets import ParticleJetCodec, ParticleJetData, ParticleJets
 from mlfastsim.models import build_model
 from mlfastsim.models.particle_vae import ParticleVAE, ParticleVAEConfig
-from mlfastsim.models.particle_vae_nn import FlowPrior, chamfer, jet_observables, stable_descending_order
+from mlfastsim.models.particle_vae_nn import (
+    FlowPrior,
+    chamfer,
+    jet_observables,
+    pairwise_descending_order,
+)
 from mlfastsim.physics.kinematics import jet_pt_mass
 
 KIND = get_kind("particle-jets")
@@ -458,14 +463,15 @@ def test_reflections_only_in_training(jets: ParticleJets, monkeypatch: pytest.Mo
         model.loss(batch)
 
 
-def test_stable_descending_order_is_the_stable_argsort() -> None:
-    """The sorted encoder's exportable order (pairwise ranks) is torch's stable descending argsort, ties (real
-    particles of equal pT, padding at −inf) in slot order included."""
+def test_pairwise_order_is_the_stable_argsort() -> None:
+    """The sorted encoder's exportable order (pairwise ranks, used while tracing/exporting) is torch's stable
+    descending argsort (used eagerly), ties (real particles of equal pT, padding at −inf) in slot order
+    included."""
     g = torch.Generator().manual_seed(0)
     for _ in range(50):
         key = torch.randint(0, 4, (8, 30), generator=g).float()
         key[torch.rand(8, 30, generator=g) < 0.4] = -torch.inf
         want = key.argsort(dim=1, descending=True, stable=True)
-        assert torch.equal(stable_descending_order(key), want)
+        assert torch.equal(pairwise_descending_order(key), want)
     key = torch.randn(64, 30, generator=g)
-    assert torch.equal(stable_descending_order(key), key.argsort(dim=1, descending=True, stable=True))
+    assert torch.equal(pairwise_descending_order(key), key.argsort(dim=1, descending=True, stable=True))

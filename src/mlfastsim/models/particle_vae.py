@@ -303,6 +303,33 @@ class ParticleVAE(ConditionBank):
         norm = z.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return z * (self.latent_radius / norm).clamp_max(1.0)
 
+    def from_noise(
+        self,
+        out: dict[str, Tensor],
+        u_count: Tensor,
+        u_response: Tensor | None = None,
+        eps_response: Tensor | None = None,
+    ) -> Batch:
+        """The sample from the decoder's ``out`` and its noise, deterministically (shared by :meth:`sample` and
+        the export sampler): features clamped into the training range, the multiplicity by the inverse CDF of
+        ``u_count [B]`` (first n slots kept) and, in detector mode, the response mixture's component by the
+        inverse CDF of ``u_response [B]`` with ``eps_response [B, n_response]`` standard normals. Returns
+        ``features [B, P, F]``, ``mask [B, P]`` and (detector mode) ``response [B, n_response]``."""
+        c = self.config
+        feats = torch.clamp(out["features"].float(), self.feature_low, self.feature_high)
+        cdf = out["count_logits"].float().softmax(-1).cumsum(-1)
+        counts = (cdf < u_count.unsqueeze(1)).sum(-1).clamp_max(c.n_particles)
+        res = self._finish({"features": feats}, counts)
+        if self.detector:
+            assert u_response is not None and eps_response is not None, "detector mode draws a response"
+            cdf_k = out["response_logits"].exp().cumsum(-1)
+            k = (cdf_k < u_response.unsqueeze(1)).sum(-1).clamp_max(c.response_components - 1)
+            pick = k.view(-1, 1, 1).expand(-1, 1, c.n_response)
+            mu = out["response_mu"].gather(1, pick).squeeze(1)
+            log_std = out["response_log_std"].gather(1, pick).squeeze(1)
+            res["response"] = mu + log_std.exp() * eps_response
+        return res
+
     def _finish(self, out: dict[str, Tensor], counts: Tensor) -> Batch:
         mask = torch.arange(self.config.n_particles, device=counts.device) < counts.unsqueeze(1)
         feats = out["features"].float() * mask.unsqueeze(-1)
@@ -357,17 +384,12 @@ class ParticleVAE(ConditionBank):
         else:
             z = torch.randn(n, c.latent, generator=generator, device=dev)
         out = self.decode(self._in_latent_range(z), ctx, batch)
-        out["features"] = torch.clamp(out["features"].float(), self.feature_low, self.feature_high)
-        cdf = out["count_logits"].float().softmax(-1).cumsum(-1)
-        u = torch.rand(n, 1, generator=generator, device=dev)
-        counts = (cdf < u).sum(-1).clamp_max(c.n_particles)
-        res = self._finish(out, counts)
+        u_count = torch.rand(n, generator=generator, device=dev)
+        u_response = eps_response = None
         if self.detector:
-            u_k = torch.rand(n, 1, generator=generator, device=dev)
-            k = (out["response_logits"].exp().cumsum(-1) < u_k).sum(-1).clamp_max(c.response_components - 1)
-            eps = torch.randn(n, c.n_response, generator=generator, device=dev)
-            rows = torch.arange(n, device=dev)
-            res["response"] = out["response_mu"][rows, k] + out["response_log_std"][rows, k].exp() * eps
+            u_response = torch.rand(n, generator=generator, device=dev)
+            eps_response = torch.randn(n, c.n_response, generator=generator, device=dev)
+        res = self.from_noise(out, u_count, u_response, eps_response)
         if drawn is not None:
             res["matched_cond"] = drawn
         return res

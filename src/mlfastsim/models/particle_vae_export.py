@@ -76,7 +76,7 @@ class ParticleVAESampler(nn.Module):
 
     def forward(self, *args: Tensor) -> tuple[Tensor, ...]:
         x = {t.name: a for t, a in zip(self.spec.inputs, args, strict=True)}
-        model, c = self.model, self.model.config
+        model = self.model
         batch: dict[str, Tensor] = {k: x[k] for k in ("cond", "gen_features", "gen_mask") if k in x}
         if self.bank:
             n = model.condition_bank.shape[0]
@@ -92,16 +92,8 @@ class ParticleVAESampler(nn.Module):
             ).squeeze(1)
             z = model.prior.means.index_select(0, k) + model.prior.log_std.exp().index_select(0, k) * z
         out = model.decode(model._in_latent_range(z), ctx, batch)
-        feats = torch.clamp(out["features"].float(), model.feature_low, model.feature_high)
-        cdf = out["count_logits"].float().softmax(-1).cumsum(-1)
-        counts = (cdf < x["u_count"].unsqueeze(1)).sum(-1).clamp_max(c.n_particles)
-        res = model._finish({"features": feats}, counts)
-        extra: tuple[Tensor, ...] = (batch["cond"],) if self.bank else ()
+        res = model.from_noise(out, x["u_count"], x.get("u_response"), x.get("eps_response"))
+        extra = (batch["cond"],) if self.bank else ()
         if model.detector:
-            cdf_k = out["response_logits"].exp().cumsum(-1)
-            k = (cdf_k < x["u_response"].unsqueeze(1)).sum(-1).clamp_max(c.response_components - 1)
-            pick = k.view(-1, 1, 1).expand(-1, 1, c.n_response)
-            mu = out["response_mu"].gather(1, pick).squeeze(1)
-            log_std = out["response_log_std"].gather(1, pick).squeeze(1)
-            extra = (mu + log_std.exp() * x["eps_response"],)
+            extra = (res["response"],)
         return (res["features"], res["mask"], *extra)

@@ -24,6 +24,7 @@ __all__ = [
     "SortedEncoder",
     "chamfer",
     "jet_observables",
+    "pairwise_descending_order",
     "stable_descending_order",
 ]
 
@@ -108,18 +109,25 @@ class SetEncoder(nn.Module):
 
 
 def stable_descending_order(key: Tensor) -> Tensor:
-    """``key [B, P]`` → ``order [B, P]`` (int64): ``key.argsort(dim=1, descending=True, stable=True)``, built
-    from pairwise comparisons (``[B, P, P]``, cheap for a jet's few dozen slots) so that every exporter maps it
-    (ONNX has no stable sort; its TopK's order of ties is the runtime's). The rank of slot i is the number of
-    slots j with key_j > key_i, or key_j = key_i and j < i; ``order`` is the inverse permutation. Keys must
-    not be NaN (−inf for padding is fine: padded slots keep their slot order)."""
+    """``key [B, P]`` → ``order [B, P]`` (int64): ``key.argsort(dim=1, descending=True, stable=True)``; while
+    a model is being traced or exported, :func:`pairwise_descending_order` (the same order, which every
+    exporter maps: ONNX has no stable sort, and its TopK's order of ties is the runtime's). Eagerly the
+    argsort itself, as pairwise ranks cost O(P²) (27 ms vs 0.5 ms per batch of 256 jets at P = 150)."""
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        return pairwise_descending_order(key)
+    return key.argsort(dim=1, descending=True, stable=True)
+
+
+def pairwise_descending_order(key: Tensor) -> Tensor:
+    """The stable descending order of ``key [B, P]`` from pairwise comparisons (``[B, P, P]``): the rank of
+    slot i is the number of slots j with key_j > key_i, or key_j = key_i and j < i; ``order`` is its inverse
+    (a scatter). Keys must not be NaN (−inf for padding is fine: padded slots keep their slot order)."""
     p = key.shape[1]
     slot = torch.arange(p, device=key.device)
     ki, kj = key.unsqueeze(2), key.unsqueeze(1)  # [B, P(i), 1], [B, 1, P(j)]
     before = (kj > ki) | ((kj == ki) & (slot.view(1, 1, p) < slot.view(1, p, 1)))
     rank = before.sum(2)  # [B, P]: where slot i goes
-    hit = rank.unsqueeze(1) == slot.view(1, p, 1)  # [B, P(r), P(i)]: slot i goes to position r
-    return (hit.to(torch.int64) * slot.view(1, 1, p)).sum(2)
+    return torch.zeros_like(rank).scatter(1, rank, slot.expand_as(rank))  # order[rank_i] = i
 
 
 class SortedEncoder(nn.Module):
