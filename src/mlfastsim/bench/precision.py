@@ -138,9 +138,9 @@ def paired_verdict(
             f"paired_verdict: give K ≥ 2 fp32/bf16 pairs (got {len(fp32_runs)} fp32, {len(bf16_runs)} bf16)"
         )
     k = len(fp32_runs)
+    pairs = list(zip(fp32_runs, bf16_runs, strict=True))
     out: dict[str, dict[str, Any]] = {}
     for key in fp32_runs[0]:
-        pairs = list(zip(fp32_runs, bf16_runs, strict=True))
         d = np.array([b[key]["value"] - f[key]["value"] for f, b in pairs], np.float64)
         var = [f[key]["uncertainty"] ** 2 + b[key]["uncertainty"] ** 2 for f, b in pairs]
         se = float(d.std(ddof=1) / np.sqrt(k))

@@ -48,10 +48,17 @@ __all__ = [
 
 def torchrun_command(nproc: int, family: str, data: str, out: str, extra: Sequence[str] = ()) -> list[str]:
     """The command line of one distributed training run on this machine (``--standalone`` rendezvous)."""
-    return [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-        "-m", "mlfastsim", "train", family, "--data", data, "--out", out, *extra,
-    ]  # fmt: skip
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+    return [*launcher, *_train_args(family, data, out, extra)]
+
+
+def _train_args(family: str, data: str, out: str, extra: Sequence[str]) -> list[str]:
+    return ["-m", "mlfastsim", "train", family, "--data", data, "--out", out, *extra]
+
+
+def _failure(what: str, stderr: str) -> InputError:
+    """The one-line error of a failed training subprocess: ``what`` and the last line it wrote."""
+    return InputError(f"bench scaling: {what} failed ({(stderr.strip().splitlines() or ['no output'])[-1]})")
 
 
 def timed_seconds(run_dir: Path, warmup: int) -> tuple[float, int, bool]:
@@ -89,17 +96,15 @@ def _independent(
 ) -> float:
     """Mean timed seconds of ``p`` single-process trainings run at once (seeds 1 … p, no process group)."""
     runs = [out / f"indep{i}" for i in range(p)]
-    cmd = [sys.executable, "-m", "mlfastsim", "train", family, "--data", data]
     procs = [
-        subprocess.Popen([*cmd, "--out", str(d), *extra, "--seed", str(1 + i)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, *_train_args(family, data, str(d), [*extra, "--seed", str(1 + i)])],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for i, d in enumerate(runs)
     ]  # fmt: skip
     for proc in procs:
         _, err = proc.communicate()
         if proc.returncode != 0:
-            last = (err.strip().splitlines() or ["no output"])[-1]
-            raise InputError(f"bench scaling: {p} independent runs failed ({last})")
+            raise _failure(f"{p} independent runs", err)
     return float(np.mean([timed_seconds(d, warmup)[0] for d in runs]))
 
 
@@ -145,8 +150,7 @@ def bench_scaling(
                 cmd = torchrun_command(p, family, data, str(out), extra)
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 if proc.returncode != 0:
-                    last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                    raise InputError(f"bench scaling: {p} process(es) failed ({last})")
+                    raise _failure(f"{p} process(es)", proc.stderr)
                 seconds, timed[p], cross = timed_seconds(out, warmup)
                 times[p].append(seconds)
                 crossed[p] = crossed[p] or cross
