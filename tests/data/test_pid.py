@@ -74,13 +74,18 @@ def test_bad_files_are_one_line_errors(tmp_path: Path, table: PIDTable) -> None:
         KIND.read(tmp_path / "junk.h5")
 
 
-def test_codec_normalises_and_inverts(table: PIDTable) -> None:
-    codec = KIND.fit_codec(table, PIDData())
+@pytest.mark.parametrize("thresholds", [True, False])
+def test_codec_normalises_and_inverts(table: PIDTable, thresholds: bool) -> None:
+    codec = KIND.fit_codec(table, PIDData(thresholds=thresholds))
     batch = codec.encode(table, frozenset())
-    assert batch["features"].shape == (4000, 5) and batch["cond"].shape == (4000, 8) and batch["mask"].all()
-    torch.testing.assert_close(batch["features"].mean(0), torch.zeros(5), atol=0.06, rtol=0)
-    torch.testing.assert_close(batch["features"].std(0), torch.ones(5), atol=0.06, rtol=0)
-    np.testing.assert_array_equal(batch["cond"][:, 3:].argmax(1).numpy(), table.species)  # species one-hot
+    n_cond = 15 if thresholds else 8  # (P, η, nTracks), species one-hot[, seen ×2, tie flags ×5]
+    assert batch["features"].shape == (4000, 5) and batch["cond"].shape == (4000, n_cond) and batch["mask"].all()
+    untied = (batch["cond"][:, 10:] < 0.5) if thresholds else torch.ones(4000, 5, dtype=torch.bool)
+    for j in range(5):  # N(0, 1) over the values the model learns (a threshold tie is encoded as 0)
+        f = batch["features"][untied[:, j], j]
+        assert abs(float(f.mean())) < 0.06 and abs(float(f.std()) - 1) < 0.06
+        assert not thresholds or (batch["features"][~untied[:, j], j] == 0).all()
+    np.testing.assert_array_equal(batch["cond"][:, 3:8].argmax(1).numpy(), table.species)  # species one-hot
     out = codec.decode({"features": batch["features"]}, table)
     np.testing.assert_allclose(out.dll, table.dll, atol=0.05 * np.abs(table.dll).max())
     # ties of the below-threshold hypotheses come back exactly (and so do their fractions)
@@ -91,7 +96,7 @@ def test_codec_normalises_and_inverts(table: PIDTable) -> None:
 
 
 def test_tied_training_targets_are_spread_over_their_interval(table: PIDTable) -> None:
-    codec = KIND.fit_codec(table, PIDData())
+    codec = KIND.fit_codec(table, PIDData(thresholds=False))
     feats = codec.encode(table, frozenset())["features"][:, 3].numpy()  # DLL_p − DLL_K, tied at 0
     tied = table.dll[:, 3] == table.dll[:, 2]
     plain = codec.qt_out.transform(to_basis(table.dll, "differences"))[:, 3]  # sklearn: one point per tie
@@ -109,11 +114,11 @@ def test_codec_state_is_json_and_restores_exactly(table: PIDTable) -> None:
     state = json.loads(json.dumps(codec.to_dict()))  # plain lists, no pickles
     restored = KIND.load_codec(state)
     cond = codec.conditions(table, frozenset({"cond"}))["cond"]
-    assert cond.shape[1] == 9 and torch.equal(cond[:, 3], torch.as_tensor(table.charge, dtype=torch.float32))
+    assert cond.shape[1] == 16 and torch.equal(cond[:, 3], torch.as_tensor(table.charge, dtype=torch.float32))
     assert torch.equal(restored.conditions(table, frozenset({"cond"}))["cond"], cond)
     z = {"features": torch.randn(50, 5, generator=torch.Generator().manual_seed(0))}
     np.testing.assert_array_equal(restored.decode(z, None).dll, codec.decode(z, None).dll)
-    assert codec.model_fields() == {"n_features": 5, "n_cond": 9, "outputs": ("features", "mask")}
+    assert codec.model_fields() == {"n_features": 5, "n_cond": 16, "outputs": ("features", "mask")}
 
 
 def test_selection_and_bad_settings(table: PIDTable) -> None:

@@ -80,7 +80,7 @@ def test_condition_bank_samples_without_conditions(batch: dict[str, torch.Tensor
     model.prepare(batch)
     assert len(model.condition_bank) == 50 and not model.needs_conditions()
     out = model.sample(7, generator=torch.Generator().manual_seed(0))
-    assert out["features"].shape == (7, 5) and out["matched_cond"].shape == (7, 8)
+    assert out["features"].shape == (7, 5) and out["matched_cond"].shape == (7, 15)
     fresh = _model()
     fresh.load_state_dict(model.state_dict())
     assert torch.equal(fresh.condition_bank, model.condition_bank)

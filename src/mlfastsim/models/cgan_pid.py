@@ -58,7 +58,7 @@ class CGANPIDConfig:
     """
 
     n_features: int = 5
-    n_cond: int = 8
+    n_cond: int = 15
     noise: int = 16
     generator_hidden: tuple[int, ...] = (128, 128, 128, 128)
     critic_hidden: tuple[int, ...] = (256, 256, 256, 256)

@@ -5,7 +5,8 @@ Model tensors (batch keys, :mod:`mlfastsim.models.base`):
   ``features [N, 5]``  the outputs in the codec's basis, quantile-transformed to N(0, 1) per column;
   ``mask [N]``         all True (one track per row; the key keeps the table compatible with the masked kinds);
   ``cond [N, C]``      quantile-transformed (P, η, nTracks), then the charge (±1) when ``data.use_charge``,
-                       then the species one-hot (e, μ, π, K, p): one model for every species;
+                       then the species one-hot (e, μ, π, K, p): one model for every species, then (with
+                       ``data.thresholds``) the seven threshold flags;
   ``weight [N]``       the per-track weights.
 
 Output basis ``differences`` (default): (DLL_e, DLL_μ, DLL_K, DLL_p − DLL_K, DLL_bt − DLL_p). Below their
@@ -13,8 +14,13 @@ thresholds the K, p and below-threshold hypotheses predict the same (no) light, 
 the kaon threshold and DLL_p = DLL_bt below the proton threshold — exactly, for a third and a half of the
 tracks. In this basis each tie is the value 0 of one column, and the quantile transformer's inverse maps the
 whole quantile interval of a tie back to that one value, so generated tracks reproduce the ties exactly.
-In ``encode`` the tied training values are spread uniformly over their quantile interval (random tie-breaking,
-fixed seed) so that the model learns a continuous target; the inverse is unchanged.
+With ``data.thresholds`` (the default) the ties are not learnt at all: they are a known function of (P, η)
+and the detector (:mod:`.thresholds`: both hypotheses below their Cherenkov thresholds in every radiator that
+sees the track). The output transformer is fitted on the untied values only, a tied entry is encoded as 0 and
+decoded as an exact tie whatever the model gave, and the conditions carry seven 0/1 threshold flags (seen by
+RICH1, by RICH2, the five tie flags) after the species. Without it, the tied training values are spread
+uniformly over their quantile interval (random tie-breaking, fixed seed) so that the model learns a continuous
+target, and the inverse maps that interval back to the tie.
 
 The transformers are fitted on the training split (unweighted: any monotone map serves, weights enter the
 losses) and stored in the checkpoint as their fitted quantiles and references (lists of floats, no pickles).
@@ -22,6 +28,7 @@ losses) and stored in the checkpoint as their fitted quantiles and references (l
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,6 +41,8 @@ from sklearn.preprocessing import QuantileTransformer
 from mlfastsim._utils import InputError, config_from_dict, config_to_dict, make_rng
 from mlfastsim.data.kinds.base import Batch
 from mlfastsim.data.kinds.pid.container import DLL_NAMES, SPECIES, PIDTable
+from mlfastsim.data.kinds.pid.thresholds import detector_of, threshold_flags, tie_mask
+from mlfastsim.physics.detector.rich import RICHConfig
 
 __all__ = ["CONTINUOUS_INPUTS", "PIDCodec", "PIDData", "from_basis", "to_basis"]
 
@@ -51,6 +60,8 @@ class PIDData:
             species; one species: one model per species, LHCb's choice).
         use_charge: condition on the charge too.
         output_basis: ``differences`` (module docstring) or ``dll`` (the five DLLs as they are).
+        thresholds: the ties from the Cherenkov thresholds by construction, and the threshold flags as
+            conditions (module docstring; needs ``differences``).
         n_quantiles: quantiles of each transformer (at most the number of training tracks).
         quantile_subsample: tracks the transformers are fitted on (a random subset of the training split).
         val_fraction: tracks held out for validation. max_events: read at most this many tracks.
@@ -59,6 +70,7 @@ class PIDData:
     species: tuple[str, ...] = ()
     use_charge: bool = False
     output_basis: Literal["differences", "dll"] = "differences"
+    thresholds: bool = True
     n_quantiles: int = 1000
     quantile_subsample: int = 200_000
     val_fraction: float = 0.1
@@ -70,6 +82,11 @@ class PIDData:
                 raise InputError(f"data.species: unknown species {name!r}; choose from {', '.join(SPECIES)}")
         if self.n_quantiles < 10 or self.quantile_subsample < 10:
             raise InputError("data.n_quantiles and data.quantile_subsample must be >= 10")
+        if self.thresholds and self.output_basis != "differences":
+            raise InputError(
+                "data.thresholds needs data.output_basis = 'differences' (its ties are columns of that basis); "
+                "set data.thresholds=false for the 'dll' basis"
+            )
 
 
 def to_basis(dll: np.ndarray, basis: str) -> np.ndarray:
@@ -95,7 +112,9 @@ def _fit(values: np.ndarray, data: PIDData) -> QuantileTransformer:
     qt = QuantileTransformer(
         n_quantiles=n, output_distribution="normal", subsample=data.quantile_subsample, random_state=0
     )
-    return qt.fit(values)
+    qt.fit(values)  # NaN entries (tied, with data.thresholds) are left out of the fit
+    qt.quantiles_ = np.nan_to_num(qt.quantiles_)  # a column tied on every track decodes to 0
+    return qt
 
 
 def _state(qt: QuantileTransformer) -> dict[str, Any]:
@@ -126,11 +145,21 @@ def _tie_broken(qt: QuantileTransformer, values: np.ndarray, rng: np.random.Gene
     return stats.norm.ppf(np.clip(out, _BOUND, 1.0 - _BOUND))
 
 
+def _untied(values: np.ndarray, ev: PIDTable, data: PIDData, rich: RICHConfig) -> np.ndarray:
+    """``values [N, 5]`` in the output basis with the threshold ties as NaN (with ``data.thresholds``)."""
+    if data.thresholds:
+        values = values.copy()
+        values[tie_mask(ev.p, ev.eta, rich)] = np.nan
+    return values
+
+
 class PIDCodec:
     """Fitted transformers of one PID run (module docstring); stored in the checkpoint."""
 
-    def __init__(self, data: PIDData, inputs: QuantileTransformer, outputs: QuantileTransformer) -> None:
-        self.data, self.qt_in, self.qt_out = data, inputs, outputs
+    def __init__(
+        self, data: PIDData, inputs: QuantileTransformer, outputs: QuantileTransformer, rich: RICHConfig
+    ) -> None:
+        self.data, self.qt_in, self.qt_out, self.rich = data, inputs, outputs, rich
 
     @classmethod
     def fit(cls, train: PIDTable, data: PIDData) -> PIDCodec:
@@ -140,12 +169,14 @@ class PIDCodec:
                 "the training tracks have no DLLs; train on a file from 'mlfastsim generate pid'"
             )
         inputs = np.stack([getattr(train, k).astype(np.float64) for k in CONTINUOUS_INPUTS], axis=1)
-        return cls(data, _fit(inputs, data), _fit(to_basis(train.dll, data.output_basis), data))
+        rich = detector_of(train.attrs)
+        outputs = _untied(to_basis(train.dll, data.output_basis), train, data, rich)
+        return cls(data, _fit(inputs, data), _fit(outputs, data), rich)
 
     @property
     def n_cond(self) -> int:
         """Condition columns: 3 transformed inputs, the charge if used, 5 species."""
-        return len(CONTINUOUS_INPUTS) + int(self.data.use_charge) + len(SPECIES)
+        return len(CONTINUOUS_INPUTS) + int(self.data.use_charge) + len(SPECIES) + 7 * self.data.thresholds
 
     def _cond(self, ev: PIDTable) -> torch.Tensor:
         if len(ev) and (ev.species.min() < 0 or ev.species.max() >= len(SPECIES)):
@@ -155,13 +186,16 @@ class PIDCodec:
         if self.data.use_charge:
             parts.append(ev.charge.astype(np.float64)[:, None])
         parts.append(np.eye(len(SPECIES))[ev.species.astype(np.int64)])
+        if self.data.thresholds:
+            parts.append(threshold_flags(ev.p, ev.eta, self.rich))
         return torch.as_tensor(np.concatenate(parts, axis=1), dtype=torch.float32)
 
     def encode(self, ev: PIDTable, keys: frozenset[str]) -> Batch:
         """Outputs (tie-broken, fixed seed), mask, conditions and weights of every track."""
         if not ev.has_dll:
             raise InputError("these tracks have no DLLs to encode; give a file from 'mlfastsim generate pid'")
-        features = _tie_broken(self.qt_out, to_basis(ev.dll, self.data.output_basis), make_rng(0))
+        values = _untied(to_basis(ev.dll, self.data.output_basis), ev, self.data, self.rich)
+        features = np.nan_to_num(_tie_broken(self.qt_out, values, make_rng(0)))  # threshold ties: 0
         return {
             "features": torch.as_tensor(features, dtype=torch.float32),
             "mask": torch.ones(len(ev), dtype=torch.bool),
@@ -176,34 +210,36 @@ class PIDCodec:
     def decode(self, out: Batch, like: PIDTable | None) -> PIDTable:
         """DLLs in physical units (inverse transform, then the basis back). With ``like``: its inputs, weights
         and ids. Without: the inputs of ``out["matched_cond"]`` (conditions a model drew) inverted when
-        present, else NaN with unknown species; ids −1."""
+        present, else NaN with unknown species; ids −1. With ``data.thresholds`` the tied columns of tracks of
+        known inputs are exact zeros, whatever the model gave there."""
         values = self.qt_out.inverse_transform(out["features"].double().numpy())
-        dll = from_basis(values, self.data.output_basis)
-        if like is not None:
-            return PIDTable(
-                p=like.p, eta=like.eta, n_tracks=like.n_tracks, charge=like.charge, species=like.species,
-                dll=dll, weight=like.weight, event_id=like.event_id, collision=like.collision,
-            )  # fmt: skip
-        n = len(dll)
-        ids = np.full(n, -1, np.int64)
-        if "matched_cond" in out:
-            return self._inputs_of(out["matched_cond"].double().numpy(), dll, ids)
-        nan = np.full(n, np.nan, np.float32)
-        return PIDTable(
-            p=nan, eta=nan, n_tracks=np.zeros(n, np.int32), charge=np.zeros(n, np.int8),
-            species=np.full(n, -1, np.int8), dll=dll, event_id=ids,
-        )  # fmt: skip
-
-    def _inputs_of(self, cond: np.ndarray, dll: np.ndarray, ids: np.ndarray) -> PIDTable:
-        """Tracks whose conditions are ``cond [N, n_cond]`` (the inverse of :meth:`conditions`)."""
+        n = len(values)
         k = len(CONTINUOUS_INPUTS)
-        physical = self.qt_in.inverse_transform(cond[:, :k])
-        charge = cond[:, k] if self.data.use_charge else np.zeros(len(cond))
-        species = cond[:, k + int(self.data.use_charge) :].argmax(1)
-        return PIDTable(
-            p=physical[:, 0], eta=physical[:, 1], n_tracks=np.rint(physical[:, 2]), charge=np.sign(charge),
-            species=species, dll=dll, event_id=ids,
-        )  # fmt: skip
+        species_at = k + int(self.data.use_charge)
+        if like is not None:
+            tracks = PIDTable(
+                p=like.p, eta=like.eta, n_tracks=like.n_tracks, charge=like.charge, species=like.species,
+                weight=like.weight, event_id=like.event_id, collision=like.collision,
+            )  # fmt: skip
+        elif "matched_cond" in out:
+            cond = out["matched_cond"].double().numpy()
+            physical = self.qt_in.inverse_transform(cond[:, :k])
+            charge = cond[:, k] if self.data.use_charge else np.zeros(n)
+            tracks = PIDTable(
+                p=physical[:, 0], eta=physical[:, 1], n_tracks=np.rint(physical[:, 2]), charge=np.sign(charge),
+                species=cond[:, species_at : species_at + len(SPECIES)].argmax(1), event_id=np.full(n, -1),
+            )  # fmt: skip
+            if self.data.thresholds:  # the flags the model was given, not recomputed from inverted inputs
+                values[cond[:, species_at + len(SPECIES) + 2 :] > 0.5] = 0.0
+        else:
+            nan = np.full(n, np.nan, np.float32)
+            tracks = PIDTable(
+                p=nan, eta=nan, n_tracks=np.zeros(n, np.int32), charge=np.zeros(n, np.int8),
+                species=np.full(n, -1, np.int8), event_id=np.full(n, -1),
+            )  # fmt: skip
+        if like is not None and self.data.thresholds:
+            values[tie_mask(like.p, like.eta, self.rich)] = 0.0
+        return dataclasses.replace(tracks, dll=from_basis(values, self.data.output_basis))
 
     def model_fields(self) -> dict[str, Any]:
         """Outputs per track, condition columns and the batch keys a model of this kind generates."""
@@ -214,9 +250,14 @@ class PIDCodec:
             "data": config_to_dict(self.data),
             "inputs": _state(self.qt_in),
             "outputs": _state(self.qt_out),
+            "rich": dataclasses.asdict(self.rich),
         }
 
     @classmethod
     def from_dict(cls, state: Mapping[str, Any]) -> PIDCodec:
-        data = config_from_dict(PIDData, state["data"], "data")
-        return cls(data, _restore(state["inputs"]), _restore(state["outputs"]))
+        stored = dict(state["data"])
+        if "rich" not in state:  # a run from before the threshold ties (its conditions have no flags)
+            stored.setdefault("thresholds", False)
+        data = config_from_dict(PIDData, stored, "data")
+        rich = detector_of({"config": {"rich": state.get("rich")}})
+        return cls(data, _restore(state["inputs"]), _restore(state["outputs"]), rich)
