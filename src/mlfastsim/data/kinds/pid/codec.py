@@ -22,6 +22,9 @@ RICH1, by RICH2, the five tie flags) after the species. Without it, the tied tra
 uniformly over their quantile interval (random tie-breaking, fixed seed) so that the model learns a continuous
 target, and the inverse maps that interval back to the tie.
 
+With ``data.scale_bins`` (20 by default) each output column is first divided by its typical size at the
+track's momentum and radiator pattern (:mod:`.scales`): the DLLs shrink by two orders of magnitude with P.
+
 The transformers are fitted on the training split (unweighted: any monotone map serves, weights enter the
 losses) and stored in the checkpoint as their fitted quantiles and references (lists of floats, no pickles).
 """
@@ -41,7 +44,8 @@ from sklearn.preprocessing import QuantileTransformer
 from mlfastsim._utils import InputError, config_from_dict, config_to_dict, make_rng
 from mlfastsim.data.kinds.base import Batch
 from mlfastsim.data.kinds.pid.container import DLL_NAMES, SPECIES, PIDTable
-from mlfastsim.data.kinds.pid.thresholds import detector_of, threshold_flags, tie_mask
+from mlfastsim.data.kinds.pid.scales import DLLScales
+from mlfastsim.data.kinds.pid.thresholds import detector_of, radiator_pattern, threshold_flags, tie_mask
 from mlfastsim.physics.detector.rich import RICHConfig
 
 __all__ = ["CONTINUOUS_INPUTS", "PIDCodec", "PIDData", "from_basis", "to_basis"]
@@ -62,6 +66,8 @@ class PIDData:
         output_basis: ``differences`` (module docstring) or ``dll`` (the five DLLs as they are).
         thresholds: the ties from the Cherenkov thresholds by construction, and the threshold flags as
             conditions (module docstring; needs ``differences``).
+        scale_bins: bins in ln P of the momentum scales each output is divided by before the quantile
+            transform (:mod:`.scales`; 0: none).
         n_quantiles: quantiles of each transformer (at most the number of training tracks).
         quantile_subsample: tracks the transformers are fitted on (a random subset of the training split).
         val_fraction: tracks held out for validation. max_events: read at most this many tracks.
@@ -71,6 +77,7 @@ class PIDData:
     use_charge: bool = False
     output_basis: Literal["differences", "dll"] = "differences"
     thresholds: bool = True
+    scale_bins: int = 20
     n_quantiles: int = 1000
     quantile_subsample: int = 200_000
     val_fraction: float = 0.1
@@ -82,6 +89,8 @@ class PIDData:
                 raise InputError(f"data.species: unknown species {name!r}; choose from {', '.join(SPECIES)}")
         if self.n_quantiles < 10 or self.quantile_subsample < 10:
             raise InputError("data.n_quantiles and data.quantile_subsample must be >= 10")
+        if self.scale_bins < 0:
+            raise InputError("data.scale_bins must be >= 0 (0: no momentum scales)")
         if self.thresholds and self.output_basis != "differences":
             raise InputError(
                 "data.thresholds needs data.output_basis = 'differences' (its ties are columns of that basis); "
@@ -153,13 +162,37 @@ def _untied(values: np.ndarray, ev: PIDTable, data: PIDData, rich: RICHConfig) -
     return values
 
 
+def _fit_scales(values: np.ndarray, ev: PIDTable, data: PIDData, rich: RICHConfig) -> DLLScales | None:
+    """The momentum scales of ``data.scale_bins`` bins (None: off) from untied ``values [N, 5]``."""
+    if not data.scale_bins:
+        return None
+    return DLLScales.fit(values, ev.p, radiator_pattern(ev.eta, rich), data.scale_bins)
+
+
+def _scales_at(
+    scales: DLLScales | None, ev: PIDTable, rich: RICHConfig, pattern: np.ndarray | None = None
+) -> np.ndarray:
+    """``[N, 5]`` the momentum scales of ``ev``'s tracks (ones when off); ``pattern`` overrides theirs."""
+    if scales is None:
+        return np.ones((len(ev), len(DLL_NAMES)))
+    return scales(ev.p, radiator_pattern(ev.eta, rich) if pattern is None else pattern)
+
+
 class PIDCodec:
     """Fitted transformers of one PID run (module docstring); stored in the checkpoint."""
 
     def __init__(
-        self, data: PIDData, inputs: QuantileTransformer, outputs: QuantileTransformer, rich: RICHConfig
+        self,
+        data: PIDData,
+        inputs: QuantileTransformer,
+        outputs: QuantileTransformer,
+        rich: RICHConfig,
+        scales: DLLScales | None = None,
     ) -> None:
-        self.data, self.qt_in, self.qt_out, self.rich = data, inputs, outputs, rich
+        self.data, self.qt_in, self.qt_out, self.rich, self.scales = data, inputs, outputs, rich, scales
+
+    def _scale(self, ev: PIDTable, pattern: np.ndarray | None = None) -> np.ndarray:
+        return _scales_at(self.scales, ev, self.rich, pattern)
 
     @classmethod
     def fit(cls, train: PIDTable, data: PIDData) -> PIDCodec:
@@ -171,7 +204,9 @@ class PIDCodec:
         inputs = np.stack([getattr(train, k).astype(np.float64) for k in CONTINUOUS_INPUTS], axis=1)
         rich = detector_of(train.attrs)
         outputs = _untied(to_basis(train.dll, data.output_basis), train, data, rich)
-        return cls(data, _fit(inputs, data), _fit(outputs, data), rich)
+        scales = _fit_scales(outputs, train, data, rich)
+        outputs = outputs / _scales_at(scales, train, rich)
+        return cls(data, _fit(inputs, data), _fit(outputs, data), rich, scales)
 
     @property
     def n_cond(self) -> int:
@@ -194,7 +229,7 @@ class PIDCodec:
         """Outputs (tie-broken, fixed seed), mask, conditions and weights of every track."""
         if not ev.has_dll:
             raise InputError("these tracks have no DLLs to encode; give a file from 'mlfastsim generate pid'")
-        values = _untied(to_basis(ev.dll, self.data.output_basis), ev, self.data, self.rich)
+        values = _untied(to_basis(ev.dll, self.data.output_basis), ev, self.data, self.rich) / self._scale(ev)
         features = np.nan_to_num(_tie_broken(self.qt_out, values, make_rng(0)))  # threshold ties: 0
         return {
             "features": torch.as_tensor(features, dtype=torch.float32),
@@ -216,11 +251,15 @@ class PIDCodec:
         n = len(values)
         k = len(CONTINUOUS_INPUTS)
         species_at = k + int(self.data.use_charge)
+        tied = np.zeros_like(values, dtype=bool)
         if like is not None:
             tracks = PIDTable(
                 p=like.p, eta=like.eta, n_tracks=like.n_tracks, charge=like.charge, species=like.species,
                 weight=like.weight, event_id=like.event_id, collision=like.collision,
             )  # fmt: skip
+            if self.data.thresholds:
+                tied = tie_mask(like.p, like.eta, self.rich)
+            values *= self._scale(like)
         elif "matched_cond" in out:
             cond = out["matched_cond"].double().numpy()
             physical = self.qt_in.inverse_transform(cond[:, :k])
@@ -229,16 +268,18 @@ class PIDCodec:
                 p=physical[:, 0], eta=physical[:, 1], n_tracks=np.rint(physical[:, 2]), charge=np.sign(charge),
                 species=cond[:, species_at : species_at + len(SPECIES)].argmax(1), event_id=np.full(n, -1),
             )  # fmt: skip
+            pattern = None
             if self.data.thresholds:  # the flags the model was given, not recomputed from inverted inputs
-                values[cond[:, species_at + len(SPECIES) + 2 :] > 0.5] = 0.0
-        else:
+                flags = cond[:, species_at + len(SPECIES) :] > 0.5
+                pattern, tied = flags[:, 0] + 2 * flags[:, 1], flags[:, 2:]
+            values *= self._scale(tracks, pattern)
+        else:  # inputs unknown: no ties, no momentum scale
             nan = np.full(n, np.nan, np.float32)
             tracks = PIDTable(
                 p=nan, eta=nan, n_tracks=np.zeros(n, np.int32), charge=np.zeros(n, np.int8),
                 species=np.full(n, -1, np.int8), event_id=np.full(n, -1),
             )  # fmt: skip
-        if like is not None and self.data.thresholds:
-            values[tie_mask(like.p, like.eta, self.rich)] = 0.0
+        values[tied] = 0.0
         return dataclasses.replace(tracks, dll=from_basis(values, self.data.output_basis))
 
     def model_fields(self) -> dict[str, Any]:
@@ -251,6 +292,7 @@ class PIDCodec:
             "inputs": _state(self.qt_in),
             "outputs": _state(self.qt_out),
             "rich": dataclasses.asdict(self.rich),
+            "scales": None if self.scales is None else self.scales.to_dict(),
         }
 
     @classmethod
@@ -258,6 +300,9 @@ class PIDCodec:
         stored = dict(state["data"])
         if "rich" not in state:  # a run from before the threshold ties (its conditions have no flags)
             stored.setdefault("thresholds", False)
+        if "scales" not in state:  # nor momentum scales
+            stored.setdefault("scale_bins", 0)
         data = config_from_dict(PIDData, stored, "data")
         rich = detector_of({"config": {"rich": state.get("rich")}})
-        return cls(data, _restore(state["inputs"]), _restore(state["outputs"]), rich)
+        scales = DLLScales.from_dict(state["scales"]) if state.get("scales") else None
+        return cls(data, _restore(state["inputs"]), _restore(state["outputs"]), rich, scales)

@@ -24,7 +24,7 @@ from mlfastsim._utils import InputError
 from mlfastsim.physics.detector.rich import RadiatorConfig, RICHConfig, in_acceptance, threshold_momentum
 from mlfastsim.physics.detector.rich_constants import MASSES
 
-__all__ = ["LIGHTER_HYPOTHESIS", "detector_of", "threshold_flags", "tie_mask"]
+__all__ = ["LIGHTER_HYPOTHESIS", "detector_of", "radiator_pattern", "threshold_flags", "tie_mask"]
 
 #: For each column of the ``differences`` basis, the lighter of its two hypotheses (whose threshold decides).
 LIGHTER_HYPOTHESIS = ("e", "mu", "pi", "K", "p")
@@ -62,3 +62,9 @@ def tie_mask(p: np.ndarray, eta: np.ndarray, rich: RICHConfig) -> np.ndarray:
 def threshold_flags(p: np.ndarray, eta: np.ndarray, rich: RICHConfig) -> np.ndarray:
     """``[N, 7]`` float64 0/1: seen by RICH1, seen by RICH2, then :func:`tie_mask`'s five columns."""
     return np.concatenate([_seen(eta, rich), tie_mask(p, eta, rich)], axis=1).astype(np.float64)
+
+
+def radiator_pattern(eta: np.ndarray, rich: RICHConfig) -> np.ndarray:
+    """``[N]`` int: 0 seen by no radiator, 1 RICH1 only, 2 RICH2 only, 3 both."""
+    seen = _seen(eta, rich)
+    return seen[:, 0].astype(np.int64) + 2 * seen[:, 1].astype(np.int64)

@@ -1,5 +1,6 @@
-"""The Cherenkov-threshold ties of the ``pid`` codec: the rule reproduces the reference RICH's exact zeros, the
-codec keeps them exact whatever a model generates, and runs from before the rule still load."""
+"""What the ``pid`` codec knows of the RICH: the Cherenkov-threshold ties (the rule reproduces the reference RICH's
+exact zeros, the codec keeps them exact whatever a model generates) and the momentum scales (high-momentum
+tracks get the same room in the model's space as low-momentum ones); runs from before both still load."""
 
 from __future__ import annotations
 
@@ -66,11 +67,12 @@ def test_generated_dlls_keep_exactly_the_reference_ties(table: PIDTable) -> None
 
 
 def test_runs_from_before_the_rule_load_unchanged(table: PIDTable) -> None:
-    old = KIND.fit_codec(table, PIDData(thresholds=False))
+    old = KIND.fit_codec(table, PIDData(thresholds=False, scale_bins=0))
     state = json.loads(json.dumps(old.to_dict()))
-    del state["rich"], state["data"]["thresholds"]  # what such a run stored
-    restored = PIDCodec.from_dict(state)
+    del state["rich"], state["scales"], state["data"]["thresholds"], state["data"]["scale_bins"]
+    restored = PIDCodec.from_dict(state)  # what such a run stored
     assert not restored.data.thresholds and restored.n_cond == 8
+    assert restored.data.scale_bins == 0 and restored.scales is None
     cond = old.conditions(table, frozenset({"cond"}))["cond"]
     assert torch.equal(restored.conditions(table, frozenset({"cond"}))["cond"], cond)
 
@@ -79,3 +81,21 @@ def test_the_rule_needs_the_differences_basis() -> None:
     with pytest.raises(InputError, match=r"data\.thresholds"):
         PIDData(output_basis="dll")
     assert not PIDData(output_basis="dll", thresholds=False).thresholds
+
+
+def test_momentum_scales_give_high_momentum_tracks_room(table: PIDTable) -> None:
+    fast = table.p > 40  # DLL_e and DLL_mu of such tracks are ≈ 100 × smaller than at 3–6 GeV/c
+    spread = {}
+    for bins in (0, 10):
+        codec = KIND.fit_codec(table, PIDData(scale_bins=bins))
+        feats = codec.encode(table, frozenset())["features"].numpy()
+        spread[bins] = feats[fast, :2].std(0)
+        out = codec.decode({"features": torch.as_tensor(feats)}, table)  # still exactly invertible
+        np.testing.assert_allclose(out.dll, table.dll, atol=0.02 * np.abs(table.dll).max())
+        restored = PIDCodec.from_dict(json.loads(json.dumps(codec.to_dict())))
+        np.testing.assert_array_equal(
+            restored.decode({"features": torch.as_tensor(feats)}, table).dll, out.dll
+        )
+    assert fast.sum() > 300 and (spread[0] < 0.5).all() and (spread[10] > 0.8).all(), spread
+    with pytest.raises(InputError, match="scale_bins"):
+        PIDData(scale_bins=-1)
