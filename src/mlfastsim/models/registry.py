@@ -12,6 +12,7 @@ from mlfastsim._utils.config import config_from_dict
 from mlfastsim.models.cgan_pid import CGANPID, CGANPIDConfig
 from mlfastsim.models.cgan_shower import CGANShower, CGANShowerConfig
 from mlfastsim.models.cgan_tpc import CGANTPC, CGANTPCConfig
+from mlfastsim.models.flow_pid import FlowPID, FlowPIDConfig
 from mlfastsim.models.gvae import GVAE, GVAEConfig
 from mlfastsim.models.gvae_paper import GVAEPaper, GVAEPaperConfig
 from mlfastsim.models.library import Library, LibraryConfig
@@ -73,6 +74,13 @@ FAMILIES: dict[str, Family] = {
         ),
         Family(
             "cgan-pid", CGANPIDConfig, CGANPID, ("pid",), "seed 004's conditional GAN of the RICH PID DLLs"
+        ),
+        Family(
+            "flow-pid",
+            FlowPIDConfig,
+            FlowPID,
+            ("pid",),
+            "conditional neural spline flow of the RICH PID DLLs (maximum likelihood; the GAN's alternative)",
         ),
         Family(
             "cgan-shower",
