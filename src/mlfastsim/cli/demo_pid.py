@@ -1,6 +1,6 @@
 """``mlfastsim demo pid``: seed 004's RICH chain, small — Pythia minimum-bias tracks through the reference RICH
-(training, reference and second-reference tables; the reference resimulated), train ``cgan-pid`` and the
-``library`` baseline, generate the DLLs of every reference track, evaluate (efficiency ratios in bins of P, η
+(training, reference and second-reference tables; the reference resimulated), train ``cgan-pid``, ``flow-pid``
+and the ``library`` baseline, generate the DLLs of every reference track, evaluate (efficiency ratios in bins of P, η
 and nTracks per species, W1, classifier AUC) beside the truth-vs-truth and resimulation floors, and time the
 generator against the reference RICH on the same tracks, in one run."""
 
@@ -20,7 +20,8 @@ __all__ = ["PID_QUICK", "PIDDemoPlan", "run_pid_demo"]
 
 @dataclass(frozen=True)
 class PIDDemoPlan:
-    """Sizes of the PID demo: tracks per table, cgan-pid epochs, the batch of the speed measurement."""
+    """Sizes of the PID demo: tracks per table, epochs of cgan-pid and flow-pid, the batch of the speed
+    measurement."""
 
     n_train: int = 100_000
     n_reference: int = 50_000
@@ -69,6 +70,8 @@ def run_pid_demo(out: Path, plan: PIDDemoPlan) -> dict[str, Any]:
     runs = {
         "cgan-pid": DemoRun("cgan-pid", "cgan-pid.toml", train={"epochs": plan.epochs},
                             what=f" for {plan.epochs} epochs"),
+        "flow-pid": DemoRun("flow-pid", "flow-pid.toml", train={"epochs": plan.epochs},
+                            what=f" for {plan.epochs} epochs"),
         "library": DemoRun("library", "library-pid.toml", train={"epochs": 1}, what=" (store tracks)"),
     }  # fmt: skip
     loaded = {label: run for label, (_, run) in train_stage(
@@ -100,6 +103,7 @@ def run_pid_demo(out: Path, plan: PIDDemoPlan) -> dict[str, Any]:
         kind.name,
         reference,
         {"cgan-pid (generated | P, eta, nTracks, species)": samples["cgan-pid"],
+         "flow-pid (generated | P, eta, nTracks, species)": samples["flow-pid"],
          "library (nearest stored | P, eta, nTracks, species)": samples["library"]},
         out / "evaluation",
         resim=resim,
