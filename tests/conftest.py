@@ -70,6 +70,13 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SMALL_MODEL: dict[str, list[str]] = {
     "gvae": ["model.components=8", "model.context=32", "model.latent=8"],
     "gvae-paper": ["model.clusters=[12,4]", "model.hidden=[16,16]", "model.latent=4"],
+    "flow-pid": [
+        "model.transforms=2",
+        "model.hidden=[32,32]",
+        "model.student_hidden=[32,32]",
+        "model.distill_pairs=4000",
+        "model.distill_steps=60",
+    ],
 }
 #: Small data settings, per kind.
 SMALL_DATA: dict[str, list[str]] = {"jet-images": ["data.n_max=64"]}

@@ -86,3 +86,33 @@ def test_a_short_fit_learns_the_species(data: tuple) -> None:
     ref_gap = np.median(table.dll[kaons, 2]) - np.median(table.dll[pions, 2])
     gen_gap = np.median(out.dll[kaons, 2]) - np.median(out.dll[pions, 2])
     assert abs(gen_gap - ref_gap) < 0.3 * ref_gap
+
+
+def test_the_student_learns_the_flows_map_and_is_what_samples_and_exports(data: tuple) -> None:
+    _, batch, _ = data
+    small = {"student_hidden": [64, 64], "distill_pairs": 20_000, "distill_steps": 400, "distill_batch": 512}
+    model = _model(**small).eval()
+    cond = batch["cond"][:500]
+    z = torch.randn(500, 5, generator=torch.Generator().manual_seed(7))
+    flow_out = model.from_noise(z, cond).detach()
+    before = model.sample(500, {"cond": cond}, torch.Generator().manual_seed(7))["features"]
+    torch.testing.assert_close(before, flow_out)  # no student yet: the flow samples
+    with pytest.raises(ValueError, match="no distilled student"):
+        model.pure_sampler("conditioned")
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    stats = model.fit_second_stage(batch, seed=3)
+    assert bool(model.student_fitted) and set(stats) == {"student_l1_fit", "student_l1_heldout"}
+    with torch.no_grad():
+        after = model.sample(500, {"cond": cond}, torch.Generator().manual_seed(7))["features"]
+        student = model.student(torch.cat([z, cond], 1))
+    torch.testing.assert_close(after, student)  # fitted: the student samples
+    spread = float((flow_out - flow_out.mean(0)).abs().mean())
+    assert float((after - flow_out).abs().mean()) < 0.3 * spread  # and it follows the flow's map
+    assert stats["student_l1_heldout"] < 0.3 * spread
+    sampler = model.pure_sampler("conditioned")
+    torch.testing.assert_close(sampler(z, cond)[0], student)
+    fitted = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(start)
+    model.fit_second_stage(batch, seed=3)  # reproducible from the seed
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in fitted.items())
+    assert not _model(**small, distill=False).fit_second_stage(batch, seed=3)  # off: nothing fitted

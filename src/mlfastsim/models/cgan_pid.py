@@ -39,7 +39,7 @@ from mlfastsim.models.gan import (
     wgan_critic_loss,
     wgan_generator_loss,
 )
-from mlfastsim.models.nn import mlp
+from mlfastsim.models.nn import LeakyReLU02, mlp
 
 __all__ = ["CGANPID", "CGANPIDConfig", "GeneratorSampler"]
 
@@ -86,22 +86,15 @@ class GeneratorSampler(nn.Module):
         return self.net(torch.cat([noise, conditions], dim=1))
 
 
-class _LeakyReLU(nn.LeakyReLU):
-    """LeakyReLU with slope 0.2 (the GAN literature's default), constructible without arguments for ``mlp``."""
-
-    def __init__(self) -> None:
-        super().__init__(0.2)
-
-
 class CGANPID(ConditionBank):
     """The conditional GAN of RICH DLLs (module docstring)."""
 
     def __init__(self, config: CGANPIDConfig) -> None:
         super().__init__()
         self.config = c = config
-        self.gen = mlp([c.noise + c.n_cond, *c.generator_hidden, c.n_features], activation=_LeakyReLU)
+        self.gen = mlp([c.noise + c.n_cond, *c.generator_hidden, c.n_features], activation=LeakyReLU02)
         width = c.critic_features if c.loss == "cramer" else 1
-        self.critic_net = mlp([c.n_features + c.n_cond, *c.critic_hidden, width], activation=_LeakyReLU)
+        self.critic_net = mlp([c.n_features + c.n_cond, *c.critic_hidden, width], activation=LeakyReLU02)
         self._init_condition_bank(c.n_cond)
 
     # ------------------------------------------------------------------ networks

@@ -11,17 +11,12 @@ import torch
 from torch import Tensor, nn
 
 from mlfastsim.models.base import SamplerSpec
-from mlfastsim.models.nn import mlp
+from mlfastsim.models.nn import LeakyReLU02, mlp
 
 if TYPE_CHECKING:
     from mlfastsim.models.cgan_shower import CGANShowerConfig
 
 __all__ = ["MapNet", "ShowerGenerator", "ShowerSampler"]
-
-
-class _LeakyReLU(nn.LeakyReLU):
-    def __init__(self) -> None:
-        super().__init__(0.2)
 
 
 class ShowerGenerator(nn.Module):
@@ -42,7 +37,7 @@ class ShowerGenerator(nn.Module):
         super().__init__()
         g2, width = c.grid * c.grid, c.gen_hidden[-1]
         self.latent, self.cell_noise, self.conserve = c.latent, c.cell_noise, c.conserve_energy
-        self.body = mlp([c.latent + c.n_cond, *c.gen_hidden], activation=_LeakyReLU, last_activation=True)
+        self.body = mlp([c.latent + c.n_cond, *c.gen_hidden], activation=LeakyReLU02, last_activation=True)
         self.logits = nn.Linear(width, g2)
         self.widths = nn.Linear(width, g2) if c.cell_noise else None
         self.fraction = nn.Linear(width, 1)
@@ -117,7 +112,7 @@ class MapNet(nn.Module):
             width = c.critic_hidden[0]
         self.cond = nn.Sequential(nn.Linear(c.n_cond, 64), nn.LeakyReLU(0.2))
         self.head = mlp(
-            [width + 64 + n_extra, *c.critic_hidden[1:]], activation=_LeakyReLU, last_activation=True
+            [width + 64 + n_extra, *c.critic_hidden[1:]], activation=LeakyReLU02, last_activation=True
         )
         self.out = nn.Linear(
             c.critic_hidden[-1] if len(c.critic_hidden) > 1 else width + 64 + n_extra, out, bias=bias

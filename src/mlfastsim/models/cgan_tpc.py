@@ -39,7 +39,7 @@ from mlfastsim.models.gan import (
     wgan_critic_loss,
     wgan_generator_loss,
 )
-from mlfastsim.models.nn import mlp
+from mlfastsim.models.nn import LeakyReLU02, mlp
 
 __all__ = ["CGANTPC", "CGANTPCConfig", "WindowSampler"]
 
@@ -48,11 +48,6 @@ __all__ = ["CGANTPC", "CGANTPCConfig", "WindowSampler"]
 _PAD_FRACTION, _TIME_FRACTION = 2, 4
 _PAD_BEFORE, _TIME_BEFORE = 3.0, 7.0
 N_SUMMARY = 6
-
-
-class _LeakyReLU(nn.LeakyReLU):
-    def __init__(self) -> None:
-        super().__init__(0.2)
 
 
 class WindowSampler(nn.Module):
@@ -121,12 +116,14 @@ class CGANTPC(ConditionBank):
         super().__init__()
         c = self.config = config
         cells = c.n_pads * c.n_time
-        self.gen = mlp([c.latent + c.n_cond, *c.gen_hidden, cells], activation=_LeakyReLU)
-        self.cells = nn.Sequential(nn.Linear(cells, c.critic_hidden[0]), _LeakyReLU())
-        self.cond_net = nn.Sequential(nn.Linear(c.n_cond, 64), _LeakyReLU())
+        self.gen = mlp([c.latent + c.n_cond, *c.gen_hidden, cells], activation=LeakyReLU02)
+        self.cells = nn.Sequential(nn.Linear(cells, c.critic_hidden[0]), LeakyReLU02())
+        self.cond_net = nn.Sequential(nn.Linear(c.n_cond, 64), LeakyReLU02())
         n_extra = N_SUMMARY if c.summary else 0
         out = c.cramer_dim if c.loss == "cramer" else 1
-        self.head = mlp([c.critic_hidden[0] + 64 + n_extra, *c.critic_hidden[1:], out], activation=_LeakyReLU)
+        self.head = mlp(
+            [c.critic_hidden[0] + 64 + n_extra, *c.critic_hidden[1:], out], activation=LeakyReLU02
+        )
         pads = torch.arange(c.n_pads, dtype=torch.float32).repeat_interleave(c.n_time)  # cell = pad · T + t
         self.register_buffer("pads", pads, persistent=False)
         self.register_buffer(

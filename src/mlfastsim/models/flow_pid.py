@@ -16,18 +16,32 @@ sWeights enter as LHCb's calibration samples need.
 
 Sampling draws the noise outside the flow: ``features = f⁻¹(z; c)``, z ~ N(0, 1) from the caller's generator.
 Without conditions the model draws them from its bank of training conditions (``matched_cond``).
+
+**Distilled student** (``distill = true``, the default; the :class:`~mlfastsim.models.base.SecondStage` of the
+run layer, fitted when ``mlfastsim train`` finishes, on the weights of ``best.pt`` and of ``last.pt``): a plain
+MLP S(z, c) regressed onto the trained flow's own map z ↦ f⁻¹(z; c) — ``distill_pairs`` fresh (z, c) pairs, c
+drawn from the training conditions, L1 loss, ``distill_steps`` Adam steps with a cosine decay — in the spirit
+of probability-density distillation (van den Oord et al., "Parallel WaveNet", arXiv:1711.10433), here by plain
+regression since the teacher's map is known. Once fitted, ``sample`` uses the student: the flow's fidelity at
+a GAN's cost (one MLP call, no spline inversion), and the student is what export ships (ONNX, TorchScript and
+Lamarr-style C, as for ``cgan-pid``). A run without a fitted student (``distill = false``, or stopped before
+the end) samples from the flow and does not export.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import zuko
-from torch import Tensor
+from torch import Tensor, nn
 
+from mlfastsim._utils.progress import progress
 from mlfastsim.models.base import Batch
 from mlfastsim.models.condition_bank import ConditionBank
+from mlfastsim.models.export_nn import BankSampler, MLPSampler, mlp_spec
+from mlfastsim.models.nn import LeakyReLU02, mlp
 
 __all__ = ["FlowPID", "FlowPIDConfig"]
 
@@ -40,6 +54,9 @@ class FlowPIDConfig:
         transforms: spline transforms. bins: spline bins per transform. hidden: widths of each transform's
             conditioner MLP. passes: 2 coupling, 0 autoregressive (one network call per output to sample).
         bank_size: training conditions kept to sample without given conditions (0: conditions required).
+        distill: fit the student MLP after training and sample with it (module docstring).
+        student_hidden: its widths (LeakyReLU 0.2). distill_pairs, distill_steps, distill_batch, distill_lr:
+            (z, c) pairs drawn, Adam steps, pairs per step, initial learning rate of its fit.
     """
 
     n_features: int = 5
@@ -49,6 +66,12 @@ class FlowPIDConfig:
     hidden: tuple[int, ...] = (128, 128)
     passes: int = 2
     bank_size: int = 100_000
+    distill: bool = True
+    student_hidden: tuple[int, ...] = (256, 256, 256, 256)
+    distill_pairs: int = 1_000_000
+    distill_steps: int = 8000
+    distill_batch: int = 2048
+    distill_lr: float = 1e-3
 
     def batch_keys(self) -> frozenset[str]:
         """The tracks' outputs, mask, conditions and weights."""
@@ -67,6 +90,10 @@ class FlowPID(ConditionBank):
             hidden_features=list(c.hidden), passes=passes,
         )  # fmt: skip
         self._init_condition_bank(c.n_cond)
+        self.student = mlp([c.n_features + c.n_cond, *c.student_hidden, c.n_features], activation=LeakyReLU02)
+        self.student.requires_grad_(False)  # no part of the likelihood: fitted after training only
+        self.student_fitted: Tensor
+        self.register_buffer("student_fitted", torch.zeros((), dtype=torch.bool))
 
     def log_prob(self, features: Tensor, cond: Tensor) -> Tensor:
         """log p(x | c) ``[B]`` (nats) of ``features [B, n_features]`` given ``cond [B, n_cond]``."""
@@ -75,6 +102,66 @@ class FlowPID(ConditionBank):
     def from_noise(self, noise: Tensor, cond: Tensor) -> Tensor:
         """Outputs ``[B, n_features]`` = f⁻¹(``noise [B, n_features]``; ``cond [B, n_cond]``)."""
         return self.flow(cond).transform.inv(noise)
+
+    def generator(self, noise: Tensor, cond: Tensor) -> Tensor:
+        """What ``sample`` maps noise through: the fitted student S(z, c), else the flow's f⁻¹(z; c)."""
+        if self.config.distill and bool(self.student_fitted):
+            return self.student(torch.cat([noise, cond], dim=1))
+        return self.from_noise(noise, cond)
+
+    def fit_second_stage(self, data: Batch, seed: int) -> dict[str, float]:
+        """Fit the student to the flow (module docstring) on conditions of ``data["cond"]``, reproducibly from
+        ``seed``. Returns its mean |S − f⁻¹| on the fitting pairs' last steps and on 20,000 fresh held-out
+        pairs (the codec's units); empty when ``distill`` is off."""
+        c = self.config
+        if not c.distill:
+            return {}
+        g = torch.Generator().manual_seed(seed)
+        cond_all = data["cond"].float().cpu()
+
+        def pairs(n: int) -> tuple[Tensor, Tensor]:
+            cond = cond_all[torch.randint(len(cond_all), (n,), generator=g)]
+            z = torch.randn(n, c.n_features, generator=g)
+            with torch.no_grad():
+                x = torch.cat(
+                    [self.from_noise(z[i : i + 50_000], cond[i : i + 50_000]) for i in range(0, n, 50_000)]
+                )
+            return torch.cat([z, cond], dim=1), x
+
+        self.eval()
+        inputs, targets = pairs(c.distill_pairs)
+        held_in, held_out = pairs(20_000)
+        self.student.train().requires_grad_(True)
+        opt = torch.optim.Adam(self.student.parameters(), lr=c.distill_lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(c.distill_steps, 1))
+        recent: list[float] = []
+        for _ in progress(range(c.distill_steps), desc="flow-pid: distilling the student"):
+            idx = torch.randint(len(inputs), (c.distill_batch,), generator=g)
+            loss = (self.student(inputs[idx]) - targets[idx]).abs().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            recent = [*recent[-99:], float(loss.detach())]
+        self.student.eval().requires_grad_(False)
+        with torch.no_grad():
+            held = float((self.student(held_in) - held_out).abs().mean())
+        self.student_fitted.fill_(True)
+        return {"student_l1_fit": sum(recent) / max(len(recent), 1), "student_l1_heldout": held}
+
+    def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:
+        """The student for export (:class:`~mlfastsim.models.base.Exportable`): a plain MLP of (noise,
+        conditions) (C export applies); ``prior`` draws the conditions from the bank inside. A run without a
+        fitted student has nothing plain to export (ValueError)."""
+        if not (self.config.distill and bool(self.student_fitted)):
+            raise ValueError(
+                "this flow-pid run has no distilled student (distill=false or training stopped early); "
+                "train it to the end with model.distill=true to export"
+            )
+        c = self.config
+        spec = mlp_spec(c.n_features, c.n_cond, c.n_features, "the DLLs in the codec's quantile-normal units")
+        sampler = MLPSampler(self.student, spec)
+        return sampler if mode == "conditioned" else BankSampler(sampler, self.condition_bank)
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
         """``loss``: the weighted mean negative log-likelihood per track (module docstring)."""
@@ -99,6 +186,6 @@ class FlowPID(ConditionBank):
         missing = "flow-pid needs conditions: it has no training conditions stored"
         c, out = self.given_or_drawn(n, cond, generator, missing)
         z = torch.randn(n, self.config.n_features, generator=generator, device=c.device)
-        out["features"] = self.from_noise(z, c)
+        out["features"] = self.generator(z, c)
         out["mask"] = torch.ones(n, dtype=torch.bool, device=c.device)
         return out

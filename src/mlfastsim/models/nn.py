@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = [
+    "LeakyReLU02",
     "batched_take",
     "gaussian_kl",
     "masked_max",
@@ -82,3 +83,10 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 LOG_2PI = math.log(2 * math.pi)
+
+
+class LeakyReLU02(nn.LeakyReLU):
+    """LeakyReLU with slope 0.2 (the GAN literature's default), constructible without arguments for :func:`mlp`."""
+
+    def __init__(self) -> None:
+        super().__init__(0.2)

@@ -202,24 +202,36 @@ def _train(
 
 def _fit_second_stage(model: SecondStage, data: BatchDataset, out: Path, seed: int) -> dict[str, Any]:
     """Fit what a model fits after training (e.g. gvae's flow prior) on the weights of ``best.pt`` and of
-    ``last.pt`` each, and write it back into that checkpoint (rank 0; the other ranks' copies are not used)."""
+    ``last.pt`` each, and write it back into that checkpoint (rank 0; the other ranks' copies are not used).
+    When both hold the same weights (the last epoch was the best) the fit is done once and written to both."""
     if int(os.environ.get("RANK", "0")) != 0:
         return {}
     assert isinstance(model, torch.nn.Module)
     fitted: dict[str, Any] = {}
+    done: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, float]] | None = None
     for name in ("best.pt", "last.pt"):
         path = out / name
         if not path.exists():
             continue
         ckpt = load_checkpoint(path)
-        model.load_state_dict(ckpt["model_state"])
-        stats = model.fit_second_stage(data.tensors, seed)
-        if not stats:
-            return {}
-        ckpt["model_state"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        before = ckpt["model_state"]
+        if done is not None and _same_state(before, done[0]):
+            after, stats = done[1], done[2]
+        else:
+            model.load_state_dict(before)
+            stats = model.fit_second_stage(data.tensors, seed)
+            if not stats:
+                return {}
+            after = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            done = (before, after, stats)
+        ckpt["model_state"] = after
         rewrite_checkpoint(path, ckpt)
         fitted[name.removesuffix(".pt")] = stats
     return {"second_stage": fitted}
+
+
+def _same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def _store_fitted(
