@@ -6,6 +6,8 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 
 from mlfastsim.data.kinds import KINDS
 from mlfastsim.inference import load_run, sample_run
@@ -37,3 +39,21 @@ def test_library_replays_stored_jets_at_the_requested_pt(tmp_path: Path) -> None
         assert all(abs(scales[j] - 1) > 1e-3 for j in matches)
     same = sample_run(run, conditions=stored)  # the stored jets' own kinematics: replayed as stored
     np.testing.assert_allclose(same.images[:, 1], stored.images[:, 1], rtol=1e-4, atol=1e-5)  # ECAL hits only
+
+
+def test_the_blocked_nearest_neighbour_search_is_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlfastsim.models import build_model, library
+
+    model, _ = build_model("library", {"n_cond": 3, "outputs": ["features"]})
+    gen = torch.Generator().manual_seed(0)
+    stored = {
+        "cond": torch.randn(50, 3, generator=gen),
+        "features": torch.randn(50, 4, generator=gen),
+        "mask": torch.ones(50, dtype=torch.bool),
+    }
+    model.fit_data(stored)
+    query = {"cond": torch.randn(1000, 3, generator=gen)}
+    expected = torch.cdist(query["cond"], stored["cond"]).argmin(1)
+    monkeypatch.setattr(library, "CDIST_ELEMENTS", 120)  # blocks of 2 queries against the 50 stored
+    out = model.sample(1000, query)
+    torch.testing.assert_close(out["features"], stored["features"][expected])

@@ -22,6 +22,10 @@ from mlfastsim.models.base import Batch
 
 __all__ = ["Library", "LibraryConfig"]
 
+#: Distances computed at once in the nearest-neighbour search (≈ 100 MB of float32): a batch of 100,000
+#: queries against 100,000 stored events would otherwise allocate 40 GB.
+CDIST_ELEMENTS = 25_000_000
+
 
 @dataclass(frozen=True)
 class LibraryConfig:
@@ -87,7 +91,11 @@ class Library(nn.Module):
         if cond is None or "cond" not in cond or self.config.n_cond == 0:
             idx = torch.randint(len(stored_cond), (n,), generator=generator, device=stored_cond.device)
         else:
-            idx = torch.cdist(cond["cond"].to(stored_cond.dtype), stored_cond).argmin(1)
+            query = cond["cond"].to(stored_cond.dtype)
+            rows = max(1, CDIST_ELEMENTS // len(stored_cond))  # queries per block: bounded memory
+            idx = torch.cat(
+                [torch.cdist(query[i : i + rows], stored_cond).argmin(1) for i in range(0, len(query), rows)]
+            )
         out = {name: self._buffer(name)[idx] for name in self.config.outputs}
         return {**out, "matched_cond": stored_cond[idx]}
 
