@@ -99,3 +99,20 @@ def test_momentum_scales_give_high_momentum_tracks_room(table: PIDTable) -> None
     assert fast.sum() > 300 and (spread[0] < 0.5).all() and (spread[10] > 0.8).all(), spread
     with pytest.raises(InputError, match="scale_bins"):
         PIDData(scale_bins=-1)
+
+
+def test_species_balance_reweights_by_species_only(table: PIDTable) -> None:
+    plain = KIND.fit_codec(table, PIDData()).encode(table, frozenset())["weight"].numpy()
+    codec = KIND.fit_codec(table, PIDData(species_balance=0.5))
+    weight = codec.encode(table, frozenset())["weight"].numpy()
+    assert abs(weight.mean() - 1) < 1e-5
+    frac = np.bincount(table.species, minlength=5) / len(table)
+    for s in range(5):  # one factor per species, ∝ f_s^-1/2: the rarest species weigh most
+        rows = table.species == s
+        np.testing.assert_allclose(weight[rows] / plain[rows], weight[rows][0] / plain[rows][0], rtol=1e-6)
+    ratio = weight[table.species == 0][0] / weight[table.species == 2][0]
+    np.testing.assert_allclose(ratio, np.sqrt(frac[2] / frac[0]), rtol=1e-5)
+    restored = PIDCodec.from_dict(json.loads(json.dumps(codec.to_dict())))
+    np.testing.assert_array_equal(restored.encode(table, frozenset())["weight"].numpy(), weight)
+    with pytest.raises(InputError, match="species_balance"):
+        PIDData(species_balance=-1)

@@ -68,6 +68,9 @@ class PIDData:
             conditions (module docstring; needs ``differences``).
         scale_bins: bins in ln P of the momentum scales each output is divided by before the quantile
             transform (:mod:`.scales`; 0: none).
+        species_balance: α ≥ 0: training weights × f_s^−α, f_s the species' fraction of the training tracks
+            (normalised to a mean of 1): more of the model's attention to the rare species. A weight that
+            depends on the conditions only leaves the best conditional model p(DLLs | inputs) unchanged.
         n_quantiles: quantiles of each transformer (at most the number of training tracks).
         quantile_subsample: tracks the transformers are fitted on (a random subset of the training split).
         val_fraction: tracks held out for validation. max_events: read at most this many tracks.
@@ -78,6 +81,7 @@ class PIDData:
     output_basis: Literal["differences", "dll"] = "differences"
     thresholds: bool = True
     scale_bins: int = 20
+    species_balance: float = 0.0
     n_quantiles: int = 1000
     quantile_subsample: int = 200_000
     val_fraction: float = 0.1
@@ -89,6 +93,8 @@ class PIDData:
                 raise InputError(f"data.species: unknown species {name!r}; choose from {', '.join(SPECIES)}")
         if self.n_quantiles < 10 or self.quantile_subsample < 10:
             raise InputError("data.n_quantiles and data.quantile_subsample must be >= 10")
+        if self.species_balance < 0:
+            raise InputError("data.species_balance must be >= 0 (0: the tracks' own weights)")
         if self.scale_bins < 0:
             raise InputError("data.scale_bins must be >= 0 (0: no momentum scales)")
         if self.thresholds and self.output_basis != "differences":
@@ -188,8 +194,10 @@ class PIDCodec:
         outputs: QuantileTransformer,
         rich: RICHConfig,
         scales: DLLScales | None = None,
+        species_factor: list[float] | None = None,
     ) -> None:
         self.data, self.qt_in, self.qt_out, self.rich, self.scales = data, inputs, outputs, rich, scales
+        self.species_factor = species_factor  # per species: the training-weight factor of species_balance
 
     def _scale(self, ev: PIDTable, pattern: np.ndarray | None = None) -> np.ndarray:
         return _scales_at(self.scales, ev, self.rich, pattern)
@@ -206,7 +214,12 @@ class PIDCodec:
         outputs = _untied(to_basis(train.dll, data.output_basis), train, data, rich)
         scales = _fit_scales(outputs, train, data, rich)
         outputs = outputs / _scales_at(scales, train, rich)
-        return cls(data, _fit(inputs, data), _fit(outputs, data), rich, scales)
+        factor = None
+        if data.species_balance > 0:
+            frac = np.bincount(train.species.astype(np.int64), minlength=len(SPECIES)) / len(train)
+            raw = np.where(frac > 0, np.maximum(frac, 1e-12) ** -data.species_balance, 0.0)
+            factor = (raw / (frac * raw).sum()).tolist()  # mean 1 over the training tracks
+        return cls(data, _fit(inputs, data), _fit(outputs, data), rich, scales, factor)
 
     @property
     def n_cond(self) -> int:
@@ -235,8 +248,14 @@ class PIDCodec:
             "features": torch.as_tensor(features, dtype=torch.float32),
             "mask": torch.ones(len(ev), dtype=torch.bool),
             "cond": self._cond(ev),
-            "weight": torch.as_tensor(ev.weight, dtype=torch.float32),
+            "weight": torch.as_tensor(self._weights(ev), dtype=torch.float32),
         }
+
+    def _weights(self, ev: PIDTable) -> np.ndarray:
+        """The tracks' weights, × the species factor of ``data.species_balance``."""
+        if self.species_factor is None:
+            return ev.weight
+        return ev.weight * np.asarray(self.species_factor, np.float32)[ev.species.astype(np.int64)]
 
     def conditions(self, ev: PIDTable, keys: frozenset[str]) -> Batch:
         """What a model is given to generate ``ev``'s DLLs: ``cond`` (when it reads it)."""
@@ -293,6 +312,7 @@ class PIDCodec:
             "outputs": _state(self.qt_out),
             "rich": dataclasses.asdict(self.rich),
             "scales": None if self.scales is None else self.scales.to_dict(),
+            "species_factor": self.species_factor,
         }
 
     @classmethod
@@ -305,4 +325,5 @@ class PIDCodec:
         data = config_from_dict(PIDData, stored, "data")
         rich = detector_of({"config": {"rich": state.get("rich")}})
         scales = DLLScales.from_dict(state["scales"]) if state.get("scales") else None
-        return cls(data, _restore(state["inputs"]), _restore(state["outputs"]), rich, scales)
+        factor = state.get("species_factor")
+        return cls(data, _restore(state["inputs"]), _restore(state["outputs"]), rich, scales, factor)
