@@ -159,16 +159,10 @@ class CGANPID(ConditionBank):
     # ------------------------------------------------------------ generation
     def prepare(self, data: Batch) -> None:
         """Keep up to ``bank_size`` training conditions (evenly spaced rows) for sampling without conditions."""
-        cond = data["cond"]
-        step = max(1, len(cond) // max(self.config.bank_size, 1))
-        self.store_conditions(cond[::step][: self.config.bank_size])
+        self.store_evenly_spaced(data["cond"], self.config.bank_size)
 
     def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
         """``{"features": [n, n_features], "mask": [n]}`` for ``cond["cond"] [n, n_cond]``, or for conditions
         drawn from the bank (then also ``matched_cond``)."""
         missing = "cgan-pid needs conditions: it has no training conditions stored"
-        c, out = self.given_or_drawn(n, cond, generator, missing)
-        z = torch.randn(n, self.config.noise, generator=generator, device=c.device)
-        out["features"] = self.generator(z, c)
-        out["mask"] = torch.ones(n, dtype=torch.bool, device=c.device)
-        return out
+        return self.sample_rows(n, cond, generator, self.config.noise, self.generator, missing)

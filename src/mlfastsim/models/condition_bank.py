@@ -8,7 +8,7 @@ The bank is the buffer ``condition_bank [K, C]`` (float32, normalised conditions
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -36,6 +36,29 @@ class ConditionBank(nn.Module):
     def store_conditions(self, cond: Tensor) -> None:
         """Keep ``cond [K, C]`` (a copy, float32, on the bank's device) as the bank."""
         self.condition_bank = cond.detach().to(self.condition_bank.device, torch.float32).clone()
+
+    def store_evenly_spaced(self, cond: Tensor, size: int) -> None:
+        """Keep up to ``size`` rows of ``cond [K, C]``, evenly spaced, as the bank (what ``prepare`` does)."""
+        step = max(1, len(cond) // max(size, 1))
+        self.store_conditions(cond[::step][:size])
+
+    def sample_rows(
+        self,
+        n: int,
+        cond: Batch | None,
+        generator: torch.Generator | None,
+        noise: int,
+        net: Callable[[Tensor, Tensor], Tensor],
+        missing: str,
+    ) -> Batch:
+        """One output row per event: ``{"features": net(z, c), "mask": [n] True}`` with z ``[n, noise]``
+        standard normal from ``generator`` and c the given or drawn conditions (:meth:`given_or_drawn`; drawn
+        ones also returned as ``matched_cond``)."""
+        c, out = self.given_or_drawn(n, cond, generator, missing)
+        z = torch.randn(n, noise, generator=generator, device=c.device)
+        out["features"] = net(z, c)
+        out["mask"] = torch.ones(n, dtype=torch.bool, device=c.device)
+        return out
 
     def _load_from_state_dict(
         self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any
