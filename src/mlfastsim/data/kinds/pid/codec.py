@@ -11,7 +11,7 @@ Model tensors (batch keys, :mod:`mlfastsim.models.base`):
 
 Output basis ``differences`` (default): (DLL_e, DLL_μ, DLL_K, DLL_p − DLL_K, DLL_bt − DLL_p). Below their
 thresholds the K, p and below-threshold hypotheses predict the same (no) light, so DLL_K = DLL_p for p below
-the kaon threshold and DLL_p = DLL_bt below the proton threshold — exactly, for a third and a half of the
+the kaon threshold and DLL_p = DLL_bt below the proton threshold — exactly, for a half and four fifths of the
 tracks. In this basis each tie is the value 0 of one column, and the quantile transformer's inverse maps the
 whole quantile interval of a tie back to that one value, so generated tracks reproduce the ties exactly.
 With ``data.thresholds`` (the default) the ties are not learnt at all: they are a known function of (P, η)
