@@ -20,17 +20,21 @@ __all__ = ["PID_QUICK", "PIDDemoPlan", "run_pid_demo"]
 
 @dataclass(frozen=True)
 class PIDDemoPlan:
-    """Sizes of the PID demo: tracks per table, epochs of cgan-pid and flow-pid, the batch of the speed
-    measurement."""
+    """Sizes of the PID demo: tracks per table, epochs of cgan-pid and flow-pid, the (z, c) pairs and steps of
+    flow-pid's student, the batch of the speed measurement."""
 
     n_train: int = 100_000
     n_reference: int = 50_000
     epochs: int = 10
+    distill_pairs: int = 1_000_000
+    distill_steps: int = 8000
     bench_batch: int = 10_000
     seed: int = 1
 
 
-PID_QUICK = PIDDemoPlan(n_train=2000, n_reference=1500, epochs=1, bench_batch=1000)
+PID_QUICK = PIDDemoPlan(
+    n_train=2000, n_reference=1500, epochs=1, distill_pairs=20_000, distill_steps=200, bench_batch=1000
+)
 
 
 def _generate(args: tuple[str, int, int, tuple[int, int]]) -> dict[str, Any]:
@@ -71,7 +75,9 @@ def run_pid_demo(out: Path, plan: PIDDemoPlan) -> dict[str, Any]:
         "cgan-pid": DemoRun("cgan-pid", "cgan-pid.toml", train={"epochs": plan.epochs},
                             what=f" for {plan.epochs} epochs"),
         "flow-pid": DemoRun("flow-pid", "flow-pid.toml", train={"epochs": plan.epochs},
-                            what=f" for {plan.epochs} epochs"),
+                            overrides=(f"model.distill_pairs={plan.distill_pairs}",
+                                       f"model.distill_steps={plan.distill_steps}"),
+                            what=f" for {plan.epochs} epochs, then its student"),
         "library": DemoRun("library", "library-pid.toml", train={"epochs": 1}, what=" (store tracks)"),
     }  # fmt: skip
     loaded = {label: run for label, (_, run) in train_stage(
