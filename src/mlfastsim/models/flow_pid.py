@@ -30,6 +30,7 @@ the end) samples from the flow and does not export.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,6 +42,7 @@ from mlfastsim._utils.progress import progress
 from mlfastsim.models.base import Batch
 from mlfastsim.models.condition_bank import ConditionBank
 from mlfastsim.models.export_nn import BankSampler, MLPSampler, mlp_spec
+from mlfastsim.models.gan import weighted_mean
 from mlfastsim.models.nn import LeakyReLU02, mlp
 
 __all__ = ["FlowPID", "FlowPIDConfig"]
@@ -116,12 +118,13 @@ class FlowPID(ConditionBank):
         c = self.config
         if not c.distill:
             return {}
-        g = torch.Generator().manual_seed(seed)
-        cond_all = data["cond"].float().cpu()
+        dev = self.condition_bank.device
+        g = torch.Generator(device=dev).manual_seed(seed)
+        cond_all = data["cond"].to(dev, torch.float32)
 
         def pairs(n: int) -> tuple[Tensor, Tensor]:
-            cond = cond_all[torch.randint(len(cond_all), (n,), generator=g)]
-            z = torch.randn(n, c.n_features, generator=g)
+            cond = cond_all[torch.randint(len(cond_all), (n,), generator=g, device=dev)]
+            z = torch.randn(n, c.n_features, generator=g, device=dev)
             with torch.no_grad():
                 x = torch.cat(
                     [self.from_noise(z[i : i + 50_000], cond[i : i + 50_000]) for i in range(0, n, 50_000)]
@@ -134,20 +137,21 @@ class FlowPID(ConditionBank):
         self.student.train().requires_grad_(True)
         opt = torch.optim.Adam(self.student.parameters(), lr=c.distill_lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(c.distill_steps, 1))
-        recent: list[float] = []
+        recent: deque[Tensor] = deque(maxlen=100)  # the last steps' losses, read once at the end
         for _ in progress(range(c.distill_steps), desc="flow-pid: distilling the student"):
-            idx = torch.randint(len(inputs), (c.distill_batch,), generator=g)
+            idx = torch.randint(len(inputs), (c.distill_batch,), generator=g, device=dev)
             loss = (self.student(inputs[idx]) - targets[idx]).abs().mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            recent = [*recent[-99:], float(loss.detach())]
+            recent.append(loss.detach())
         self.student.eval().requires_grad_(False)
         with torch.no_grad():
             held = float((self.student(held_in) - held_out).abs().mean())
         self.student_fitted.fill_(True)
-        return {"student_l1_fit": sum(recent) / max(len(recent), 1), "student_l1_heldout": held}
+        fit = float(torch.stack(list(recent)).mean()) if recent else float("nan")
+        return {"student_l1_fit": fit, "student_l1_heldout": held}
 
     def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:
         """The student for export (:class:`~mlfastsim.models.base.Exportable`): a plain MLP of (noise,
@@ -167,13 +171,7 @@ class FlowPID(ConditionBank):
         """``loss``: the weighted mean negative log-likelihood per track (module docstring)."""
         x, cond = batch["features"], batch["cond"]
         x = torch.where(x == 0, torch.randn_like(x), x)  # codec-fixed entries → noise
-        nll = -self.log_prob(x, cond)
-        w = batch.get("weight")
-        if w is None:
-            return {"loss": nll.mean()}
-        w = w.to(nll.dtype)
-        total = w.sum()  # ≤ 0 is possible with negative sWeights: then the plain weighted mean
-        return {"loss": (w * nll).sum() / total if total > 0 else (w * nll).mean()}
+        return {"loss": weighted_mean(-self.log_prob(x, cond), batch.get("weight"))}
 
     def prepare(self, data: Batch) -> None:
         """Keep up to ``bank_size`` training conditions (evenly spaced rows) for sampling without conditions."""
