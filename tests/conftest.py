@@ -77,6 +77,13 @@ SMALL_MODEL: dict[str, list[str]] = {
         "model.distill_pairs=4000",
         "model.distill_steps=60",
     ],
+    "flow-shower": [
+        "model.transforms=2",
+        "model.hidden=[32,32]",
+        "model.student_hidden=[32,32]",
+        "model.distill_pairs=2000",
+        "model.distill_steps=30",
+    ],
 }
 #: Small data settings, per kind.
 SMALL_DATA: dict[str, list[str]] = {"jet-images": ["data.n_max=64"]}

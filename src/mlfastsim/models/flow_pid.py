@@ -30,7 +30,6 @@ the end) samples from the flow and does not export.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,9 +37,9 @@ import torch
 import zuko
 from torch import Tensor, nn
 
-from mlfastsim._utils.progress import progress
 from mlfastsim.models.base import Batch
 from mlfastsim.models.condition_bank import ConditionBank
+from mlfastsim.models.distill import fit_student
 from mlfastsim.models.export_nn import BankSampler, MLPSampler, mlp_spec
 from mlfastsim.models.gan import weighted_mean
 from mlfastsim.models.nn import LeakyReLU02, mlp
@@ -118,40 +117,14 @@ class FlowPID(ConditionBank):
         c = self.config
         if not c.distill:
             return {}
-        dev = self.condition_bank.device
-        g = torch.Generator(device=dev).manual_seed(seed)
-        cond_all = data["cond"].to(dev, torch.float32)
-
-        def pairs(n: int) -> tuple[Tensor, Tensor]:
-            cond = cond_all[torch.randint(len(cond_all), (n,), generator=g, device=dev)]
-            z = torch.randn(n, c.n_features, generator=g, device=dev)
-            with torch.no_grad():
-                x = torch.cat(
-                    [self.from_noise(z[i : i + 50_000], cond[i : i + 50_000]) for i in range(0, n, 50_000)]
-                )
-            return torch.cat([z, cond], dim=1), x
-
         self.eval()
-        inputs, targets = pairs(c.distill_pairs)
-        held_in, held_out = pairs(20_000)
-        self.student.train().requires_grad_(True)
-        opt = torch.optim.Adam(self.student.parameters(), lr=c.distill_lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(c.distill_steps, 1))
-        recent: deque[Tensor] = deque(maxlen=100)  # the last steps' losses, read once at the end
-        for _ in progress(range(c.distill_steps), desc="flow-pid: distilling the student"):
-            idx = torch.randint(len(inputs), (c.distill_batch,), generator=g, device=dev)
-            loss = (self.student(inputs[idx]) - targets[idx]).abs().mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            recent.append(loss.detach())
-        self.student.eval().requires_grad_(False)
-        with torch.no_grad():
-            held = float((self.student(held_in) - held_out).abs().mean())
+        cond = data["cond"].to(self.condition_bank.device, torch.float32)
+        out = fit_student(
+            self.student, self.from_noise, cond, c.n_features, pairs=c.distill_pairs, steps=c.distill_steps,
+            batch=c.distill_batch, lr=c.distill_lr, seed=seed, desc="flow-pid: distilling the student",
+        )  # fmt: skip
         self.student_fitted.fill_(True)
-        fit = float(torch.stack(list(recent)).mean()) if recent else float("nan")
-        return {"student_l1_fit": fit, "student_l1_heldout": held}
+        return out
 
     def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:
         """The student for export (:class:`~mlfastsim.models.base.Exportable`): a plain MLP of (noise,

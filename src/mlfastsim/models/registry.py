@@ -13,6 +13,7 @@ from mlfastsim.models.cgan_pid import CGANPID, CGANPIDConfig
 from mlfastsim.models.cgan_shower import CGANShower, CGANShowerConfig
 from mlfastsim.models.cgan_tpc import CGANTPC, CGANTPCConfig
 from mlfastsim.models.flow_pid import FlowPID, FlowPIDConfig
+from mlfastsim.models.flow_shower import FlowShower, FlowShowerConfig
 from mlfastsim.models.gvae import GVAE, GVAEConfig
 from mlfastsim.models.gvae_paper import GVAEPaper, GVAEPaperConfig
 from mlfastsim.models.library import Library, LibraryConfig
@@ -88,6 +89,14 @@ FAMILIES: dict[str, Family] = {
             CGANShower,
             ("showers",),
             "seed 004's conditional GAN of LHCb ECAL showers, steered by an asymmetry regressor",
+        ),
+        Family(
+            "flow-shower",
+            FlowShowerConfig,
+            FlowShower,
+            ("showers",),
+            "conditional affine-coupling flow of LHCb ECAL shower cores, outer cells from a fitted table "
+            "(maximum likelihood; the GAN's alternative)",
         ),
         Family(
             "cgan-tpc",
