@@ -90,6 +90,12 @@ def test_the_outer_table_reproduces_hit_rates_and_their_energy_dependence(data: 
     assert float(hits.min()) >= cfg.threshold * (1 - 1e-6)
     real = outer[outer > 0]
     assert abs(float(hits.median()) / float(real.median()) - 1) < 0.1
+    near = m.outer_ring == 0  # tails next to the core are hotter than the hits further out
+    made = [float(drawn[:, ring][drawn[:, ring] > 0].mean()) for ring in (near, ~near)]
+    true = [float(outer[:, ring][outer[:, ring] > 0].mean()) for ring in (near, ~near)]
+    assert true[0] > 1.1 * true[1]
+    assert all(abs(mk / tk - 1) < 0.15 for mk, tk in zip(made, true, strict=True)), (made, true)
+    assert made[0] - made[1] > 0.5 * (true[0] - true[1]), (made, true)  # pooled over rings: no difference
 
 
 def test_the_likelihood_is_weighted(data: dict[str, Any]) -> None:

@@ -22,7 +22,9 @@ A shower is split where its physics splits it:
 * the **outer cells** (the rest of the window): isolated electronics-noise hits and the far tails of the
   highest-energy showers, which a likelihood over 644 mostly empty cells would spend itself on. A table fitted
   in ``prepare`` (no gradients): per cell and decile of ln E, the fraction of training showers where that cell
-  is above threshold, and per decile the quantiles of those cells' energies; sampling draws each outer cell
+  is above threshold, and per decile and ring (the cells at one Chebyshev distance from the window's centre)
+  the quantiles of those cells' energies — tails near the core are hotter than lone noise hits far out, and
+  the energy-weighted widths are dominated by these distant cells; sampling draws each outer cell
   independently from it (two uniforms per cell).
 
 **Distilled student** (``distill = true``, the default; the run layer's
@@ -68,7 +70,8 @@ class FlowShowerConfig:
         student_hidden: its widths (LeakyReLU 0.2). distill_pairs, distill_steps, distill_batch, distill_lr:
             (z, c) pairs drawn, Adam steps, pairs per step, initial learning rate of its fit.
         outer_bins: ln E bins (quantiles of the training showers) of the outer-cell table.
-        outer_quantiles: energy quantiles stored per bin for the outer cells' above-threshold energies.
+        outer_quantiles: energy quantiles stored per bin and ring for the outer cells' above-threshold
+            energies.
         bank_size: training conditions kept to sample without given conditions.
     """
 
@@ -152,12 +155,18 @@ class FlowShower(ConditionBank):
         self.outer_idx: Tensor
         self.register_buffer("core_idx", inside.flatten().nonzero()[:, 0], persistent=False)
         self.register_buffer("outer_idx", (~inside).flatten().nonzero()[:, 0], persistent=False)
+        half = (torch.arange(c.grid, dtype=torch.float32) - (c.grid - 1) / 2).abs()
+        ring = (torch.maximum(half[:, None], half[None, :]) - c.patch / 2 - 0.5).round().long().flatten()
+        self.outer_ring: Tensor  # [G² − patch²]: 0 next to the core, (grid − patch)/2 − 1 at the edge
+        self.register_buffer("outer_ring", ring[self.outer_idx], persistent=False)
+        self.n_rings = (c.grid - c.patch) // 2
         n_out = c.grid * c.grid - c.patch * c.patch
         self.register_buffer("x_mean", torch.zeros(c.dims))
         self.register_buffer("x_std", torch.ones(c.dims))
         self.register_buffer("outer_edges", torch.zeros(c.outer_bins - 1))
         self.register_buffer("outer_rate", torch.zeros(c.outer_bins, n_out))
-        self.register_buffer("outer_energy", torch.full((c.outer_bins, c.outer_quantiles), c.threshold))
+        shape = (c.outer_bins, max(self.n_rings, 1), c.outer_quantiles)
+        self.register_buffer("outer_energy", torch.full(shape, c.threshold))
 
     # ---- representation ------------------------------------------------------------------------------
     def _energies(self, f: Tensor) -> Tensor:
@@ -202,11 +211,13 @@ class FlowShower(ConditionBank):
         b = self._outer_bin(cond)
         u = torch.rand(2, len(cond), self.outer_idx.numel(), generator=generator, device=cond.device)
         hit = u[0] < self.outer_rate[b]
-        q = self.outer_energy[b]  # [B, Q]: inverse CDF at evenly spaced probabilities
-        pos = u[1] * (q.shape[1] - 1)
-        lo = pos.floor().long().clamp_max(q.shape[1] - 2)
+        n_q = self.outer_energy.shape[-1]  # inverse CDF at evenly spaced probabilities, per (bin, ring)
+        pos = u[1] * (n_q - 1)
+        lo = pos.floor().long().clamp_max(n_q - 2)
         w = pos - lo
-        energy = torch.gather(q, 1, lo) * (1 - w) + torch.gather(q, 1, lo + 1) * w
+        flat = self.outer_energy.flatten()
+        at = (b[:, None] * self.outer_energy.shape[1] + self.outer_ring[None, :]) * n_q + lo
+        energy = flat[at] * (1 - w) + flat[at + 1] * w
         return torch.where(hit, energy, torch.zeros_like(energy))
 
     # ---- GenerativeModel / Prepared ------------------------------------------------------------------
@@ -246,9 +257,11 @@ class FlowShower(ConditionBank):
                 if len(cells) == 0:
                     continue
                 self.outer_rate[k] = (cells > 0).float().mean(0)
-                hits = cells[cells > 0]
-                if hits.numel() > 0:
-                    self.outer_energy[k] = torch.quantile(hits[:1_000_000], levels)
+                for r in range(self.n_rings):
+                    ring = cells[:, self.outer_ring == r]
+                    hits = ring[ring > 0]
+                    if hits.numel() > 0:
+                        self.outer_energy[k, r] = torch.quantile(hits[:1_000_000], levels)
 
     def from_noise(self, noise: Tensor, cond: Tensor) -> Tensor:
         """Standardised core vectors ``[B, dims]`` = f⁻¹(``noise [B, dims]``; ``cond [B, n_cond]``)."""
