@@ -35,7 +35,7 @@ def fit_student(
     """Fit ``student`` (an MLP of ``[z ⊕ c]``) to ``teacher(z [n, noise_dim], c [n, C]) → x`` in place.
 
     ``pairs`` (z, c) pairs (z standard normal, c rows of ``cond_all [K, C]``) drawn from a generator seeded
-    with ``seed`` on ``cond_all``'s device, the teacher evaluated in chunks of 50,000 without gradients;
+    with ``seed`` on ``cond_all``'s device, the teacher evaluated in chunks (50,000 rows, fewer for wide outputs) without gradients;
     ``steps`` Adam steps of ``batch`` pairs at ``lr`` with a cosine decay. Returns the mean |S − f⁻¹| over the
     last 100 steps (``student_l1_fit``) and on 20,000 fresh held-out pairs (``student_l1_heldout``), in the
     teacher's units. The student is left in eval mode without gradients.
@@ -43,11 +43,13 @@ def fit_student(
     dev = cond_all.device
     g = torch.Generator(device=dev).manual_seed(seed)
 
+    chunk = min(50_000, max(1_000, 300_000 // noise_dim))  # the teacher's temporaries grow with the width
+
     def draw(n: int) -> tuple[Tensor, Tensor]:
         cond = cond_all[torch.randint(len(cond_all), (n,), generator=g, device=dev)]
         z = torch.randn(n, noise_dim, generator=g, device=dev)
         with torch.no_grad():
-            x = torch.cat([teacher(z[i : i + 50_000], cond[i : i + 50_000]) for i in range(0, n, 50_000)])
+            x = torch.cat([teacher(z[i : i + chunk], cond[i : i + chunk]) for i in range(0, n, chunk)])
         return torch.cat([z, cond], dim=1), x
 
     inputs, targets = draw(pairs)
