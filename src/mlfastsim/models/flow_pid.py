@@ -39,10 +39,9 @@ from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
 from mlfastsim.models.condition_bank import ConditionBank
-from mlfastsim.models.distill import fit_student
+from mlfastsim.models.distill import DistilledFlow
 from mlfastsim.models.export_nn import BankSampler, MLPSampler, mlp_spec
 from mlfastsim.models.gan import weighted_mean
-from mlfastsim.models.nn import LeakyReLU02, mlp
 
 __all__ = ["FlowPID", "FlowPIDConfig"]
 
@@ -79,7 +78,7 @@ class FlowPIDConfig:
         return frozenset({"features", "mask", "cond", "weight"})
 
 
-class FlowPID(ConditionBank):
+class FlowPID(ConditionBank, DistilledFlow):
     """The conditional flow of RICH DLLs (module docstring)."""
 
     def __init__(self, config: FlowPIDConfig) -> None:
@@ -91,40 +90,12 @@ class FlowPID(ConditionBank):
             hidden_features=list(c.hidden), passes=passes,
         )  # fmt: skip
         self._init_condition_bank(c.n_cond)
-        self.student = mlp([c.n_features + c.n_cond, *c.student_hidden, c.n_features], activation=LeakyReLU02)
-        self.student.requires_grad_(False)  # no part of the likelihood: fitted after training only
-        self.student_fitted: Tensor
-        self.register_buffer("student_fitted", torch.zeros((), dtype=torch.bool))
+        self.noise_width, self.family = c.n_features, "flow-pid"
+        self._init_student(c.n_cond)
 
     def log_prob(self, features: Tensor, cond: Tensor) -> Tensor:
         """log p(x | c) ``[B]`` (nats) of ``features [B, n_features]`` given ``cond [B, n_cond]``."""
         return self.flow(cond).log_prob(features)
-
-    def from_noise(self, noise: Tensor, cond: Tensor) -> Tensor:
-        """Outputs ``[B, n_features]`` = f⁻¹(``noise [B, n_features]``; ``cond [B, n_cond]``)."""
-        return self.flow(cond).transform.inv(noise)
-
-    def generator(self, noise: Tensor, cond: Tensor) -> Tensor:
-        """What ``sample`` maps noise through: the fitted student S(z, c), else the flow's f⁻¹(z; c)."""
-        if self.config.distill and bool(self.student_fitted):
-            return self.student(torch.cat([noise, cond], dim=1))
-        return self.from_noise(noise, cond)
-
-    def fit_second_stage(self, data: Batch, seed: int) -> dict[str, float]:
-        """Fit the student to the flow (module docstring) on conditions of ``data["cond"]``, reproducibly from
-        ``seed``. Returns its mean |S − f⁻¹| on the fitting pairs' last steps and on 20,000 fresh held-out
-        pairs (the codec's units); empty when ``distill`` is off."""
-        c = self.config
-        if not c.distill:
-            return {}
-        self.eval()
-        cond = data["cond"].to(self.condition_bank.device, torch.float32)
-        out = fit_student(
-            self.student, self.from_noise, cond, c.n_features, pairs=c.distill_pairs, steps=c.distill_steps,
-            batch=c.distill_batch, lr=c.distill_lr, seed=seed, desc="flow-pid: distilling the student",
-        )  # fmt: skip
-        self.student_fitted.fill_(True)
-        return out
 
     def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:
         """The student for export (:class:`~mlfastsim.models.base.Exportable`): a plain MLP of (noise,

@@ -48,9 +48,8 @@ from torch import Tensor
 
 from mlfastsim.models.base import Batch
 from mlfastsim.models.condition_bank import ConditionBank
-from mlfastsim.models.distill import fit_student
+from mlfastsim.models.distill import DistilledFlow
 from mlfastsim.models.gan import weighted_mean
-from mlfastsim.models.nn import LeakyReLU02, mlp
 
 __all__ = ["FlowShower", "FlowShowerConfig"]
 
@@ -84,7 +83,7 @@ class FlowShowerConfig:
     threshold: float = 0.015
     log_energy_mean: float = 2.65
     log_energy_std: float = 1.13
-    patch: int = 16
+    patch: int = 12
     dequantise: float = 0.01
     coupling: Literal["affine", "spline"] = "spline"
     transforms: int = 4
@@ -117,7 +116,7 @@ class FlowShowerConfig:
         return frozenset({"features", "mask", "cond"})
 
 
-class FlowShower(ConditionBank):
+class FlowShower(ConditionBank, DistilledFlow):
     """The conditional shower flow (module docstring). Batches: ``features [B, G², 1]`` (codec units
     f = ln(1 + e/ε)/f_max), ``cond [B, 5]``, optional ``weight [B]``."""
 
@@ -144,10 +143,8 @@ class FlowShower(ConditionBank):
                 c.dims, c.n_cond, transforms=c.transforms, hidden_features=list(c.hidden)
             )
         self._init_condition_bank(c.n_cond)
-        self.student = mlp([c.dims + c.n_cond, *c.student_hidden, c.dims], activation=LeakyReLU02)
-        self.student.requires_grad_(False)  # no part of the likelihood: fitted after training only
-        self.student_fitted: Tensor
-        self.register_buffer("student_fitted", torch.zeros((), dtype=torch.bool))
+        self.noise_width, self.family = c.dims, "flow-shower"
+        self._init_student(c.n_cond)
         a = (c.grid - c.patch) // 2
         inside = torch.zeros(c.grid, c.grid, dtype=torch.bool)
         inside[a : a + c.patch, a : a + c.patch] = True
@@ -262,32 +259,6 @@ class FlowShower(ConditionBank):
                     hits = ring[ring > 0]
                     if hits.numel() > 0:
                         self.outer_energy[k, r] = torch.quantile(hits[:1_000_000], levels)
-
-    def from_noise(self, noise: Tensor, cond: Tensor) -> Tensor:
-        """Standardised core vectors ``[B, dims]`` = f⁻¹(``noise [B, dims]``; ``cond [B, n_cond]``)."""
-        return self.flow(cond).transform.inv(noise)
-
-    def generator(self, noise: Tensor, cond: Tensor) -> Tensor:
-        """What ``sample`` maps noise through: the fitted student S(z, c), else the flow's f⁻¹(z; c)."""
-        if self.config.distill and bool(self.student_fitted):
-            return self.student(torch.cat([noise, cond], dim=1))
-        return self.from_noise(noise, cond)
-
-    def fit_second_stage(self, data: Batch, seed: int) -> dict[str, float]:
-        """Fit the student to the flow (:func:`~mlfastsim.models.distill.fit_student`) on conditions of
-        ``data["cond"]``, reproducibly from ``seed``; its mean |S − f⁻¹| (standardised units) on the last
-        steps and held out. Empty when ``distill`` is off."""
-        c = self.config
-        if not c.distill:
-            return {}
-        self.eval()
-        cond = data["cond"].to(self.condition_bank.device, torch.float32)
-        out = fit_student(
-            self.student, self.from_noise, cond, c.dims, pairs=c.distill_pairs, steps=c.distill_steps,
-            batch=c.distill_batch, lr=c.distill_lr, seed=seed, desc="flow-shower: distilling the student",
-        )  # fmt: skip
-        self.student_fitted.fill_(True)
-        return out
 
     def cells(self, noise: Tensor, cond: Tensor, generator: torch.Generator | None) -> Tensor:
         """Codec units ``[B, G²]`` of showers from the core's ``noise [B, dims]`` (through :meth:`generator`)
