@@ -78,6 +78,7 @@ SMALL_MODEL: dict[str, list[str]] = {
         "model.distill_steps=60",
     ],
     "flow-shower": [
+        "model.distill=true",  # the run layer's second stage exercised too (off by default)
         "model.transforms=2",
         "model.hidden=[32,32]",
         "model.student_hidden=[32,32]",

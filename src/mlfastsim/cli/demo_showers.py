@@ -1,7 +1,7 @@
 """``mlfastsim demo showers``: seed 004's LHCb ECAL chain, small — photons and electrons through the reference
 Shashlik ECAL (training, reference and second-reference sets; the reference resimulated), train ``cgan-shower``
-(with its asymmetry regressor), its ablation without the regressor, ``flow-shower`` (with its distilled
-student) and the ``library`` baseline, generate a
+(with its asymmetry regressor), its ablation without the regressor, ``flow-shower`` and the ``library``
+baseline, generate a
 shower for every reference particle, evaluate (W1 of energy, centroid, widths, asymmetry, cells above
 threshold and the cell spectrum, FPD/KPD, classifier AUCs, average showers and residuals) beside the
 truth-vs-truth and resimulation floors, and time the generator against the reference ECAL on the same
@@ -23,16 +23,13 @@ __all__ = ["SHOWERS_QUICK", "ShowerDemoPlan", "run_shower_demo"]
 
 @dataclass(frozen=True)
 class ShowerDemoPlan:
-    """Sizes of the showers demo: showers per set, trainer steps of each GAN, epochs of the flow and the (z, c)
-    pairs and steps of its student, the batch of the speed test, and whether to train the ablation
-    (``cgan-shower`` without its regressor) too."""
+    """Sizes of the showers demo: showers per set, trainer steps of each GAN, epochs of the flow, the batch of
+    the speed test, and whether to train the ablation (``cgan-shower`` without its regressor) too."""
 
     n_train: int = 20_000
     n_reference: int = 5_000
     gan_steps: int = 2_000
     flow_epochs: int = 12
-    distill_pairs: int = 100_000
-    distill_steps: int = 1500
     bench_batch: int = 10_000
     ablation: bool = True
     seed: int = 1
@@ -43,8 +40,6 @@ SHOWERS_QUICK = ShowerDemoPlan(
     n_reference=200,
     gan_steps=14,
     flow_epochs=1,
-    distill_pairs=2000,
-    distill_steps=30,
     bench_batch=200,
     ablation=False,
 )
@@ -95,11 +90,7 @@ def run_shower_demo(out: Path, plan: ShowerDemoPlan) -> dict[str, Any]:
             "flow-shower",
             "flow-shower.toml",
             train={"epochs": plan.flow_epochs},
-            overrides=(
-                f"model.distill_pairs={plan.distill_pairs}",
-                f"model.distill_steps={plan.distill_steps}",
-            ),
-            what=f" for {plan.flow_epochs} epochs, then its student",
+            what=f" for {plan.flow_epochs} epochs",
         ),
         "library": DemoRun("library", "library-showers.toml", what=" (store showers)"),
     }
