@@ -17,6 +17,13 @@ from mlfastsim.models import Adversarial, GenerativeModel, Prepared
 from mlfastsim.models.flow_shower import FlowShower, FlowShowerConfig
 
 SMALL: dict[str, Any] = {"transforms": 2, "hidden": (64, 64), "patch": 10, "outer_bins": 2}
+STUDENT: dict[str, Any] = {
+    "distill": True,
+    "student_hidden": (128, 128),
+    "distill_pairs": 4000,
+    "distill_steps": 300,
+    "distill_batch": 256,
+}
 
 
 @pytest.fixture(scope="module")
@@ -138,14 +145,7 @@ def test_a_short_fit_learns_the_energy_dependence(data: dict[str, Any]) -> None:
 
 
 def test_the_distilled_student_follows_the_flow_and_samples(data: dict[str, Any]) -> None:
-    m = _model(
-        data,
-        distill=True,
-        student_hidden=(128, 128),
-        distill_pairs=4000,
-        distill_steps=300,
-        distill_batch=256,
-    )
+    m = _model(data, **STUDENT)
     b, cfg = data["batch"], data["cfg"]
     cond = b["cond"][:300]
     z = torch.randn(300, cfg.patch**2 + 1, generator=torch.Generator().manual_seed(5))
@@ -160,13 +160,6 @@ def test_the_distilled_student_follows_the_flow_and_samples(data: dict[str, Any]
     assert not torch.equal(student_cells, flow_cells)  # sampling goes through the student now
     e = _energies(student_cells, cfg)[:, m.core_idx]
     assert ((e == 0) | (e >= cfg.threshold * (1 - 1e-4))).all()
-    again = _model(
-        data,
-        distill=True,
-        student_hidden=(128, 128),
-        distill_pairs=4000,
-        distill_steps=300,
-        distill_batch=256,
-    )
+    again = _model(data, **STUDENT)
     assert again.fit_second_stage(b, seed=2) == fit  # reproducible from the seed
     assert _model(data, distill=False).fit_second_stage(b, seed=2) == {}

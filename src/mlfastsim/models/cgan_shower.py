@@ -48,13 +48,31 @@ from mlfastsim.models.gan import (
     wgan_generator_loss,
 )
 
-__all__ = ["CGANShower", "CGANShowerConfig", "ShowerGenerator"]
+__all__ = ["CGANShower", "CGANShowerConfig", "ShowerFields", "ShowerGenerator"]
 
 _CELL_MM = 20.0  # the window's cell pitch (physics.detector.lhcb_ecal_constants.CELL_MM)
 
 
 @dataclass(frozen=True)
-class CGANShowerConfig:
+class ShowerFields:
+    """The settings a shower family takes from the data (the showers codec's ``model_fields``): the grid, cells
+    as elements of one feature, the condition count, the cell transform f = ln(1 + e/ε)/f_max
+    (``energy_floor`` ε, ``feature_scale`` f_max), the zero suppression [GeV] and the standardisation of the
+    ln E condition (column 4)."""
+
+    grid: int = 30
+    n_max: int = 900
+    n_features: int = 1
+    n_cond: int = 5
+    feature_scale: float = 8.4
+    energy_floor: float = 0.01
+    threshold: float = 0.015
+    log_energy_mean: float = 2.65
+    log_energy_std: float = 1.13
+
+
+@dataclass(frozen=True)
+class CGANShowerConfig(ShowerFields):
     """Settings of ``cgan-shower``; ``grid``, ``n_cond``, ``feature_scale``, ``energy_floor``, ``threshold`` and
     ``log_energy_mean`` / ``log_energy_std`` (the standardisation of the ln E condition, column 4) come from the
     data (the showers codec).
@@ -80,15 +98,6 @@ class CGANShowerConfig:
         gate_width: width (in f units) of the soft zero-suppression gate while training.
     """
 
-    grid: int = 30
-    n_max: int = 900
-    n_features: int = 1
-    n_cond: int = 5
-    feature_scale: float = 8.4
-    energy_floor: float = 0.01
-    threshold: float = 0.015
-    log_energy_mean: float = 2.65
-    log_energy_std: float = 1.13
     latent: int = 32
     cell_noise: bool = True
     width_law: Literal["free", "sampling"] = "sampling"

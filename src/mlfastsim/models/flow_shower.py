@@ -49,6 +49,7 @@ import zuko
 from torch import Tensor
 
 from mlfastsim.models.base import Batch
+from mlfastsim.models.cgan_shower import ShowerFields
 from mlfastsim.models.condition_bank import ConditionBank
 from mlfastsim.models.distill import DistilledFlow
 from mlfastsim.models.gan import weighted_mean
@@ -57,7 +58,7 @@ __all__ = ["FlowShower", "FlowShowerConfig"]
 
 
 @dataclass(frozen=True)
-class FlowShowerConfig:
+class FlowShowerConfig(ShowerFields):
     """Settings of ``flow-shower``; ``grid``, ``n_cond``, ``feature_scale``, ``energy_floor``, ``threshold`` and
     ``log_energy_mean`` / ``log_energy_std`` come from the data (the showers codec).
 
@@ -77,15 +78,6 @@ class FlowShowerConfig:
         bank_size: training conditions kept to sample without given conditions.
     """
 
-    grid: int = 30
-    n_max: int = 900
-    n_features: int = 1
-    n_cond: int = 5
-    feature_scale: float = 8.4
-    energy_floor: float = 0.01
-    threshold: float = 0.015
-    log_energy_mean: float = 2.65
-    log_energy_std: float = 1.13
     patch: int = 12
     dequantise: float = 0.01
     coupling: Literal["affine", "spline"] = "spline"
