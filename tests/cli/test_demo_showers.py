@@ -1,5 +1,6 @@
 """``mlfastsim demo showers --quick``: the whole LHCb ECAL chain end to end (reference ECAL → cgan-shower,
-flow-shower and library → a shower for every reference particle → evaluate beside the floors → speed beside the ECAL)."""
+flow-shower and library → a shower for every reference particle → evaluate beside the floors → speed beside
+the ECAL)."""
 
 from __future__ import annotations
 

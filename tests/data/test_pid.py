@@ -79,7 +79,9 @@ def test_codec_normalises_and_inverts(table: PIDTable, thresholds: bool) -> None
     codec = KIND.fit_codec(table, PIDData(thresholds=thresholds))
     batch = codec.encode(table, frozenset())
     n_cond = 15 if thresholds else 8  # (P, η, nTracks), species one-hot[, seen ×2, tie flags ×5]
-    assert batch["features"].shape == (4000, 5) and batch["cond"].shape == (4000, n_cond) and batch["mask"].all()
+    assert (
+        batch["features"].shape == (4000, 5) and batch["cond"].shape == (4000, n_cond) and batch["mask"].all()
+    )
     untied = (batch["cond"][:, 10:] < 0.5) if thresholds else torch.ones(4000, 5, dtype=torch.bool)
     for j in range(5):  # N(0, 1) over the values the model learns (a threshold tie is encoded as 0)
         f = batch["features"][untied[:, j], j]

@@ -47,28 +47,11 @@ from mlfastsim.models.gan import (
     wgan_critic_loss,
     wgan_generator_loss,
 )
+from mlfastsim.models.shower_fields import ShowerFields
 
-__all__ = ["CGANShower", "CGANShowerConfig", "ShowerFields", "ShowerGenerator"]
+__all__ = ["CGANShower", "CGANShowerConfig", "ShowerGenerator"]
 
 _CELL_MM = 20.0  # the window's cell pitch (physics.detector.lhcb_ecal_constants.CELL_MM)
-
-
-@dataclass(frozen=True)
-class ShowerFields:
-    """The settings a shower family takes from the data (the showers codec's ``model_fields``): the grid, cells
-    as elements of one feature, the condition count, the cell transform f = ln(1 + e/ε)/f_max
-    (``energy_floor`` ε, ``feature_scale`` f_max), the zero suppression [GeV] and the standardisation of the
-    ln E condition (column 4)."""
-
-    grid: int = 30
-    n_max: int = 900
-    n_features: int = 1
-    n_cond: int = 5
-    feature_scale: float = 8.4
-    energy_floor: float = 0.01
-    threshold: float = 0.015
-    log_energy_mean: float = 2.65
-    log_energy_std: float = 1.13
 
 
 @dataclass(frozen=True)
@@ -172,7 +155,7 @@ class CGANShower(ConditionBank):
         """``[B, 6]`` differentiable features of maps ``x [B, G²]``: ln total energy [GeV], centroid (x, y) and
         widths (x, y) [cm], ln(1 + soft count of cells above threshold)."""
         c = self.config
-        e = c.energy_floor * torch.expm1(x.clamp_min(0) * c.feature_scale)
+        e = c.energies(x)
         total = e.sum(1).clamp_min(1e-6)
         cx, cy = (e * self.xs).sum(1) / total, (e * self.ys).sum(1) / total
         wx = ((e * self.xs**2).sum(1) / total - cx**2).clamp_min(1e-6).sqrt()
@@ -184,7 +167,7 @@ class CGANShower(ConditionBank):
         """KL(p ‖ q) per shower, weighted mean: p the energy shares of the real maps ``real [B, G²]``, q the
         generator's mean shape for their conditions (fresh noise)."""
         c = self.config
-        e = c.energy_floor * torch.expm1(real.clamp_min(0) * c.feature_scale)
+        e = c.energies(real)
         p = e / e.sum(1, keepdim=True).clamp_min(1e-9)
         log_q = self.gen.log_shares(self._noise(len(cond), cond), cond)[1]
         kl = (p * (p.clamp_min(1e-12).log() - log_q)).sum(1)
@@ -289,13 +272,13 @@ class CGANShower(ConditionBank):
         c = self.config
         with torch.no_grad():
             f = data["features"].detach().flatten(1).to(torch.float64)
-            e = c.energy_floor * torch.expm1(f.clamp_min(0) * c.feature_scale)
+            e = c.energies(f)
             total = e.sum(1)
             ok = total > 0
             if not ok.any():
                 return
             share = (e[ok] / total[ok, None]).mean(0)
-            log_e = cond[ok, 4].to(torch.float64) * c.log_energy_std + c.log_energy_mean
+            log_e = c.log_energy(cond[ok].to(torch.float64))
             self.gen.logits.bias.copy_(share.clamp_min(1e-7).log().to(self.gen.logits.bias))
             self.gen.fraction.bias.fill_(float((total[ok].log() - log_e).mean()))
 

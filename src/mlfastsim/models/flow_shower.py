@@ -49,12 +49,14 @@ import zuko
 from torch import Tensor
 
 from mlfastsim.models.base import Batch
-from mlfastsim.models.cgan_shower import ShowerFields
 from mlfastsim.models.condition_bank import ConditionBank
 from mlfastsim.models.distill import DistilledFlow
 from mlfastsim.models.gan import weighted_mean
+from mlfastsim.models.shower_fields import ShowerFields
 
 __all__ = ["FlowShower", "FlowShowerConfig"]
+
+_QUANTILE_MAX = 10_000_000  # torch.quantile takes at most 2**24 values
 
 
 @dataclass(frozen=True)
@@ -161,26 +163,16 @@ class FlowShower(ConditionBank, DistilledFlow):
         self.register_buffer("outer_energy", torch.full(shape, c.threshold))
 
     # ---- representation ------------------------------------------------------------------------------
-    def _energies(self, f: Tensor) -> Tensor:
-        """Cell energies [GeV] of codec units ``f [B, G²]``."""
-        c = self.config
-        return c.energy_floor * torch.expm1(f.clamp_min(0) * c.feature_scale)
-
-    def _log_energy(self, cond: Tensor) -> Tensor:
-        """ln E [ln GeV] ``[B]`` of the particle (condition column 4, un-standardised)."""
-        c = self.config
-        return cond[:, 4] * c.log_energy_std + c.log_energy_mean
-
     def encode_core(self, features: Tensor, cond: Tensor, dequantise: bool = True) -> Tensor:
         """The flow's vector ``[B, dims]`` (standardised; module docstring) of ``features [B, G², 1]``;
         ``dequantise``: suppressed cells drawn uniformly in (0, κt) (the global generator) rather than at κt/2."""
         c = self.config
-        e = self._energies(features.flatten(1)[:, self.core_idx].float())
+        e = self.config.energies(features.flatten(1)[:, self.core_idx].float())
         dep = e.sum(1).clamp_min(c.threshold)  # an empty core: the threshold (never empty in practice)
         fill = torch.rand_like(e) if dequantise else torch.full_like(e, 0.5)
         floor = c.dequantise * c.threshold
         e = torch.where(e > 0, e, fill * floor)
-        x = torch.cat([(dep.log() - self._log_energy(cond))[:, None], torch.log(e + floor)], 1)
+        x = torch.cat([(dep.log() - self.config.log_energy(cond))[:, None], torch.log(e + floor)], 1)
         return (x - self.x_mean) / self.x_std
 
     def decode_core(self, x: Tensor, cond: Tensor) -> Tensor:
@@ -188,7 +180,7 @@ class FlowShower(ConditionBank, DistilledFlow):
         exp(x_i) − κt, suppressed below t, the rest rescaled to the deposit (twice, module docstring)."""
         c = self.config
         x = x * self.x_std + self.x_mean
-        dep = torch.exp(x[:, 0] + self._log_energy(cond))
+        dep = torch.exp(x[:, 0] + self.config.log_energy(cond))
         e = torch.exp(x[:, 1:]) - c.dequantise * c.threshold
         for _ in range(2):  # the second rescaling only scales up: no cell falls below t again
             e = torch.where(e >= c.threshold, e, torch.zeros_like(e))
@@ -241,7 +233,7 @@ class FlowShower(ConditionBank, DistilledFlow):
             self.x_std.copy_(x.std(0).clamp_min(1e-3))
             probs = torch.linspace(0, 1, c.outer_bins + 1, device=cond.device)[1:-1]
             self.outer_edges.copy_(torch.quantile(cond[:, 4], probs))
-            outer = self._energies(features.flatten(1)[:, self.outer_idx].float())
+            outer = self.config.energies(features.flatten(1)[:, self.outer_idx].float())
             b = self._outer_bin(cond)
             levels = torch.linspace(0, 1, c.outer_quantiles, device=cond.device)
             for k in range(c.outer_bins):
@@ -253,7 +245,7 @@ class FlowShower(ConditionBank, DistilledFlow):
                     ring = cells[:, self.outer_ring == r]
                     hits = ring[ring > 0]
                     if hits.numel() > 0:
-                        self.outer_energy[k, r] = torch.quantile(hits[:1_000_000], levels)
+                        self.outer_energy[k, r] = torch.quantile(hits[:_QUANTILE_MAX], levels)
 
     def cells(self, noise: Tensor, cond: Tensor, generator: torch.Generator | None) -> Tensor:
         """Codec units ``[B, G²]`` of showers from the core's ``noise [B, dims]`` (through :meth:`generator`)
