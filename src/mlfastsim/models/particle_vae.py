@@ -56,7 +56,10 @@ from mlfastsim.models.particle_vae_nn import (
     SetEncoder,
     SortedEncoder,
     chamfer,
+    count_w1,
+    distribution_w1,
     jet_observables,
+    reflect_jets,
 )
 
 __all__ = ["ParticleVAE", "ParticleVAEConfig"]
@@ -252,32 +255,40 @@ class ParticleVAE(ConditionBank):
         return terms
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
-        """Seed 003's loss, batch means: ``loss`` and each term (chamfer, mass, pt, count, kl[, response]).
+        """Seed 003's loss, batch means: ``loss`` and each term (chamfer, mass, pt, count, kl[, response]),
+        plus ``dist`` with ``lambda_dist`` > 0 (weighted by (1 − β)·λ_dist in ``loss``).
 
         In training mode with ``augment``, each jet is first reflected at random in η_rel and in φ_rel (the
         same reflection for its generator-level constituents): jet pT, mass and response are unchanged."""
-        if self.training and self.config.augment:
-            batch = self._reflected(batch)
-        return {k: v.mean() for k, v in self._per_jet(batch, stochastic=True).items()}
-
-    def _reflected(self, batch: Batch) -> Batch:
-        """``batch`` with every jet's (η_rel, φ_rel) → (±η_rel, ±φ_rel), signs drawn from the global RNG."""
         c = self.config
-        b = len(batch["mask"])
-        sign = torch.randint(0, 2, (b, 1, 2), device=batch["mask"].device).float() * 2.0 - 1.0
-        out = dict(batch)
-        for key, mean, std in (
-            ("features", c.feature_mean, c.feature_std),
-            ("gen_features", c.gen_mean, c.gen_std),
-        ):
-            if key not in batch:
-                continue
-            x = batch[key]
-            m = torch.tensor(mean[:2], device=x.device) / torch.tensor(std[:2], device=x.device)
-            angles = sign * x[..., :2] + (sign - 1.0) * m  # physical a → −a in standardised units
-            mask = batch["mask" if key == "features" else "gen_mask"].unsqueeze(-1)
-            out[key] = torch.where(mask, torch.cat([angles.to(x.dtype), x[..., 2:]], -1), x)
+        if self.training and c.augment:
+            stats = {"features": (c.feature_mean, c.feature_std), "gen_features": (c.gen_mean, c.gen_std)}
+            batch = reflect_jets(batch, stats)
+        out = {k: v.mean() for k, v in self._per_jet(batch, stochastic=True).items()}
+        if c.lambda_dist > 0:
+            out["dist"] = self._distribution_term(batch)
+            out["loss"] = out["loss"] + (1.0 - c.beta) * c.lambda_dist * out["dist"]
         return out
+
+    def _distribution_term(self, batch: Batch) -> Tensor:
+        """The batch's distribution term (``lambda_dist`` in :class:`ParticleVAEConfig`): jets decoded from the
+        prior (global RNG) with the batch's contexts and multiplicities vs the batch's jets; a scalar."""
+        c = self.config
+        mask = batch["mask"]
+        ctx = self._context(batch)
+        n = len(mask)
+        if isinstance(self.prior, FlowPrior):
+            z = self.prior.inverse(torch.randn(n, c.latent, device=mask.device), ctx)
+        elif self.prior is not None:
+            z = self.prior.sample(n)
+        else:
+            z = torch.randn(n, c.latent, device=mask.device)
+        out = self.decode(z, ctx, batch)
+        counts = mask.sum(1)
+        gen_mask = torch.arange(c.n_particles, device=mask.device) < counts.unsqueeze(1)
+        return count_w1(out["count_logits"], counts) + distribution_w1(
+            batch["features"], mask, out["features"], gen_mask, c.feature_mean, c.feature_std, self.mass_scale
+        )
 
     def score(self, batch: Batch) -> Tensor:
         """Anomaly score ``[B]``: the per-jet loss with z at its posterior mean (deterministic)."""

@@ -23,8 +23,12 @@ __all__ = [
     "SetEncoder",
     "SortedEncoder",
     "chamfer",
+    "count_w1",
+    "distribution_w1",
     "jet_observables",
     "pairwise_descending_order",
+    "quantile_w1",
+    "reflect_jets",
     "stable_descending_order",
 ]
 
@@ -49,6 +53,65 @@ def chamfer(x: Tensor, mask: Tensor, y: Tensor, y_mask: Tensor) -> Tensor:
     keep_y = y_mask & mask.any(1, keepdim=True)
     zero = torch.zeros((), dtype=d.dtype, device=d.device)
     return torch.where(keep_x, to_y, zero).sum(1) + torch.where(keep_y, to_x, zero).sum(1)
+
+
+def quantile_w1(a: Tensor, b: Tensor, levels: int = 128) -> Tensor:
+    """1-D Wasserstein-1 distance between the samples ``a [Na]`` and ``b [Nb]`` (any sizes ≥ 1), estimated as
+    the mean |Q_a(p) − Q_b(p)| over ``levels`` evenly spaced probabilities p in (0, 1) (linear interpolation
+    between order statistics): a scalar in the samples' units, differentiable in both (the sorted-sample
+    estimator behind the "physics" terms of seed 004's GANs, for unequal sizes)."""
+    p = (torch.arange(levels, device=a.device, dtype=torch.float32) + 0.5) / levels
+    return (torch.quantile(a.float(), p) - torch.quantile(b.float(), p)).abs().mean()
+
+
+def count_w1(logits: Tensor, counts: Tensor) -> Tensor:
+    """W1 between the multiplicity distribution a batch of ``logits [B, P+1]`` (over n = 0 … P) predicts — the
+    batch mean of their softmax — and the histogram of the true ``counts [B]``: Σ_n |CDF_pred(n) − CDF_true(n)|
+    in particles, divided by the true counts' spread (at least 1 particle); a scalar, differentiable in the
+    logits."""
+    p = logits.float().softmax(-1).mean(0).cumsum(0)
+    true = torch.bincount(counts.long(), minlength=logits.shape[-1]).float().cumsum(0) / len(counts)
+    return (p - true).abs().sum() / counts.float().std().clamp_min(1.0)
+
+
+def distribution_w1(
+    x: Tensor,
+    mask: Tensor,
+    y: Tensor,
+    y_mask: Tensor,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    mass_scale: Tensor,
+) -> Tensor:
+    """Distance between two batches of jets as distributions (``particle-vae``'s ``lambda_dist`` term): the sum
+    over the 3 standardised features of :func:`quantile_w1` over all real particles, plus that of the relative
+    jet mass divided by ``mass_scale`` (its spread). ``x``, ``y`` ``[B, P, 3]`` standardised with the codec's
+    ``mean``/``std``, ``mask``, ``y_mask`` ``[B, P]``; a scalar, differentiable in both."""
+    x, y = x.float(), y.float()
+    term = sum(quantile_w1(x[..., f][mask], y[..., f][y_mask]) for f in range(x.shape[-1]))
+    _, m_x = jet_observables(x, mask, mean, std)
+    _, m_y = jet_observables(y, y_mask, mean, std)
+    return term + quantile_w1(m_x, m_y) / mass_scale
+
+
+def reflect_jets(
+    batch: dict[str, Tensor], stats: dict[str, tuple[tuple[float, ...], tuple[float, ...]]]
+) -> dict[str, Tensor]:
+    """``batch`` with every jet's (η_rel, φ_rel) → (±η_rel, ±φ_rel), signs drawn from the global RNG, the same
+    for a jet's ``features`` and ``gen_features`` (when present; ``stats[key]`` = their codec mean and std):
+    jet pT, mass and response are unchanged (symmetries of the jet frame)."""
+    b = len(batch["mask"])
+    sign = torch.randint(0, 2, (b, 1, 2), device=batch["mask"].device).float() * 2.0 - 1.0
+    out = dict(batch)
+    for key, (mean, std) in stats.items():
+        if key not in batch:
+            continue
+        x = batch[key]
+        m = torch.tensor(mean[:2], device=x.device) / torch.tensor(std[:2], device=x.device)
+        angles = sign * x[..., :2] + (sign - 1.0) * m  # physical a → −a in standardised units
+        mask = batch["mask" if key == "features" else "gen_mask"].unsqueeze(-1)
+        out[key] = torch.where(mask, torch.cat([angles.to(x.dtype), x[..., 2:]], -1), x)
+    return out
 
 
 def jet_observables(
