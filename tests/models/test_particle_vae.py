@@ -243,7 +243,19 @@ def test_distribution_term_pulls_prior_samples_towards_the_data(jets: ParticleJe
         w1[weight] = _prior_w1(model, batch)
     assert w1[3.0] < 0.7 * w1[0.0], w1
     with pytest.raises(InputError, match="lambda_dist"):
-        ParticleVAEConfig(mode="detector", lambda_dist=1.0)
+        ParticleVAEConfig(lambda_dist=-1.0)
+
+
+def test_detector_mode_ignores_the_distribution_term(jets: ParticleJets) -> None:
+    """The shared config's lambda_dist does not change a detector-mode run (it has no prior draws)."""
+    losses = []
+    for weight in (0.0, 3.0):
+        model, _, _, batch = _setup(jets, "detector", lambda_dist=weight)
+        torch.manual_seed(0)
+        out = model.loss(batch)
+        assert "dist" not in out
+        losses.append(out["loss"].item())
+    assert losses[0] == losses[1]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -256,7 +256,7 @@ class ParticleVAE(ConditionBank):
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
         """Seed 003's loss, batch means: ``loss`` and each term (chamfer, mass, pt, count, kl[, response]),
-        plus ``dist`` with ``lambda_dist`` > 0 (weighted by (1 − β)·λ_dist in ``loss``).
+        plus ``dist`` in generation mode with ``lambda_dist`` > 0 (weighted by (1 − β)·λ_dist in ``loss``).
 
         In training mode with ``augment``, each jet is first reflected at random in η_rel and in φ_rel (the
         same reflection for its generator-level constituents): jet pT, mass and response are unchanged."""
@@ -265,14 +265,15 @@ class ParticleVAE(ConditionBank):
             stats = {"features": (c.feature_mean, c.feature_std), "gen_features": (c.gen_mean, c.gen_std)}
             batch = reflect_jets(batch, stats)
         out = {k: v.mean() for k, v in self._per_jet(batch, stochastic=True).items()}
-        if c.lambda_dist > 0:
+        if c.lambda_dist > 0 and not self.detector:
             out["dist"] = self._distribution_term(batch)
             out["loss"] = out["loss"] + (1.0 - c.beta) * c.lambda_dist * out["dist"]
         return out
 
     def _distribution_term(self, batch: Batch) -> Tensor:
         """The batch's distribution term (``lambda_dist`` in :class:`ParticleVAEConfig`): jets decoded from the
-        prior (global RNG) with the batch's contexts and multiplicities vs the batch's jets; a scalar."""
+        prior (global RNG) with the batch's contexts and multiplicities, latents and features clamped as
+        ``sample`` clamps them, vs the batch's jets; a scalar."""
         c = self.config
         mask = batch["mask"]
         ctx = self._context(batch)
@@ -283,11 +284,12 @@ class ParticleVAE(ConditionBank):
             z = self.prior.sample(n)
         else:
             z = torch.randn(n, c.latent, device=mask.device)
-        out = self.decode(z, ctx, batch)
+        out = self.decode(self._in_latent_range(z), ctx, batch)
+        feats = torch.clamp(out["features"].float(), self.feature_low, self.feature_high)
         counts = mask.sum(1)
         gen_mask = torch.arange(c.n_particles, device=mask.device) < counts.unsqueeze(1)
         return count_w1(out["count_logits"], counts) + distribution_w1(
-            batch["features"], mask, out["features"], gen_mask, c.feature_mean, c.feature_std, self.mass_scale
+            batch["features"], mask, feats, gen_mask, c.feature_mean, c.feature_std, self.mass_scale
         )
 
     def score(self, batch: Batch) -> Tensor:

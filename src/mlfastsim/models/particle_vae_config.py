@@ -37,7 +37,8 @@ class ParticleVAEConfig:
             ``flow_hidden``), ``mixture`` (learned, ``prior_components`` Gaussians) or ``normal`` (N(0, 1)).
         beta: β of seed 003's loss. lambda_mass, lambda_pt: weights of Δm², ΔpT² (in units of their spread).
         lambda_count: weight of the multiplicity cross entropy. lambda_response: of the response NLL.
-        lambda_dist: weight of the batch's distribution term (generation mode; 0: seed 003's loss): as many
+        lambda_dist: weight of the batch's distribution term (generation mode only — the detector mode is
+            conditioned on each generator-level jet and ignores it; 0: seed 003's loss): as many
             jets decoded from the prior as the batch holds, with the batch's multiplicities, against the
             batch's jets — the 1-D W1 of each standardised particle feature over all particles and of the
             relative jet mass (in units of its spread), summed. It trains the decoder (and the prior) on
@@ -83,11 +84,8 @@ class ParticleVAEConfig:
             raise InputError(f"model.mode={self.mode!r}: choose generation or detector")
         if not 0.0 <= self.beta < 1.0:
             raise InputError(f"model.beta={self.beta} must lie in [0, 1)")
-        if self.lambda_dist < 0 or (self.lambda_dist > 0 and self.mode == "detector"):
-            raise InputError(
-                f"model.lambda_dist={self.lambda_dist}: a weight ≥ 0, and only in generation mode (the "
-                "detector mode is conditioned on each generator-level jet; it has no prior draws to match)"
-            )
+        if self.lambda_dist < 0:
+            raise InputError(f"model.lambda_dist={self.lambda_dist} must be ≥ 0 (0: seed 003's loss)")
         if self.n_features != 3:
             raise InputError(
                 f"particle-vae takes 3 features per particle (η_rel, φ_rel, pT_rel), not {self.n_features}"
