@@ -79,8 +79,11 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
 
 
 def cleanup() -> None:
-    """Leave the process group (no-op for a single process)."""
+    """Leave the process group (no-op for a single process), after a barrier: a rank that tears gloo down
+    while another is still in its last collective aborts ("terminate called without an active exception",
+    seen once in CI)."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
