@@ -9,32 +9,27 @@ the β-weighted loss
 used either as a *generator* (decoder driven from the prior: "collision simulation") or as an end-to-end
 *detector parametrisation* (generator-level constituents in, detector-level constituents out).
 
-Here (``mode``):
+Here (``mode``): ``generation``: q(z | jet, c), p(jet | z, c) with jet conditions c (``cond``) or none;
+sampling draws z from the prior and, for a conditional model asked for ``sample(n)`` alone, c from a bank of
+training conditions (``matched_cond``). ``detector``: the context is the generator-level jet (its own encoder,
+its exact relative pT and mass); a per-particle branch starts from each generator-level particle and learns
+its response; the jet response (standardised log pT_reco / pT_gen, a Gaussian mixture given z and the
+context) is generated too: relative constituents cannot carry the jet's energy scale.
 
-* ``generation``: q(z | jet, c) and p(jet | z, c) with jet conditions c (``cond``, when ``n_cond > 0``) or
-  none; sampling draws z from the prior and, for a conditional model asked for ``sample(n)`` alone, c from a
-  bank of training conditions (returned as ``matched_cond``).
-* ``detector``: the context is the generator-level jet (``gen_features``, ``gen_mask``) through its own
-  encoder, plus its exact relative pT and mass; the decoder adds a per-particle branch that starts from
-  each generator-level particle (mapped into the detector level's standardisation) and learns its response.
-  It also generates the jet response (standardised log pT_reco / pT_gen, a mixture of Gaussians given z
-  and the context): relative constituents cannot carry the jet's energy scale.
-
-Architecture: a permutation-invariant encoder (the particles sorted by pT into an MLP, or DeepSets) gives
-μ, log σ² of a ``latent``-dimensional z; the prior is a normalising flow p(z | context) trained with the KL
-term (seed 003's line of work adds a flow for sampling: ConVAE+NF); the decoder is an MLP on [z, context]
-giving all ``n_particles`` slots at once (fast: one matrix chain per jet), a multiplicity head (the first
-n slots are kept) and, in detector mode, the response head. Samples are clamped into the latent and feature
+Architecture: a permutation-invariant encoder (pT-sorted particles into an MLP, or DeepSets) gives μ, log σ²
+of z; the prior is a normalising flow p(z | context) trained with the KL term (as seed 003's ConVAE+NF); the
+decoder is an MLP on [z, context] giving all ``n_particles`` slots at once, a multiplicity head (the first n
+slots are kept) and, in detector mode, the response head. Samples are clamped into the latent and feature
 ranges seen in training.
 
 Loss per jet, batch-averaged: β·KL + (1 − β)·[Chamfer + λ_m Δm² + λ_pT ΔpT² + λ_n CE(n) (+ λ_r NLL(r))]:
-seed 003's terms plus the multiplicity's cross entropy and, in detector mode, the response's negative
-log-likelihood. KL is analytic for the N(0, 1) prior, a one-sample Monte Carlo estimate for learned priors.
-The Chamfer distance (sums over particles, :func:`~mlfastsim.models.particle_vae_nn.chamfer`) is taken in
-the codec's standardised space (η_rel, φ_rel, log pT_rel, each standardised), against the first n output
-slots with n the true multiplicity; Δm and ΔpT are the differences of the relative jet mass m/pT_jet and
-relative jet pT |Σp⃗_T|/pT_jet of input and output (from the constituents, massless), each divided by its
-spread over the training jets (fitted by ``prepare``, at least 0.01).
+seed 003's terms plus the multiplicity's cross entropy and, in detector mode, the response's NLL. KL is
+analytic for N(0, 1), a one-sample estimate for learned priors. Chamfer (:func:`~.particle_vae_nn.chamfer`)
+in the codec's standardised space against the first n output slots (n true); Δm, ΔpT of the relative jet
+mass and pT, each over its training spread (``prepare``, at least 0.01). Generation mode adds
+(1 − β)·λ_dist·D: D compares jets decoded from the *prior* with the batch
+(:func:`~.particle_vae_nn.distribution_w1`, :func:`~.particle_vae_nn.count_w1`), which seed 003's loss,
+decoding only posterior draws, never does.
 """
 
 from __future__ import annotations
@@ -277,14 +272,7 @@ class ParticleVAE(ConditionBank):
         c = self.config
         mask = batch["mask"]
         ctx = self._context(batch)
-        n = len(mask)
-        if isinstance(self.prior, FlowPrior):
-            z = self.prior.inverse(torch.randn(n, c.latent, device=mask.device), ctx)
-        elif self.prior is not None:
-            z = self.prior.sample(n)
-        else:
-            z = torch.randn(n, c.latent, device=mask.device)
-        out = self.decode(self._in_latent_range(z), ctx, batch)
+        out = self.decode(self._prior_z(len(mask), ctx, None), ctx, batch)
         feats = torch.clamp(out["features"].float(), self.feature_low, self.feature_high)
         counts = mask.sum(1)
         gen_mask = torch.arange(c.n_particles, device=mask.device) < counts.unsqueeze(1)
@@ -315,6 +303,17 @@ class ParticleVAE(ConditionBank):
         z = torch.clamp(z, low, high)
         norm = z.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return z * (self.latent_radius / norm).clamp_max(1.0)
+
+    def _prior_z(self, n: int, ctx: Tensor | None, generator: torch.Generator | None) -> Tensor:
+        """``[n, L]`` latents from the prior (given ``ctx`` for the flow; ``generator`` None: the global RNG),
+        clamped into the latent range of training."""
+        if isinstance(self.prior, FlowPrior):
+            z = self.prior.sample(n, ctx, generator)
+        elif self.prior is not None:
+            z = self.prior.sample(n, generator)
+        else:
+            z = torch.randn(n, self.config.latent, generator=generator, device=self.count_head.weight.device)
+        return self._in_latent_range(z)
 
     def from_noise(
         self,
@@ -390,13 +389,7 @@ class ParticleVAE(ConditionBank):
             missing = "this conditional particle-vae stores no training conditions; give cond"
             batch["cond"] = drawn = self.draw_conditions(n, generator, missing, InputError)
         ctx = self._context(batch)
-        if isinstance(self.prior, FlowPrior):
-            z = self.prior.sample(n, ctx, generator)
-        elif self.prior is not None:
-            z = self.prior.sample(n, generator)
-        else:
-            z = torch.randn(n, c.latent, generator=generator, device=dev)
-        out = self.decode(self._in_latent_range(z), ctx, batch)
+        out = self.decode(self._prior_z(n, ctx, generator), ctx, batch)
         u_count = torch.rand(n, generator=generator, device=dev)
         u_response = eps_response = None
         if self.detector:

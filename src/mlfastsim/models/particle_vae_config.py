@@ -40,9 +40,11 @@ class ParticleVAEConfig:
         lambda_dist: weight of the batch's distribution term (generation mode only — the detector mode is
             conditioned on each generator-level jet and ignores it; 0: seed 003's loss): as many
             jets decoded from the prior as the batch holds, with the batch's multiplicities, against the
-            batch's jets — the 1-D W1 of each standardised particle feature over all particles and of the
-            relative jet mass (in units of its spread), summed. It trains the decoder (and the prior) on
-            what sampling uses: seed 003's loss sees only posterior draws.
+            batch's jets — the 1-D W1 of each standardised particle feature over all particles, of the
+            relative jet mass (in units of its spread) and of the multiplicity (the batch-mean predicted
+            histogram against the true counts, in units of their spread), summed; latents and features are
+            clamped as ``sample`` clamps them. It trains the decoder (and the prior) on what sampling uses:
+            seed 003's loss sees only posterior draws.
         response_components: Gaussians in the mixture of the jet response given z and the context.
         augment: reflect training jets at random in η_rel and φ_rel (symmetries of the jet frame; off by
             default: on 7,000 top jets it did not help, W1 of η_rel grew).
