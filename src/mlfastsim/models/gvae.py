@@ -40,12 +40,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mlfastsim.models.base import Batch
-from mlfastsim.models.cellgraph import GRID, CellMessagePassing, cell_indices, channel_neighbours
+from mlfastsim.models.cellgraph import CellMessagePassing, cell_indices, channel_neighbours
 from mlfastsim.models.condition_bank import ConditionBank
 from mlfastsim.models.gvae_likelihood import (
     cell_sides,
     channels,
+    core_slots,
     dequantise,
+    hit_cells,
     hit_channels,
     hit_log_likelihood,
 )
@@ -66,6 +68,9 @@ class GVAEConfig:
     n_cond: int = 0
     n_channels: int = 1
     channel_cells: tuple[int, ...] = ()  # cell side in crystals per channel (1 crystal, 5 HCAL tower)
+    image_channels: tuple[
+        int, ...
+    ] = ()  # each slot's image channel (0 tracks, 1 ECAL, 2 HCAL): cores in each
     use_gen: bool = False
     gen_features: int = 9
     hidden: int = 32
@@ -137,7 +142,8 @@ class GVAE(ConditionBank):
             # per generator-level particle: a core hit in the crystal it strikes and a halo component around
             # it, starting from particle_base (where it hits the ECAL, how much energy it brings); the
             # networks learn corrections: the detector's response
-            self.anchor_head = mlp([c.gen_features + c.context, h, 3 + per_component])
+            cores = 3 * max(len(core_slots(c)), 1)  # (logit, mean, log std) per channel slot
+            self.anchor_head = mlp([c.gen_features + c.context, h, cores + per_component])
             self.anchor_position = nn.Linear(c.gen_features, 3)
             with torch.no_grad():  # small corrections at first (not zero: gradients must reach every layer)
                 last = self.anchor_head[-1]
@@ -145,7 +151,7 @@ class GVAE(ConditionBank):
                 for layer in (last, self.anchor_position):
                     layer.weight.mul_(0.01)
                     layer.bias.zero_()
-        self._cores = c.use_gen and self.n_ch == 1 and c.pixel_scale[0] > 0
+        self._cores = bool(core_slots(c))
         if c.prior not in ("normal", "flow") or c.prior_flow not in ("maf", "nsf"):
             raise ValueError(
                 f"model.prior={c.prior!r}, model.prior_flow={c.prior_flow!r}: use normal|flow, maf|nsf"
@@ -243,8 +249,9 @@ class GVAE(ConditionBank):
         """Count logits ``[B, n_max+1]`` and mixture parameters: weights ``[B, K']``, means and log-stds
         ``[B, K', 3]`` and energy slopes ``[B, K']``, where K' = K global components plus, with particles,
         one halo per particle ``[B, m]`` (those not in ``anchors`` get zero weight); with particles in the
-        ECAL-only configuration also the cores (``core_logit``, ``core_mean``, ``core_log_std``,
-        ``core_cell``, ``core_owner``, each ``[B, m]``; see ``models/particle_response.py``).
+        ECAL-only configuration, or in every channel slot when the config names the slots' image channels,
+        also the cores (``core_logit``, ``core_mean``, ``core_log_std``, ``core_cell``, ``core_owner``, each
+        ``[B, k·m]`` for k slots; see ``models/particle_response.py``).
 
         A component's log-energy mean falls (never rises) with the hit's distance from its centre:
         log E ~ N(μ_E + slope · σ_E · u, σ_E) with u = ½ |(x − μ_x) / σ_x|² — a shower's core cell holds
@@ -256,13 +263,15 @@ class GVAE(ConditionBank):
         core_params: dict[str, Tensor] = {}
         if c.use_gen and gen_features is not None and anchors is not None:
             per = torch.cat([gen_features, h.unsqueeze(1).expand(-1, gen_features.shape[1], -1)], -1)
+            slots = core_slots(c)
+            k = max(len(slots), 1)
             core_base, halo_base = particle_base(
-                gen_features, c.pixel_scale, c.pixel_offset, c.energy_norm, p.shape[-1]
+                gen_features, c.pixel_scale, c.pixel_offset, c.energy_norm, p.shape[-1], slots or (1,)
             )
             q = self.anchor_head(per)
-            if self._cores:
-                cores = q[..., :3] + core_base
-                cell, owner = core_cells(gen_features, anchors)
+            if self._cores:  # [B, m, k, 3] → channel-major [B, k·m, 3]
+                cores = (q[..., : 3 * k].unflatten(-1, (k, 3)) + core_base).transpose(1, 2).flatten(1, 2)
+                cell, owner = core_cells(gen_features, anchors, slots, cell_sides(c))
                 core_params = {
                     "core_logit": cores[..., 0],
                     "core_mean": cores[..., 1],
@@ -270,7 +279,7 @@ class GVAE(ConditionBank):
                     "core_cell": cell,
                     "core_owner": owner,
                 }
-            q = q[..., 3:] + halo_base
+            q = q[..., 3 * k :] + halo_base
             q = torch.cat([q[..., :1], q[..., 1:4] + self.anchor_position(gen_features), q[..., 4:]], -1)
             q = torch.cat([q[..., :1].masked_fill(~anchors.unsqueeze(-1), -1e9), q[..., 1:]], -1)
             p = torch.cat([p, q], 1)
@@ -299,15 +308,14 @@ class GVAE(ConditionBank):
         rest, nll_cores = mask, torch.zeros(b, device=x.device, dtype=x.dtype)
         hit_cell = None
         if "core_logit" in params:  # hits in the particles' impact cells are their cores
-            row, col = cell_indices(x, self.config.pixel_scale, self.config.pixel_offset)
-            hit_cell = row * GRID + col
+            hit_cell = hit_cells(x, self.config)
             core_hit, is_core = match_core_hits(hit_cell, mask, params["core_cell"], params["core_owner"])
             nll_cores = -core_log_likelihood(
                 x[..., 2], core_hit, params["core_owner"], params, self.config.min_log_energy
             )
             rest = mask & ~is_core
         xq = dequantise(x, self.config.pixel_scale, cell_sides(self.config)) if self.training else x
-        ll = hit_log_likelihood(xq, params, self.config, hit_cell)
+        ll = hit_log_likelihood(xq, params, self.config, hit_cell if self.n_ch == 1 else None)
         nll_hits = -(ll * rest.to(ll.dtype)).sum(1) + nll_cores
         nll_count = F.cross_entropy(params["count_logits"], rest.sum(1), reduction="none")
         kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from mlfastsim.models.base import SamplerSpec, TensorSpec
 from mlfastsim.models.export_nn import categorical_from_uniform
-from mlfastsim.models.gvae_likelihood import channels, uniform_noise
+from mlfastsim.models.gvae_likelihood import channels, core_slots, uniform_noise
 from mlfastsim.models.gvae_sampler import core_hits, mixture_from_noise, select_hits
 
 if TYPE_CHECKING:
@@ -56,9 +56,11 @@ class GVAESampler(nn.Module):
                 TensorSpec("gen_mask", (b, p), "bool", source="batch:gen_mask", doc="real particles"),
             ]
             if model._cores:
+                k = len(core_slots(c))  # cores per particle: one per channel slot
+                shape = (b, p) if k == 1 else (b, k, p)
                 inputs += [
-                    TensorSpec("u_core", (b, p), source="uniform", doc="core presence coins"),
-                    TensorSpec("u_core_energy", (b, p), source="uniform", doc="core energies (inverse CDF)"),
+                    TensorSpec("u_core", shape, source="uniform", doc="core presence coins"),
+                    TensorSpec("u_core_energy", shape, source="uniform", doc="core energies (inverse CDF)"),
                 ]
         inputs += [
             TensorSpec("z", (b, c.latent), source="normal", doc="the prior's standard normal noise"),
@@ -98,7 +100,9 @@ class GVAESampler(nn.Module):
         n_hits = categorical_from_uniform(params["count_logits"], x["u_count"].unsqueeze(1)).squeeze(1)
         core_feats = core_cell = None
         if "core_logit" in params:
-            core_feats, core_cell = core_hits(params, c, x["u_core"], x["u_core_energy"])
+            core_feats, core_cell = core_hits(
+                params, c, x["u_core"].flatten(1), x["u_core_energy"].flatten(1)
+            )
         noise: dict[str, Tensor] = {k: x[k] for k in ("u_comp", "eps", "u_trunc", "u_cell", "u_ch") if k in x}
         hits, comp, ch = mixture_from_noise(params, c, noise)
         out = select_hits(params, c, hits, comp, ch, n_hits, core_feats, core_cell)

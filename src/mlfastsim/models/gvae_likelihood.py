@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from mlfastsim.models.cellgraph import GRID
+from mlfastsim.models.cellgraph import GRID, cell_indices, own_cells
 from mlfastsim.models.nn import LOG_2PI
 from mlfastsim.models.particle_response import halo_exclusion
 
@@ -26,7 +26,9 @@ __all__ = [
     "MAX_SLOPE_DISTANCE",
     "cell_sides",
     "channels",
+    "core_slots",
     "dequantise",
+    "hit_cells",
     "hit_channels",
     "hit_log_likelihood",
     "log_window_area",
@@ -49,6 +51,27 @@ def cell_sides(config: GVAEConfig) -> tuple[int, ...]:
     n_ch = channels(config)
     cells = tuple(config.channel_cells)
     return cells if len(cells) == n_ch else (1,) * n_ch
+
+
+def core_slots(config: GVAEConfig) -> tuple[int, ...]:
+    """Image channels of the slots that hold particles' cores (``models/particle_response.py``): the one slot
+    (as the ECAL) of a single-channel model with particles, every slot of a multi-channel one whose config
+    names them (``image_channels``; models trained before it have none: no cores); () without particles or
+    without the cell grid."""
+    if not (config.use_gen and config.pixel_scale[0] > 0):
+        return ()
+    if channels(config) == 1:
+        return (1,)
+    return tuple(config.image_channels) if len(config.image_channels) == channels(config) else ()
+
+
+def hit_cells(x: Tensor, config: GVAEConfig) -> Tensor:
+    """The cell ``[B, n]`` (int64) of every hit of ``x [B, n, F]``: ``(slot · GRID + row) · GRID + column`` on
+    its channel slot's own grid (row · GRID + column with one channel), as the cores' cells are numbered."""
+    row, col = cell_indices(x, config.pixel_scale, config.pixel_offset)
+    ch = hit_channels(x, channels(config))
+    row, col = own_cells(row, col, ch, cell_sides(config))
+    return (ch * GRID + row) * GRID + col
 
 
 def hit_channels(x: Tensor, n_ch: int) -> Tensor:

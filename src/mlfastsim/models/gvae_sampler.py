@@ -41,14 +41,22 @@ def _cell_centres(cells: Tensor, config: GVAEConfig, dtype: torch.dtype) -> Tens
 def core_hits(
     params: dict[str, Tensor], config: GVAEConfig, coin: Tensor, u_energy: Tensor
 ) -> tuple[tuple[Tensor, Tensor], Tensor]:
-    """The particles' cores from uniforms ``coin``, ``u_energy`` ``[B, m]``: (hits ``[B, m, 3]``, present
-    ``[B, m]``) and their cells ``[B, m]`` (−2: none)."""
-    rc, core_e, present = cores_from_uniforms(
+    """The particles' cores from uniforms ``coin``, ``u_energy`` ``[B, k·m]`` (k channel slots): (hits
+    ``[B, k·m, F]`` at their cells' centres — a tower's: its middle crystal — with their channel feature when
+    there are several, present ``[B, k·m]``) and their cells ``[B, k·m]`` (−2: none)."""
+    _, core_e, present = cores_from_uniforms(
         params, params["core_cell"], params["core_owner"], config.min_log_energy, coin, u_energy
     )
-    core_cell = torch.where(present, rc[..., 0] * GRID + rc[..., 1], -2)
-    pos = _cell_centres(rc, config, core_e.dtype)
-    return (torch.cat([pos, core_e.unsqueeze(-1)], -1), present), core_cell
+    cell = params["core_cell"].clamp_min(0)
+    slot = torch.div(cell, GRID * GRID, rounding_mode="floor")
+    side = torch.tensor(cell_sides(config), device=cell.device, dtype=cell.dtype)[slot]
+    rc = torch.stack([torch.div(cell, GRID, rounding_mode="floor") % GRID, cell % GRID], -1)
+    rc = rc * side.unsqueeze(-1) + (side // 2).unsqueeze(-1)
+    feats = [_cell_centres(rc, config, core_e.dtype), core_e.unsqueeze(-1)]
+    if channels(config) > 1:
+        feats.append(slot.unsqueeze(-1).to(core_e.dtype))
+    core_cell = torch.where(present, params["core_cell"], -2)
+    return (torch.cat(feats, -1), present), core_cell
 
 
 def mixture_noise(
@@ -152,13 +160,15 @@ def _one_per_cell(
                               sorted_cell[:, 1:] != sorted_cell[:, :-1]], 1)  # fmt: skip
     keep = torch.zeros_like(first_sorted).scatter(1, order, first_sorted) & inside
     if core_cell is not None:  # ... none where a particle's core is, none in a halo's own core crystal
-        spot = torch.where(core_cell >= 0, core_cell, GRID * GRID)  # last: no cell
-        taken = torch.zeros(b, GRID * GRID + 1, dtype=torch.bool, device=dev).scatter(1, spot, core_cell >= 0)
-        keep = keep & ~torch.gather(taken, 1, torch.where(inside, cell, GRID * GRID))
-        n_global = params["mean"].shape[1] - params["core_cell"].shape[1]
-        owned = torch.where(params["core_owner"], params["core_cell"], -2)
-        own = torch.gather(owned, 1, (comp - n_global).clamp_min(0))
-        keep = keep & ~((comp >= n_global) & (cell == own))
+        cells = len(sides) * GRID * GRID  # the last entry: no cell
+        spot = torch.where(core_cell >= 0, core_cell, cells)
+        taken = torch.zeros(b, cells + 1, dtype=torch.bool, device=dev).scatter(1, spot, core_cell >= 0)
+        keep = keep & ~torch.gather(taken, 1, torch.where(inside, cell, cells))
+        if len(sides) == 1:  # the likelihood takes the own core crystal out of a halo with one channel only
+            n_global = params["mean"].shape[1] - params["core_cell"].shape[1]
+            owned = torch.where(params["core_owner"], params["core_cell"], -2)
+            own = torch.gather(owned, 1, (comp - n_global).clamp_min(0))
+            keep = keep & ~((comp >= n_global) & (cell == own))
     # snap to the cell centre, as the detector reports it (a tower's centre: its middle crystal)
     if any(side != 1 for side in sides):
         side = torch.tensor(sides, device=dev, dtype=row.dtype)[ch]

@@ -13,6 +13,12 @@ most energetic of them owns it (the others' deposits merge into its hit).
 
 The likelihood stays exact under this model: the hit found in a particle's impact cell is its core, an
 empty impact cell is a core that was not there (no deposit, or one below the zero-suppression threshold).
+
+With several channels (tracks, ECAL, HCAL hits, each on its own cells) every particle has a core in each
+channel's cell at its impact point: the track pixel of a charged particle (found with the tracker's
+efficiency, its pT smeared by the resolution: one hit, not a spread), its ECAL crystal and its HCAL tower.
+Cores are then laid out channel-major, ``[B, k·m]`` for k channel slots, and a cell is identified by
+``(slot · GRID + row) · GRID + column`` on the slot's own grid (:func:`mlfastsim.models.cellgraph.own_cells`).
 """
 
 from __future__ import annotations
@@ -47,9 +53,18 @@ MIP_ENERGY = 0.235
 HALO_WIDTH_CELLS = 1.0
 HADRON_HALO_WIDTH_CELLS = 2.0
 HADRON_HALO_FRACTION = 0.03
+#: Starting values of the other channels' cores: a charged particle's track is found with ≈ 90 % probability
+#: (the tracker's efficiency above 1 GeV, PHYSICS.md §1) with its pT to a few per cent; a hadron leaves about
+#: half its energy in the HCAL tower it enters (EM particles own no HCAL core: their showers end in the ECAL).
+TRACK_CORE_LOGIT = 2.2
+TRACK_CORE_LOG_STD = math.log(0.1)
+HCAL_CORE_FRACTION = 0.5
+#: Image channels (the data's ``channels``): tracks' pT, ECAL, HCAL.
+TRACKS, ECAL, HCAL = 0, 1, 2
 
-_ETA, _PHI, _LOG_E, _REACHES = (
-    GEN_FEATURE_NAMES.index(n) for n in ("eta_ecal_rel", "phi_ecal_rel", "log_e", "reaches_ecal")
+_ETA, _PHI, _LOG_E, _REACHES, _CHARGE, _IS_EM = (
+    GEN_FEATURE_NAMES.index(n)
+    for n in ("eta_ecal_rel", "phi_ecal_rel", "log_e", "reaches_ecal", "charge", "is_em")
 )
 
 
@@ -59,17 +74,20 @@ def particle_base(
     pixel_offset: tuple[float, float],
     energy_norm: tuple[float, float],
     per_component: int,
+    core_channels: tuple[int, ...] = (ECAL,),
 ) -> tuple[Tensor, Tensor]:
     """Starting parameters of the particles ``gen [B, m, G]``, in the model's normalised units.
 
-    Returns ``core [B, m, 3]`` = (logit of a hit in the impact cell, mean and log std of its log energy)
-    and ``halo [B, m, per_component]`` = a mixture component's (weight logit, mean (x, y, log E), log std
-    (x, y, log E), energy slope, …). An EM particle's core holds :data:`EM_CORE_FRACTION` of its energy
-    with a sharp spread; a hadron's starts at a MIP (:data:`MIP_ENERGY`). The halo is centred on the impact
-    point, :data:`HALO_WIDTH_CELLS` wide (:data:`HADRON_HALO_WIDTH_CELLS` for hadrons), with weight ∝ E and
-    hits of :data:`EM_HALO_FRACTION` (:data:`HADRON_HALO_FRACTION`) of the particle's energy.
-    Particles that do not reach the ECAL (curling in the field) start with weights e⁻⁵. Entries that need
-    the pixel map or the energy scale stay 0 where those are not set (a model not yet fitted to data).
+    Returns ``core [B, m, k, 3]`` = (logit of a hit in the impact cell, mean and log std of its log energy) in each
+    of the k image channels ``core_channels`` (the data's channel slots; one slot is treated as the ECAL, as in the
+    ECAL-only model) and ``halo [B, m, per_component]`` = a mixture component's (weight logit, mean (x, y, log E),
+    log std (x, y, log E), energy slope, …). An EM particle's ECAL core holds :data:`EM_CORE_FRACTION` of its energy
+    with a sharp spread; a hadron's starts at a MIP (:data:`MIP_ENERGY`). A track core starts at the particle's pT
+    (:data:`TRACK_CORE_LOGIT`), an HCAL core at :data:`HCAL_CORE_FRACTION` of a hadron's energy. The halo is centred
+    on the impact point, :data:`HALO_WIDTH_CELLS` wide (:data:`HADRON_HALO_WIDTH_CELLS` for hadrons), with weight ∝
+    E and hits of :data:`EM_HALO_FRACTION` (:data:`HADRON_HALO_FRACTION`) of the particle's energy. Particles that
+    do not reach the ECAL (curling in the field) start with weights e⁻⁵. Entries that need the pixel map or the
+    energy scale stay 0 where those are not set (a model not yet fitted to data).
     """
     f = {name: gen[..., i] for i, name in enumerate(GEN_FEATURE_NAMES)}
     zero = torch.zeros_like(f["log_e"])
@@ -81,34 +99,64 @@ def particle_base(
             position[axis] = (cells - pixel_offset[axis]) / pixel_scale[axis]
             width = torch.where(f["is_em"] > 0.5, HALO_WIDTH_CELLS, HADRON_HALO_WIDTH_CELLS)
             log_width[axis] = torch.log(width / pixel_scale[axis])
-    core_mean = core_log_std = halo_energy = zero
-    if energy_norm[1] > 0:
-        em = f["is_em"] > 0.5
-        mean, std = energy_norm
-        core_mean = (
-            torch.where(em, f["log_e"] + math.log(EM_CORE_FRACTION), math.log(MIP_ENERGY)) - mean
-        ) / std
-        core_log_std = torch.where(em, math.log(0.3), 0.0)
+    em = f["is_em"] > 0.5
+    mean, std = energy_norm if energy_norm[1] > 0 else (0.0, 0.0)
+    cores = []
+    for channel in core_channels if len(core_channels) > 1 else (ECAL,):
+        core_mean = core_log_std = zero
+        logit = weight
+        if channel == TRACKS:
+            logit = weight + TRACK_CORE_LOGIT
+            if std > 0:
+                core_mean, core_log_std = (f["log_pt"] - mean) / std, zero + TRACK_CORE_LOG_STD
+        elif channel == HCAL:
+            if std > 0:
+                core_mean = (f["log_e"] + math.log(HCAL_CORE_FRACTION) - mean) / std
+        elif std > 0:
+            core_mean = (
+                torch.where(em, f["log_e"] + math.log(EM_CORE_FRACTION), math.log(MIP_ENERGY)) - mean
+            ) / std
+            core_log_std = torch.where(em, math.log(0.3), 0.0)
+        cores.append(torch.stack([logit, core_mean, core_log_std], -1))
+    halo_energy = zero
+    if std > 0:
         share = torch.where(em, EM_HALO_FRACTION, HADRON_HALO_FRACTION)
         halo_energy = (f["log_e"] + torch.log(share) - mean) / std
     # built column by column (no in-place writes: export traces it with a dynamic batch)
-    core = torch.stack([weight, core_mean, core_log_std], -1)
+    core = torch.stack(cores, -2)
     halo_weight = weight + f["log_e"].clamp(-3.0, 5.0)  # more energy, more halo hits
     columns = [halo_weight, *position, halo_energy, *log_width]
     halo = torch.stack(columns + [zero] * (per_component - len(columns)), -1)
     return core, halo
 
 
-def core_cells(gen: Tensor, anchors: Tensor) -> tuple[Tensor, Tensor]:
-    """Impact cells ``[B, m]`` (row · GRID + column, int64) of the particles ``gen [B, m, G]``, and which
-    particles own a core ``[B, m]``: in ``anchors``, reaching the ECAL inside the window, and the most
-    energetic particle in their cell (ties: the first)."""
+def core_cells(
+    gen: Tensor, anchors: Tensor, core_channels: tuple[int, ...] = (ECAL,), sides: tuple[int, ...] = (1,)
+) -> tuple[Tensor, Tensor]:
+    """Impact cells ``[B, k·m]`` (``(slot · GRID + row) · GRID + column`` on each slot's own grid, int64;
+    row · GRID + column with one slot) of the particles ``gen [B, m, G]`` in each of the k channel slots
+    (image channels ``core_channels``, cell sides ``sides``), channel-major, and which particles own a
+    core there ``[B, k·m]``: in ``anchors``, reaching the ECAL inside the window (charged for tracks, hadrons
+    for HCAL towers), and the most energetic particle in their cell (ties: the first)."""
     half = GRID // 2
     row = torch.round(gen[..., _ETA] / CRYSTAL_DETA + half).long()
     col = torch.round(gen[..., _PHI] / CRYSTAL_DPHI + half).long()
     inside = (row >= 0) & (row < GRID) & (col >= 0) & (col < GRID)
     valid = anchors & inside & (gen[..., _REACHES] > 0.5)
-    cell = torch.where(valid, row * GRID + col, -1)
+    if len(core_channels) > 1:
+        cells, valids = [], []
+        for slot, (channel, side) in enumerate(zip(core_channels, sides, strict=True)):
+            cells.append((slot * GRID + torch.div(row, side, rounding_mode="floor")) * GRID
+                         + torch.div(col, side, rounding_mode="floor"))  # fmt: skip
+            if channel == TRACKS:  # tracks of charged particles, towers of hadrons
+                valids.append(valid & (gen[..., _CHARGE] != 0))
+            else:
+                valids.append(valid & (gen[..., _IS_EM] < 0.5) if channel == HCAL else valid)
+        row_col, valid = torch.cat(cells, 1), torch.cat(valids, 1)
+        gen = gen.repeat(1, len(core_channels), 1)
+    else:
+        row_col = row * GRID + col
+    cell = torch.where(valid, row_col, -1)
     log_e = gen[..., _LOG_E]
     m = gen.shape[1]
     same = (cell.unsqueeze(2) == cell.unsqueeze(1)) & valid.unsqueeze(2) & valid.unsqueeze(1)

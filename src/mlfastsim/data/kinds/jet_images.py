@@ -215,6 +215,7 @@ class JetImageCodec:
             "n_cond": len(self.data.conditions),
             "n_channels": len(self.data.channels),
             "channel_cells": channel_cells(self.data.channels),
+            "image_channels": tuple(self.data.channels),
             "gen_features": len(GEN_FEATURE_NAMES),
             "pixel_scale": (norm.std[0] / CRYSTAL_DETA, norm.std[1] / CRYSTAL_DPHI),
             "pixel_offset": (norm.mean[0] / CRYSTAL_DETA + half, norm.mean[1] / CRYSTAL_DPHI + half),
