@@ -98,7 +98,9 @@ def test_sampled_cores_carry_their_channel_and_the_particles_momentum() -> None:
     assert 0.8 < track.any(1).float().mean() < 0.97
     pt = x[..., 2][track].exp()
     assert abs(float(pt.median()) - 5.0) < 0.5
-    tower = keep & (x[..., 3] == 2) & (x[..., 0] == 5.0) & (x[..., 1] == 0.0)  # tower (13, 12): crystal (67, 62)
+    tower = (
+        keep & (x[..., 3] == 2) & (x[..., 0] == 5.0) & (x[..., 1] == 0.0)
+    )  # tower (13, 12): crystal (67, 62)
     assert tower.any(1).float().mean() > 0.3
 
 
