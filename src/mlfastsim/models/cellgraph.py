@@ -58,6 +58,15 @@ def own_cells(row: Tensor, col: Tensor, ch: Tensor, sides: tuple[int, ...]) -> t
     return torch.div(row, side, rounding_mode="floor"), torch.div(col, side, rounding_mode="floor")
 
 
+def centre_crystals(row: Tensor, col: Tensor, ch: Tensor, sides: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    """The inverse of :func:`own_cells`: cells ``row, col [B, n]`` on each channel's own grid → the crystal
+    at each cell's centre (a tower's middle crystal; a crystal is its own centre)."""
+    if all(side == 1 for side in sides):
+        return row, col
+    side = torch.tensor(sides, device=row.device, dtype=row.dtype)[ch]
+    return row * side + side // 2, col * side + side // 2
+
+
 def channel_neighbours(row: Tensor, col: Tensor, ch: Tensor, mask: Tensor, sides: tuple[int, ...]) -> Tensor:
     """:func:`cell_neighbours` of every hit among the hits of its own channel, on that channel's cells.
 

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mlfastsim.models import particle_response as response
 from mlfastsim.models.base import Batch
 from mlfastsim.models.cellgraph import CellMessagePassing, cell_indices, channel_neighbours
 from mlfastsim.models.condition_bank import ConditionBank
@@ -54,7 +55,6 @@ from mlfastsim.models.gvae_likelihood import (
 from mlfastsim.models.gvae_prior import LatentFlow, aggregate_posterior, fit_latent_flow
 from mlfastsim.models.gvae_sampler import draw_hits
 from mlfastsim.models.nn import masked_max, masked_mean, mlp, reparameterise
-from mlfastsim.models.particle_response import core_cells, core_log_likelihood, match_core_hits, particle_base
 
 __all__ = ["GVAE", "GVAEConfig"]
 
@@ -110,9 +110,9 @@ class GVAE(ConditionBank):
 
     def __init__(self, config: GVAEConfig) -> None:
         super().__init__()
-        self.config = config
-        c = config
+        self.config = c = config
         self.n_ch = channels(c)
+        self.core_slots = core_slots(c)  # image channels of the slots holding particles' cores (or none)
         h = c.hidden
         self.embed = mlp([c.n_features, h, h])
         self.mp = nn.ModuleList([CellMessagePassing(h) for _ in range(c.message_passing)])
@@ -142,7 +142,7 @@ class GVAE(ConditionBank):
             # per generator-level particle: a core hit in the crystal it strikes and a halo component around
             # it, starting from particle_base (where it hits the ECAL, how much energy it brings); the
             # networks learn corrections: the detector's response
-            cores = 3 * max(len(core_slots(c)), 1)  # (logit, mean, log std) per channel slot
+            cores = 3 * max(len(self.core_slots), 1)  # (logit, mean, log std) per channel slot
             self.anchor_head = mlp([c.gen_features + c.context, h, cores + per_component])
             self.anchor_position = nn.Linear(c.gen_features, 3)
             with torch.no_grad():  # small corrections at first (not zero: gradients must reach every layer)
@@ -151,7 +151,6 @@ class GVAE(ConditionBank):
                 for layer in (last, self.anchor_position):
                     layer.weight.mul_(0.01)
                     layer.bias.zero_()
-        self._cores = bool(core_slots(c))
         if c.prior not in ("normal", "flow") or c.prior_flow not in ("maf", "nsf"):
             raise ValueError(
                 f"model.prior={c.prior!r}, model.prior_flow={c.prior_flow!r}: use normal|flow, maf|nsf"
@@ -263,22 +262,15 @@ class GVAE(ConditionBank):
         core_params: dict[str, Tensor] = {}
         if c.use_gen and gen_features is not None and anchors is not None:
             per = torch.cat([gen_features, h.unsqueeze(1).expand(-1, gen_features.shape[1], -1)], -1)
-            slots = core_slots(c)
-            k = max(len(slots), 1)
-            core_base, halo_base = particle_base(
+            slots, k = self.core_slots, max(len(self.core_slots), 1)
+            core_base, halo_base = response.particle_base(
                 gen_features, c.pixel_scale, c.pixel_offset, c.energy_norm, p.shape[-1], slots or (1,)
             )
             q = self.anchor_head(per)
-            if self._cores:  # [B, m, k, 3] → channel-major [B, k·m, 3]
-                cores = (q[..., : 3 * k].unflatten(-1, (k, 3)) + core_base).transpose(1, 2).flatten(1, 2)
-                cell, owner = core_cells(gen_features, anchors, slots, cell_sides(c))
-                core_params = {
-                    "core_logit": cores[..., 0],
-                    "core_mean": cores[..., 1],
-                    "core_log_std": cores[..., 2].clamp(c.min_log_std, 1.0),  # σ ≤ e: no absurd energies
-                    "core_cell": cell,
-                    "core_owner": owner,
-                }
+            if slots:
+                core_params = response.decode_cores(
+                    q[..., : 3 * k], core_base, gen_features, anchors, slots, cell_sides(c), c.min_log_std
+                )
             q = q[..., 3 * k :] + halo_base
             q = torch.cat([q[..., :1], q[..., 1:4] + self.anchor_position(gen_features), q[..., 4:]], -1)
             q = torch.cat([q[..., :1].masked_fill(~anchors.unsqueeze(-1), -1e9), q[..., 1:]], -1)
@@ -309,8 +301,10 @@ class GVAE(ConditionBank):
         hit_cell = None
         if "core_logit" in params:  # hits in the particles' impact cells are their cores
             hit_cell = hit_cells(x, self.config)
-            core_hit, is_core = match_core_hits(hit_cell, mask, params["core_cell"], params["core_owner"])
-            nll_cores = -core_log_likelihood(
+            core_hit, is_core = response.match_core_hits(
+                hit_cell, mask, params["core_cell"], params["core_owner"]
+            )
+            nll_cores = -response.core_log_likelihood(
                 x[..., 2], core_hit, params["core_owner"], params, self.config.min_log_energy
             )
             rest = mask & ~is_core

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from mlfastsim.models.base import SamplerSpec, TensorSpec
 from mlfastsim.models.export_nn import categorical_from_uniform
-from mlfastsim.models.gvae_likelihood import channels, core_slots, uniform_noise
+from mlfastsim.models.gvae_likelihood import channels, uniform_noise
 from mlfastsim.models.gvae_sampler import core_hits, mixture_from_noise, select_hits
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ class GVAESampler(nn.Module):
                 ),
                 TensorSpec("gen_mask", (b, p), "bool", source="batch:gen_mask", doc="real particles"),
             ]
-            if model._cores:
-                k = len(core_slots(c))  # cores per particle: one per channel slot
+            if model.core_slots:
+                k = len(model.core_slots)  # cores per particle: one per channel slot
                 shape = (b, p) if k == 1 else (b, k, p)
                 inputs += [
                     TensorSpec("u_core", shape, source="uniform", doc="core presence coins"),

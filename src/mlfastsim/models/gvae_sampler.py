@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mlfastsim.models.base import Batch
-from mlfastsim.models.cellgraph import GRID, cell_indices, own_cells
+from mlfastsim.models.cellgraph import GRID, cell_indices, centre_crystals, own_cells
 from mlfastsim.models.export_nn import categorical_from_uniform, truncated_normal_from_uniform
 from mlfastsim.models.gvae_likelihood import MAX_SLOPE_DISTANCE, cell_sides, channels, uniform_noise
 from mlfastsim.models.nn import batched_take
@@ -44,15 +44,12 @@ def core_hits(
     """The particles' cores from uniforms ``coin``, ``u_energy`` ``[B, k·m]`` (k channel slots): (hits
     ``[B, k·m, F]`` at their cells' centres — a tower's: its middle crystal — with their channel feature when
     there are several, present ``[B, k·m]``) and their cells ``[B, k·m]`` (−2: none)."""
-    _, core_e, present = cores_from_uniforms(
-        params, params["core_cell"], params["core_owner"], config.min_log_energy, coin, u_energy
-    )
-    cell = params["core_cell"].clamp_min(0)
+    core_e, present = cores_from_uniforms(params, config.min_log_energy, coin, u_energy)
+    cell = params["core_cell"].clamp_min(0)  # (slot · GRID + row) · GRID + column
     slot = torch.div(cell, GRID * GRID, rounding_mode="floor")
-    side = torch.tensor(cell_sides(config), device=cell.device, dtype=cell.dtype)[slot]
-    rc = torch.stack([torch.div(cell, GRID, rounding_mode="floor") % GRID, cell % GRID], -1)
-    rc = rc * side.unsqueeze(-1) + (side // 2).unsqueeze(-1)
-    feats = [_cell_centres(rc, config, core_e.dtype), core_e.unsqueeze(-1)]
+    row, col = centre_crystals(torch.div(cell, GRID, rounding_mode="floor") % GRID, cell % GRID, slot,
+                               cell_sides(config))  # fmt: skip
+    feats = [_cell_centres(torch.stack([row, col], -1), config, core_e.dtype), core_e.unsqueeze(-1)]
     if channels(config) > 1:
         feats.append(slot.unsqueeze(-1).to(core_e.dtype))
     core_cell = torch.where(present, params["core_cell"], -2)
@@ -170,9 +167,7 @@ def _one_per_cell(
             own = torch.gather(owned, 1, (comp - n_global).clamp_min(0))
             keep = keep & ~((comp >= n_global) & (cell == own))
     # snap to the cell centre, as the detector reports it (a tower's centre: its middle crystal)
-    if any(side != 1 for side in sides):
-        side = torch.tensor(sides, device=dev, dtype=row.dtype)[ch]
-        row, col = row * side + side // 2, col * side + side // 2
+    row, col = centre_crystals(row, col, ch, sides)
     snapped = torch.stack([(row.to(x.dtype) - config.pixel_offset[0]) / config.pixel_scale[0],
                            (col.to(x.dtype) - config.pixel_offset[1]) / config.pixel_scale[1]], -1)  # fmt: skip
     return keep, torch.cat([snapped, x[..., 2:]], -1)

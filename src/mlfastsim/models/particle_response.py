@@ -38,7 +38,7 @@ __all__ = [
     "core_cells",
     "core_log_likelihood",
     "cores_from_uniforms",
-    "draw_cores",
+    "decode_cores",
     "halo_exclusion",
     "match_core_hits",
     "particle_base",
@@ -153,12 +153,11 @@ def core_cells(
             else:
                 valids.append(valid & (gen[..., _IS_EM] < 0.5) if channel == HCAL else valid)
         row_col, valid = torch.cat(cells, 1), torch.cat(valids, 1)
-        gen = gen.repeat(1, len(core_channels), 1)
     else:
         row_col = row * GRID + col
     cell = torch.where(valid, row_col, -1)
-    log_e = gen[..., _LOG_E]
-    m = gen.shape[1]
+    log_e = gen[..., _LOG_E].repeat(1, len(core_channels))
+    m = cell.shape[1]
     same = (cell.unsqueeze(2) == cell.unsqueeze(1)) & valid.unsqueeze(2) & valid.unsqueeze(1)
     earlier = torch.ones(m, m, dtype=torch.bool, device=gen.device).tril(-1)  # j < i
     beaten = (log_e.unsqueeze(1) > log_e.unsqueeze(2)) | (
@@ -201,36 +200,35 @@ def core_log_likelihood(
     return (lp * owner.to(lp.dtype)).sum(1)
 
 
-def draw_cores(
-    params: dict[str, Tensor],
-    cell: Tensor,
-    owner: Tensor,
-    min_log_energy: float,
-    generator: torch.Generator | None,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Draw the cores: cells ``[B, m, 2]`` (row, column; int64), normalised log energies ``[B, m]`` (from the
-    normal truncated at ``min_log_energy``) and ``present [B, m]`` (owner and a σ(logit) coin); the two
-    uniforms per particle from ``generator`` (:func:`cores_from_uniforms`)."""
-    logit = params["core_logit"]
-    u = torch.rand((2, *logit.shape), generator=generator, device=logit.device, dtype=logit.dtype)
-    return cores_from_uniforms(params, cell, owner, min_log_energy, u[0], u[1])
-
-
 def cores_from_uniforms(
-    params: dict[str, Tensor],
-    cell: Tensor,
-    owner: Tensor,
-    min_log_energy: float,
-    coin: Tensor,
-    u_energy: Tensor,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """:func:`draw_cores` from given uniforms ``coin``, ``u_energy`` ``[B, m]`` in [0, 1) (exportable: the
-    truncated normal by its inverse CDF, :func:`~mlfastsim.models.export_nn.truncated_normal_from_uniform`)."""
+    params: dict[str, Tensor], min_log_energy: float, coin: Tensor, u_energy: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Draw the cores from uniforms ``coin``, ``u_energy`` ``[B, k·m]`` in [0, 1): normalised log energies
+    ``[B, k·m]`` (the normal truncated at ``min_log_energy``, by its inverse CDF — exportable:
+    :func:`~mlfastsim.models.export_nn.truncated_normal_from_uniform`) and ``present [B, k·m]`` (owner and
+    a σ(logit) coin). Their cells are ``params["core_cell"]``."""
     logit, mean, std = params["core_logit"], params["core_mean"], params["core_log_std"].exp()
     energy = mean + std * truncated_normal_from_uniform((min_log_energy - mean) / std, u_energy)
-    present = owner & (coin < torch.sigmoid(logit))
-    safe = cell.clamp_min(0)
-    return torch.stack([safe // GRID, safe % GRID], -1), energy, present
+    return energy, params["core_owner"] & (coin < torch.sigmoid(logit))
+
+
+def decode_cores(
+    q: Tensor, base: Tensor, gen: Tensor, anchors: Tensor, slots: tuple[int, ...], sides: tuple[int, ...],
+    min_log_std: float,
+) -> dict[str, Tensor]:  # fmt: skip
+    """The cores' parameters from the networks' corrections ``q [B, m, k·3]`` to :func:`particle_base`'s
+    ``base [B, m, k, 3]``: ``core_logit``, ``core_mean``, ``core_log_std`` (σ ≤ e: no absurd energies, at
+    least e^``min_log_std``), ``core_cell``, ``core_owner`` (:func:`core_cells`), each channel-major
+    ``[B, k·m]``."""
+    cores = (q.unflatten(-1, base.shape[-2:]) + base).transpose(1, 2).flatten(1, 2)
+    cell, owner = core_cells(gen, anchors, slots, sides)
+    return {
+        "core_logit": cores[..., 0],
+        "core_mean": cores[..., 1],
+        "core_log_std": cores[..., 2].clamp(min_log_std, 1.0),
+        "core_cell": cell,
+        "core_owner": owner,
+    }
 
 
 def halo_exclusion(

@@ -19,17 +19,15 @@ context) is generated too: relative constituents cannot carry the jet's energy s
 Architecture: a permutation-invariant encoder (pT-sorted particles into an MLP, or DeepSets) gives μ, log σ²
 of z; the prior is a normalising flow p(z | context) trained with the KL term (as seed 003's ConVAE+NF); the
 decoder is an MLP on [z, context] giving all ``n_particles`` slots at once, a multiplicity head (the first n
-slots are kept) and, in detector mode, the response head. Samples are clamped into the latent and feature
-ranges seen in training.
+slots are kept) and, in detector mode, the response head. Samples are clamped into training's ranges.
 
 Loss per jet, batch-averaged: β·KL + (1 − β)·[Chamfer + λ_m Δm² + λ_pT ΔpT² + λ_n CE(n) (+ λ_r NLL(r))]:
 seed 003's terms plus the multiplicity's cross entropy and, in detector mode, the response's NLL. KL is
 analytic for N(0, 1), a one-sample estimate for learned priors. Chamfer (:func:`~.particle_vae_nn.chamfer`)
 in the codec's standardised space against the first n output slots (n true); Δm, ΔpT of the relative jet
-mass and pT, each over its training spread (``prepare``, at least 0.01). Generation mode adds
-(1 − β)·λ_dist·D: D compares jets decoded from the *prior* with the batch
-(:func:`~.particle_vae_nn.distribution_w1`, :func:`~.particle_vae_nn.count_w1`), which seed 003's loss,
-decoding only posterior draws, never does.
+mass and pT, each over its training spread (``prepare``, at least 0.01). Generation mode adds (1 − β)·λ_dist·D,
+D comparing jets decoded from the *prior* with the batch (:func:`~.particle_vae_nn.distribution_w1`,
+:func:`~.particle_vae_nn.count_w1`): seed 003's loss decodes only posterior draws.
 """
 
 from __future__ import annotations
