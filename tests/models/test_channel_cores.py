@@ -4,6 +4,7 @@ particle's ECAL crystal, a hadron's HCAL tower — owned, matched by the likelih
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 
@@ -121,3 +122,16 @@ def test_the_three_channel_sampler_with_cores_exports_to_onnx_with_parity() -> N
     report = parity(sampler.spec, reference, exported)
     assert report["ok"], report
     assert (reference[0][..., 3][reference[1]] == 0).any()  # track hits among them
+
+
+def test_the_cores_log_energy_spread_is_capped_by_the_config() -> None:
+    """A hadron's ECAL core is a MIP or an early shower; a log-normal fitted to both grows wide, and at σ = e
+    (normalised) its upper tail drew cores of 10⁵ × the particle's energy: ``max_core_log_std`` caps it."""
+    gen, mask = _gen()
+    for cap in (1.0, 0.0, -0.5):
+        model = GVAE(replace(_model().config, max_core_log_std=cap)).eval()
+        with torch.no_grad():
+            model.anchor_head[-1].bias[2::3] += 10.0  # every core's log σ far above any cap
+            ctx, anchors = model._context({"gen_features": gen, "gen_mask": mask}, 1, gen.device, drop=False)
+            params = model.decode(torch.zeros(1, 4), ctx, gen, anchors)
+        assert torch.allclose(params["core_log_std"], torch.full_like(params["core_log_std"], cap))

@@ -68,9 +68,7 @@ class GVAEConfig:
     n_cond: int = 0
     n_channels: int = 1
     channel_cells: tuple[int, ...] = ()  # cell side in crystals per channel (1 crystal, 5 HCAL tower)
-    image_channels: tuple[
-        int, ...
-    ] = ()  # each slot's image channel (0 tracks, 1 ECAL, 2 HCAL): cores in each
+    image_channels: tuple[int, ...] = ()  # each slot's image channel (0 tracks 1 ECAL 2 HCAL): its cores
     use_gen: bool = False
     gen_features: int = 9
     hidden: int = 32
@@ -82,6 +80,7 @@ class GVAEConfig:
     beta_kl: float = 1.0
     free_bits: float = 0.1
     min_log_std: float = -4.0
+    max_core_log_std: float = 1.0  # cores' log-energy σ ≤ e^this (normalised): their draws' tail
     oversample: float = 2.0
     min_log_energy: float = -1e9
     noise_component: bool = True
@@ -268,8 +267,9 @@ class GVAE(ConditionBank):
             )
             q = self.anchor_head(per)
             if slots:
+                log_std_range = (c.min_log_std, c.max_core_log_std)
                 core_params = response.decode_cores(
-                    q[..., : 3 * k], core_base, gen_features, anchors, slots, cell_sides(c), c.min_log_std
+                    q[..., : 3 * k], core_base, gen_features, anchors, slots, cell_sides(c), log_std_range
                 )
             q = q[..., 3 * k :] + halo_base
             q = torch.cat([q[..., :1], q[..., 1:4] + self.anchor_position(gen_features), q[..., 4:]], -1)

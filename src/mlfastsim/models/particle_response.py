@@ -214,18 +214,18 @@ def cores_from_uniforms(
 
 def decode_cores(
     q: Tensor, base: Tensor, gen: Tensor, anchors: Tensor, slots: tuple[int, ...], sides: tuple[int, ...],
-    min_log_std: float,
+    log_std_range: tuple[float, float],
 ) -> dict[str, Tensor]:  # fmt: skip
     """The cores' parameters from the networks' corrections ``q [B, m, k·3]`` to :func:`particle_base`'s
-    ``base [B, m, k, 3]``: ``core_logit``, ``core_mean``, ``core_log_std`` (σ ≤ e: no absurd energies, at
-    least e^``min_log_std``), ``core_cell``, ``core_owner`` (:func:`core_cells`), each channel-major
-    ``[B, k·m]``."""
+    ``base [B, m, k, 3]``: ``core_logit``, ``core_mean``, ``core_log_std`` (clamped to ``log_std_range``:
+    a wide log-normal's upper tail draws absurd energies), ``core_cell``, ``core_owner``
+    (:func:`core_cells`), each channel-major ``[B, k·m]``."""
     cores = (q.unflatten(-1, base.shape[-2:]) + base).transpose(1, 2).flatten(1, 2)
     cell, owner = core_cells(gen, anchors, slots, sides)
     return {
         "core_logit": cores[..., 0],
         "core_mean": cores[..., 1],
-        "core_log_std": cores[..., 2].clamp(min_log_std, 1.0),
+        "core_log_std": cores[..., 2].clamp(*log_std_range),
         "core_cell": cell,
         "core_owner": owner,
     }
