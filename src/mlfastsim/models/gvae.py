@@ -24,9 +24,8 @@ Global component 0 is the detector's electronic noise: uniform over the window's
 cannot be flat), with its own energy spectrum and weight (``noise_component``).
 Hits drawn below ``min_log_energy`` (the lowest hit energy of the training data, i.e. the zero
 suppression threshold, in normalised units) are not kept, as the detector would not report them.
-Positions are in the normaliser's units; ``pixel_scale``/``pixel_offset`` map them to cell indices
-(row = rint(x · scale + offset)), set from the fitted normaliser when a run is trained. The φ window
-of a jet image (2.2 rad) is not periodic, so no wrapping is applied.
+Positions are in the normaliser's units; ``pixel_scale``/``pixel_offset`` map them to cell indices (row =
+rint(x · scale + offset)), set from the fitted normaliser; the φ window (2.2 rad) is not periodic.
 """
 
 from __future__ import annotations
@@ -81,6 +80,7 @@ class GVAEConfig:
     free_bits: float = 0.1
     min_log_std: float = -4.0
     max_core_log_std: float = 1.0  # cores' log-energy σ ≤ e^this (normalised): their draws' tail
+    max_core_excess: float = math.inf  # cores' log-energy mean ≤ ln E_particle + this (particle_response)
     oversample: float = 2.0
     min_log_energy: float = -1e9
     noise_component: bool = True
@@ -112,6 +112,7 @@ class GVAE(ConditionBank):
         self.config = c = config
         self.n_ch = channels(c)
         self.core_slots = core_slots(c)  # image channels of the slots holding particles' cores (or none)
+        self.core_bounds = response.CoreBounds.of(c)
         h = c.hidden
         self.embed = mlp([c.n_features, h, h])
         self.mp = nn.ModuleList([CellMessagePassing(h) for _ in range(c.message_passing)])
@@ -267,9 +268,8 @@ class GVAE(ConditionBank):
             )
             q = self.anchor_head(per)
             if slots:
-                log_std_range = (c.min_log_std, c.max_core_log_std)
                 core_params = response.decode_cores(
-                    q[..., : 3 * k], core_base, gen_features, anchors, slots, cell_sides(c), log_std_range
+                    q[..., : 3 * k], core_base, gen_features, anchors, slots, cell_sides(c), self.core_bounds
                 )
             q = q[..., 3 * k :] + halo_base
             q = torch.cat([q[..., :1], q[..., 1:4] + self.anchor_position(gen_features), q[..., 4:]], -1)

@@ -24,6 +24,8 @@ Cores are then laid out channel-major, ``[B, k·m]`` for k channel slots, and a 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -35,6 +37,7 @@ from mlfastsim.models.nn import LOG_2PI
 from mlfastsim.physics.detector.geometry import CRYSTAL_DETA, CRYSTAL_DPHI
 
 __all__ = [
+    "CoreBounds",
     "core_cells",
     "core_log_likelihood",
     "cores_from_uniforms",
@@ -62,10 +65,12 @@ HCAL_CORE_FRACTION = 0.5
 #: Image channels (the data's ``channels``): tracks' pT, ECAL, HCAL.
 TRACKS, ECAL, HCAL = 0, 1, 2
 
-_ETA, _PHI, _LOG_E, _REACHES, _CHARGE, _IS_EM = (
+_ETA, _PHI, _LOG_E, _LOG_PT, _REACHES, _CHARGE, _IS_EM = (
     GEN_FEATURE_NAMES.index(n)
-    for n in ("eta_ecal_rel", "phi_ecal_rel", "log_e", "reaches_ecal", "charge", "is_em")
+    for n in ("eta_ecal_rel", "phi_ecal_rel", "log_e", "log_pt", "reaches_ecal", "charge", "is_em")
 )
+#: β of the softplus that keeps core means below their bound (normalised units): 0.6 % off at 0.7 below it.
+_BOUND_SHARPNESS = 5.0
 
 
 def particle_base(
@@ -212,20 +217,48 @@ def cores_from_uniforms(
     return energy, params["core_owner"] & (coin < torch.sigmoid(logit))
 
 
+@dataclass(frozen=True)
+class CoreBounds:
+    """Limits on the cores' log-energy normals (normalised units; ``energy_norm`` = (mean, std) of ln E):
+    log σ in [``min_log_std``, ``max_log_std``], and the mean below ln(E_particle) + ``max_excess`` (ln pT
+    for tracks; smoothly, :func:`decode_cores`). A core's mean far above its particle's energy, or a wide
+    log-normal's upper tail, drew cores of 10²–10⁵ × the particle's energy; ``max_excess = inf``: no bound."""
+
+    min_log_std: float
+    max_log_std: float
+    max_excess: float
+    energy_norm: tuple[float, float]
+
+    @classmethod
+    def of(cls, config: Any) -> CoreBounds:
+        """From a ``GVAEConfig`` (its ``min_log_std``, ``max_core_log_std``, ``max_core_excess``, ``energy_norm``)."""
+        return cls(config.min_log_std, config.max_core_log_std, config.max_core_excess, config.energy_norm)
+
+    def mean_bound(self, gen: Tensor, slots: tuple[int, ...]) -> Tensor:
+        """Upper bounds ``[B, k·m]`` of the core means of the particles ``gen [B, m, G]`` in the k slots."""
+        mean, std = self.energy_norm
+        per = [gen[..., _LOG_PT if channel == TRACKS else _LOG_E] for channel in slots or (ECAL,)]
+        return (torch.cat(per, 1) + self.max_excess - mean) / std
+
+
 def decode_cores(
     q: Tensor, base: Tensor, gen: Tensor, anchors: Tensor, slots: tuple[int, ...], sides: tuple[int, ...],
-    log_std_range: tuple[float, float],
+    bounds: CoreBounds,
 ) -> dict[str, Tensor]:  # fmt: skip
     """The cores' parameters from the networks' corrections ``q [B, m, k·3]`` to :func:`particle_base`'s
-    ``base [B, m, k, 3]``: ``core_logit``, ``core_mean``, ``core_log_std`` (clamped to ``log_std_range``:
-    a wide log-normal's upper tail draws absurd energies), ``core_cell``, ``core_owner``
+    ``base [B, m, k, 3]``: ``core_logit``, ``core_mean`` (below ``bounds.mean_bound`` by a sharp softplus,
+    so that means well below it are unchanged), ``core_log_std`` (clamped), ``core_cell``, ``core_owner``
     (:func:`core_cells`), each channel-major ``[B, k·m]``."""
     cores = (q.unflatten(-1, base.shape[-2:]) + base).transpose(1, 2).flatten(1, 2)
     cell, owner = core_cells(gen, anchors, slots, sides)
+    mean = cores[..., 1]
+    if math.isfinite(bounds.max_excess) and bounds.energy_norm[1] > 0:
+        top = bounds.mean_bound(gen, slots)
+        mean = top - torch.nn.functional.softplus(top - mean, beta=_BOUND_SHARPNESS)
     return {
         "core_logit": cores[..., 0],
-        "core_mean": cores[..., 1],
-        "core_log_std": cores[..., 2].clamp(*log_std_range),
+        "core_mean": mean,
+        "core_log_std": cores[..., 2].clamp(bounds.min_log_std, bounds.max_log_std),
         "core_cell": cell,
         "core_owner": owner,
     }
