@@ -181,3 +181,18 @@ def test_short_training_lowers_the_loss(name: str) -> None:
     # 3 %: the batch's energies are noise, which bounds gvae-paper's MSE (at seed 001's regulariser
     # weight 0.1 its loss is mostly MSE: 1.86 -> 1.78); a model that does not learn stays within 1 %
     assert last < first - 0.03 * abs(first), (first, last)
+
+
+def test_the_gvae_anomaly_score_reads_the_hits_alone() -> None:
+    """Given its own particles and jet mass a top jet's hits are no surprise (the conditioned ELBO told tt̄ from
+    QCD no better than the hit count): the score uses the null context that cond_dropout trained."""
+    batch = _batch(gen=True)
+    other = {**_batch(seed=1, gen=True), "features": batch["features"], "mask": batch["mask"]}
+    for dropout in (0.2, 0.0):
+        model = _build("gvae", use_gen=True, cond_dropout=dropout).eval()
+        with torch.no_grad():
+            same = torch.allclose(model.score(batch), model.score(other), atol=1e-5)
+            hits_only = model.score({"features": batch["features"], "mask": batch["mask"]})
+        # with dropout: the same hits score the same under any conditions and particles, as with none
+        assert same == (dropout > 0)
+        assert torch.allclose(model.score(batch), hits_only, atol=1e-5) == (dropout > 0)

@@ -80,7 +80,7 @@ class GVAEConfig:
     free_bits: float = 0.1
     min_log_std: float = -4.0
     max_core_log_std: float = 1.0  # cores' log-energy σ ≤ e^this (normalised): their draws' tail
-    max_core_excess: float = math.inf  # cores' log-energy mean ≤ ln E_particle + this (particle_response)
+    max_core_excess: float | None = None  # cores' log-energy mean ≤ ln E_particle + this (particle_response)
     oversample: float = 2.0
     min_log_energy: float = -1e9
     noise_component: bool = True
@@ -322,11 +322,9 @@ class GVAE(ConditionBank):
         }
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
-        """Negative ELBO per hit (nats): (hit NLL + count NLL + β KL) summed over the batch / hits.
-
-        The KL term of each latent dimension is held at ``free_bits`` nats at least (Kingma et al. 2016),
-        so the decoder cannot ignore z; the logged ``kl`` and :meth:`score` use the true KL.
-        """
+        """Negative ELBO per hit (nats): (hit NLL + count NLL + β KL) summed over the batch / hits. The KL term of
+        each latent dimension is held at ``free_bits`` nats at least (Kingma et al. 2016), so the decoder cannot
+        ignore z; the logged ``kl`` and :meth:`score` use the true KL."""
         t = self._neg_elbo(batch, stochastic=True)
         hits = t["n"].sum().clamp_min(1.0)
         # free bits: no pressure below `free_bits` nats per latent dimension (batch mean), against collapse
@@ -341,8 +339,10 @@ class GVAE(ConditionBank):
         }
 
     def score(self, batch: Batch) -> Tensor:
-        """Anomaly score: negative ELBO per jet ``[B]`` (nats), at the posterior mean."""
-        t = self._neg_elbo(batch, stochastic=False)
+        """Anomaly score: negative ELBO per jet ``[B]`` (nats) at the posterior mean of the hits alone, on the null
+        context ``cond_dropout`` trains (with none: the full context); a jet's own particles explain it away."""
+        hits = {k: batch[k] for k in ("features", "mask")} if self.config.cond_dropout else batch
+        t = self._neg_elbo(hits, stochastic=False)
         return t["nll_hits"] + t["nll_count"] + t["kl"]
 
     # ---- generation (the sampler: models/gvae_sampler.py) -----------------------------------

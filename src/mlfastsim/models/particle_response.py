@@ -222,11 +222,11 @@ class CoreBounds:
     """Limits on the cores' log-energy normals (normalised units; ``energy_norm`` = (mean, std) of ln E):
     log σ in [``min_log_std``, ``max_log_std``], and the mean below ln(E_particle) + ``max_excess`` (ln pT
     for tracks; smoothly, :func:`decode_cores`). A core's mean far above its particle's energy, or a wide
-    log-normal's upper tail, drew cores of 10²–10⁵ × the particle's energy; ``max_excess = inf``: no bound."""
+    log-normal's upper tail, drew cores of 10²–10⁵ × the particle's energy; ``max_excess = None``: no bound."""
 
     min_log_std: float
     max_log_std: float
-    max_excess: float
+    max_excess: float | None
     energy_norm: tuple[float, float]
 
     @classmethod
@@ -234,9 +234,12 @@ class CoreBounds:
         """From a ``GVAEConfig`` (its ``min_log_std``, ``max_core_log_std``, ``max_core_excess``, ``energy_norm``)."""
         return cls(config.min_log_std, config.max_core_log_std, config.max_core_excess, config.energy_norm)
 
-    def mean_bound(self, gen: Tensor, slots: tuple[int, ...]) -> Tensor:
-        """Upper bounds ``[B, k·m]`` of the core means of the particles ``gen [B, m, G]`` in the k slots."""
+    def mean_bound(self, gen: Tensor, slots: tuple[int, ...]) -> Tensor | None:
+        """Upper bounds ``[B, k·m]`` of the core means of the particles ``gen [B, m, G]`` in the k slots (None:
+        unbounded, or no energy scale yet)."""
         mean, std = self.energy_norm
+        if self.max_excess is None or std <= 0:
+            return None
         per = [gen[..., _LOG_PT if channel == TRACKS else _LOG_E] for channel in slots or (ECAL,)]
         return (torch.cat(per, 1) + self.max_excess - mean) / std
 
@@ -252,8 +255,8 @@ def decode_cores(
     cores = (q.unflatten(-1, base.shape[-2:]) + base).transpose(1, 2).flatten(1, 2)
     cell, owner = core_cells(gen, anchors, slots, sides)
     mean = cores[..., 1]
-    if math.isfinite(bounds.max_excess) and bounds.energy_norm[1] > 0:
-        top = bounds.mean_bound(gen, slots)
+    top = bounds.mean_bound(gen, slots)
+    if top is not None:
         mean = top - torch.nn.functional.softplus(top - mean, beta=_BOUND_SHARPNESS)
     return {
         "core_logit": cores[..., 0],
