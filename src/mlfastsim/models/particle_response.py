@@ -69,7 +69,7 @@ _ETA, _PHI, _LOG_E, _LOG_PT, _REACHES, _CHARGE, _IS_EM = (
     GEN_FEATURE_NAMES.index(n)
     for n in ("eta_ecal_rel", "phi_ecal_rel", "log_e", "log_pt", "reaches_ecal", "charge", "is_em")
 )
-#: β of the softplus that keeps core means below their bound (normalised units): 0.6 % off at 0.7 below it.
+#: β of the softplus that keeps core means below their bound (normalised units): 0.006 off at 0.7 below it.
 _BOUND_SHARPNESS = 5.0
 
 
