@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -35,6 +35,9 @@ from mlfastsim.models.cellgraph import GRID
 from mlfastsim.models.export_nn import truncated_normal_from_uniform
 from mlfastsim.models.nn import LOG_2PI
 from mlfastsim.physics.detector.geometry import CRYSTAL_DETA, CRYSTAL_DPHI
+
+if TYPE_CHECKING:
+    from mlfastsim.models.gvae import GVAEConfig
 
 __all__ = [
     "CoreBounds",
@@ -230,7 +233,7 @@ class CoreBounds:
     energy_norm: tuple[float, float]
 
     @classmethod
-    def of(cls, config: Any) -> CoreBounds:
+    def of(cls, config: GVAEConfig) -> CoreBounds:
         """From a ``GVAEConfig`` (its ``min_log_std``, ``max_core_log_std``, ``max_core_excess``, ``energy_norm``)."""
         return cls(config.min_log_std, config.max_core_log_std, config.max_core_excess, config.energy_norm)
 
@@ -240,7 +243,7 @@ class CoreBounds:
         mean, std = self.energy_norm
         if self.max_excess is None or std <= 0:
             return None
-        per = [gen[..., _LOG_PT if channel == TRACKS else _LOG_E] for channel in slots or (ECAL,)]
+        per = [gen[..., _LOG_PT if channel == TRACKS else _LOG_E] for channel in slots]
         return (torch.cat(per, 1) + self.max_excess - mean) / std
 
 
