@@ -81,6 +81,7 @@ class GVAEConfig:
     min_log_std: float = -4.0
     max_core_log_std: float = 1.0  # cores' log-energy σ ≤ e^this (normalised): their draws' tail
     max_core_excess: float | None = None  # cores' log-energy mean ≤ ln E_particle + this (particle_response)
+    core_modes: int = 1  # log-energy modes per core: 2, a MIP or a shower's start (particle_response)
     oversample: float = 2.0
     min_log_energy: float = -1e9
     noise_component: bool = True
@@ -142,8 +143,8 @@ class GVAE(ConditionBank):
             # per generator-level particle: a core hit in the crystal it strikes and a halo component around
             # it, starting from particle_base (where it hits the ECAL, how much energy it brings); the
             # networks learn corrections: the detector's response
-            cores = 3 * max(len(self.core_slots), 1)  # (logit, mean, log std) per channel slot
-            self.anchor_head = mlp([c.gen_features + c.context, h, cores + per_component])
+            self.n_core = response.core_width(c.core_modes) * max(len(self.core_slots), 1)  # per particle
+            self.anchor_head = mlp([c.gen_features + c.context, h, self.n_core + per_component])
             self.anchor_position = nn.Linear(c.gen_features, 3)
             with torch.no_grad():  # small corrections at first (not zero: gradients must reach every layer)
                 last = self.anchor_head[-1]
@@ -157,17 +158,10 @@ class GVAE(ConditionBank):
             )
         # built last, so that the VAE's initial weights do not depend on the prior
         self.prior_flow = (
-            LatentFlow(
-                c.latent,
-                ctx_in,
-                "nsf" if c.prior_flow == "nsf" else "maf",
-                c.prior_transforms,
-                c.prior_hidden,
-                c.prior_passes,
-            )
-            if c.prior == "flow"
-            else None
-        )
+            LatentFlow(c.latent, ctx_in, "nsf" if c.prior_flow == "nsf" else "maf", c.prior_transforms,
+                       c.prior_hidden, c.prior_passes)
+            if c.prior == "flow" else None
+        )  # fmt: skip
 
     # ---- context ------------------------------------------------------------------------------
     def prepare(self, data: Batch) -> None:
@@ -249,8 +243,8 @@ class GVAE(ConditionBank):
         ``[B, K', 3]`` and energy slopes ``[B, K']``, where K' = K global components plus, with particles,
         one halo per particle ``[B, m]`` (those not in ``anchors`` get zero weight); with particles in the
         ECAL-only configuration, or in every channel slot when the config names the slots' image channels,
-        also the cores (``core_logit``, ``core_mean``, ``core_log_std``, ``core_cell``, ``core_owner``, each
-        ``[B, k·m]`` for k slots; see ``models/particle_response.py``).
+        also the cores (``core_logit``, ``core_mean``, ``core_log_std``, a second mode's, ``core_cell``,
+        ``core_owner``, each ``[B, k·m]`` for k slots; see ``models/particle_response.py``).
 
         A component's log-energy mean falls (never rises) with the hit's distance from its centre:
         log E ~ N(μ_E + slope · σ_E · u, σ_E) with u = ½ |(x − μ_x) / σ_x|² — a shower's core cell holds
@@ -262,16 +256,17 @@ class GVAE(ConditionBank):
         core_params: dict[str, Tensor] = {}
         if c.use_gen and gen_features is not None and anchors is not None:
             per = torch.cat([gen_features, h.unsqueeze(1).expand(-1, gen_features.shape[1], -1)], -1)
-            slots, k = self.core_slots, max(len(self.core_slots), 1)
+            slots, k = self.core_slots, self.n_core
             core_base, halo_base = response.particle_base(
-                gen_features, c.pixel_scale, c.pixel_offset, c.energy_norm, p.shape[-1], slots or (1,)
-            )
+                gen_features, c.pixel_scale, c.pixel_offset, c.energy_norm, p.shape[-1], slots or (1,),
+                c.core_modes,
+            )  # fmt: skip
             q = self.anchor_head(per)
             if slots:
                 core_params = response.decode_cores(
-                    q[..., : 3 * k], core_base, gen_features, anchors, slots, cell_sides(c), self.core_bounds
+                    q[..., :k], core_base, gen_features, anchors, slots, cell_sides(c), self.core_bounds
                 )
-            q = q[..., 3 * k :] + halo_base
+            q = q[..., k:] + halo_base
             q = torch.cat([q[..., :1], q[..., 1:4] + self.anchor_position(gen_features), q[..., 4:]], -1)
             q = torch.cat([q[..., :1].masked_fill(~anchors.unsqueeze(-1), -1e9), q[..., 1:]], -1)
             p = torch.cat([p, q], 1)

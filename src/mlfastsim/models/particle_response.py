@@ -14,6 +14,11 @@ most energetic of them owns it (the others' deposits merge into its hit).
 The likelihood stays exact under this model: the hit found in a particle's impact cell is its core, an
 empty impact cell is a core that was not there (no deposit, or one below the zero-suppression threshold).
 
+A core's log energy is one normal, or (``core_modes = 2``) a mixture of two: measured on the reference
+ECAL, a hadron's crystal holds a MIP or an early shower's start, and an EM core sits at 0.76 E with a long
+lower tail (impacts near a crystal's edge); one normal fitted to either widens, and its upper side drew too
+much energy into the hottest crystal.
+
 With several channels (tracks, ECAL, HCAL hits, each on its own cells) every particle has a core in each
 channel's cell at its impact point: the track pixel of a charged particle (found with the tracker's
 efficiency, its pT smeared by the resolution: one hit, not a spread), its ECAL crystal and its HCAL tower.
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from mlfastsim.data.representations import GEN_FEATURE_NAMES
@@ -43,6 +49,7 @@ __all__ = [
     "CoreBounds",
     "core_cells",
     "core_log_likelihood",
+    "core_width",
     "cores_from_uniforms",
     "decode_cores",
     "halo_exclusion",
@@ -74,6 +81,20 @@ _ETA, _PHI, _LOG_E, _LOG_PT, _REACHES, _CHARGE, _IS_EM = (
 )
 #: β of the softplus that keeps core means below their bound (normalised units): 0.006 off at 0.7 below it.
 _BOUND_SHARPNESS = 5.0
+#: Starting values of a core's second mode (``core_modes = 2``): its share of the particle's energy (tracks:
+#: of the pT) per image channel, hadron / EM for the ECAL; its log-energy σ (normalised); the mode's weight logit.
+SECOND_MODE_FRACTION = {TRACKS: 1.0, HCAL: 0.15}
+SECOND_MODE_ECAL_FRACTION = (0.1, 0.3)
+SECOND_MODE_LOG_STD = math.log(0.5)
+SECOND_MODE_LOGIT = -2.0
+
+
+def core_width(modes: int) -> int:
+    """Numbers per core and channel slot: (logit, mean, log σ), and with a second mode its (mean, log σ,
+    weight logit)."""
+    if modes not in (1, 2):
+        raise ValueError(f"model.core_modes={modes}: use 1 or 2 (log-energy modes per core)")
+    return 3 * modes
 
 
 def particle_base(
@@ -83,10 +104,12 @@ def particle_base(
     energy_norm: tuple[float, float],
     per_component: int,
     core_channels: tuple[int, ...] = (ECAL,),
+    modes: int = 1,
 ) -> tuple[Tensor, Tensor]:
     """Starting parameters of the particles ``gen [B, m, G]``, in the model's normalised units.
 
-    Returns ``core [B, m, k, 3]`` = (logit of a hit in the impact cell, mean and log std of its log energy) in each
+    Returns ``core [B, m, k, 3·modes]`` = (logit of a hit in the impact cell, mean and log std of its log energy;
+    with two modes the second's mean, log std and weight logit, :data:`SECOND_MODE_FRACTION`) in each
     of the k image channels ``core_channels`` (the data's channel slots; one slot is treated as the ECAL, as in the
     ECAL-only model) and ``halo [B, m, per_component]`` = a mixture component's (weight logit, mean (x, y, log E),
     log std (x, y, log E), energy slope, …). An EM particle's ECAL core holds :data:`EM_CORE_FRACTION` of its energy
@@ -125,7 +148,18 @@ def particle_base(
                 torch.where(em, f["log_e"] + math.log(EM_CORE_FRACTION), math.log(MIP_ENERGY)) - mean
             ) / std
             core_log_std = torch.where(em, math.log(0.3), 0.0)
-        cores.append(torch.stack([logit, core_mean, core_log_std], -1))
+        columns = [logit, core_mean, core_log_std]
+        if modes == 2:
+            second = zero
+            if std > 0:
+                had, em_share = (math.log(v) for v in SECOND_MODE_ECAL_FRACTION)
+                log_share = (
+                    torch.where(em, em_share, had) if channel == ECAL
+                    else zero + math.log(SECOND_MODE_FRACTION[channel])
+                )  # fmt: skip
+                second = (f["log_pt" if channel == TRACKS else "log_e"] + log_share - mean) / std
+            columns += [second, zero + SECOND_MODE_LOG_STD, zero + SECOND_MODE_LOGIT]
+        cores.append(torch.stack(columns, -1))
     halo_energy = zero
     if std > 0:
         share = torch.where(em, EM_HALO_FRACTION, HADRON_HALO_FRACTION)
@@ -193,19 +227,26 @@ def core_log_likelihood(
 
     The energy is a normal in log E truncated to the zero-suppression threshold ``min_log_energy`` (the
     detector reports no hit below it), so that drawing cores adds no second, unlearned loss of hits.
-    ``params`` holds ``core_logit``, ``core_mean`` and ``core_log_std``, each ``[B, m]``.
+    ``params`` holds ``core_logit``, ``core_mean`` and ``core_log_std``, each ``[B, m]``; with two modes also
+    ``core_mean2``, ``core_log_std2`` and ``core_mode_logit`` (σ of it: the second mode's weight).
     """
     present = core_hit.any(2)
     energy = (core_hit.to(log_e.dtype) * log_e.unsqueeze(1)).sum(2)
-    inv_std = torch.exp(-params["core_log_std"])
-    z = (energy - params["core_mean"]) * inv_std
-    log_above = torch.special.log_ndtr((params["core_mean"] - min_log_energy) * inv_std)
-    lp_energy = -0.5 * z**2 - params["core_log_std"] - 0.5 * LOG_2PI - log_above
+    lp_energy = _truncated_log_normal(energy, params["core_mean"], params["core_log_std"], min_log_energy)
+    if "core_mode_logit" in params:
+        w = params["core_mode_logit"]
+        second = _truncated_log_normal(energy, params["core_mean2"], params["core_log_std2"], min_log_energy)
+        lp_energy = torch.logaddexp(F.logsigmoid(-w) + lp_energy, F.logsigmoid(w) + second)
     logit = params["core_logit"]
-    lp = torch.where(
-        present, torch.nn.functional.logsigmoid(logit) + lp_energy, torch.nn.functional.logsigmoid(-logit)
-    )
+    lp = torch.where(present, F.logsigmoid(logit) + lp_energy, F.logsigmoid(-logit))
     return (lp * owner.to(lp.dtype)).sum(1)
+
+
+def _truncated_log_normal(x: Tensor, mean: Tensor, log_std: Tensor, low: float) -> Tensor:
+    """log density of ``x`` under N(mean, e^log_std) truncated to x ≥ ``low`` (elementwise)."""
+    inv_std = torch.exp(-log_std)
+    z = (x - mean) * inv_std
+    return -0.5 * z**2 - log_std - 0.5 * LOG_2PI - torch.special.log_ndtr((mean - low) * inv_std)
 
 
 def cores_from_uniforms(
@@ -214,9 +255,17 @@ def cores_from_uniforms(
     """Draw the cores from uniforms ``coin``, ``u_energy`` ``[B, k·m]`` in [0, 1): normalised log energies
     ``[B, k·m]`` (the normal truncated at ``min_log_energy``, by its inverse CDF — exportable:
     :func:`~mlfastsim.models.export_nn.truncated_normal_from_uniform`) and ``present [B, k·m]`` (owner and
-    a σ(logit) coin). Their cells are ``params["core_cell"]``."""
+    a σ(logit) coin). Their cells are ``params["core_cell"]``. With two modes the one uniform picks the mode
+    (u ≥ 1 − w: the second) and, rescaled to [0, 1) within it, the energy: exact, and no further noise."""
     logit, mean, std = params["core_logit"], params["core_mean"], params["core_log_std"].exp()
-    energy = mean + std * truncated_normal_from_uniform((min_log_energy - mean) / std, u_energy)
+    u = u_energy
+    if "core_mode_logit" in params:
+        w = torch.sigmoid(params["core_mode_logit"])
+        second = u >= 1.0 - w
+        u = torch.where(second, (u - (1.0 - w)) / w.clamp_min(1e-12), u / (1.0 - w).clamp_min(1e-12))
+        mean = torch.where(second, params["core_mean2"], mean)
+        std = torch.where(second, params["core_log_std2"].exp(), std)
+    energy = mean + std * truncated_normal_from_uniform((min_log_energy - mean) / std, u.clamp(0.0, 1.0))
     return energy, params["core_owner"] & (coin < torch.sigmoid(logit))
 
 
@@ -251,23 +300,30 @@ def decode_cores(
     q: Tensor, base: Tensor, gen: Tensor, anchors: Tensor, slots: tuple[int, ...], sides: tuple[int, ...],
     bounds: CoreBounds,
 ) -> dict[str, Tensor]:  # fmt: skip
-    """The cores' parameters from the networks' corrections ``q [B, m, k·3]`` to :func:`particle_base`'s
-    ``base [B, m, k, 3]``: ``core_logit``, ``core_mean`` (below ``bounds.mean_bound`` by a sharp softplus,
-    so that means well below it are unchanged), ``core_log_std`` (clamped), ``core_cell``, ``core_owner``
+    """The cores' parameters from the networks' corrections ``q [B, m, k·3·modes]`` to :func:`particle_base`'s
+    ``base [B, m, k, 3·modes]``: ``core_logit``, ``core_mean`` (below ``bounds.mean_bound`` by a sharp softplus,
+    so that means well below it are unchanged), ``core_log_std`` (clamped), with two modes ``core_mean2``,
+    ``core_log_std2`` (bounded alike) and ``core_mode_logit``, and ``core_cell``, ``core_owner``
     (:func:`core_cells`), each channel-major ``[B, k·m]``."""
     cores = (q.unflatten(-1, base.shape[-2:]) + base).transpose(1, 2).flatten(1, 2)
     cell, owner = core_cells(gen, anchors, slots, sides)
-    mean = cores[..., 1]
     top = bounds.mean_bound(gen, slots)
-    if top is not None:
-        mean = top - torch.nn.functional.softplus(top - mean, beta=_BOUND_SHARPNESS)
-    return {
+
+    def bounded(mean: Tensor) -> Tensor:
+        return mean if top is None else top - F.softplus(top - mean, beta=_BOUND_SHARPNESS)
+
+    out = {
         "core_logit": cores[..., 0],
-        "core_mean": mean,
+        "core_mean": bounded(cores[..., 1]),
         "core_log_std": cores[..., 2].clamp(bounds.min_log_std, bounds.max_log_std),
         "core_cell": cell,
         "core_owner": owner,
     }
+    if cores.shape[-1] == 6:
+        out["core_mean2"] = bounded(cores[..., 3])
+        out["core_log_std2"] = cores[..., 4].clamp(bounds.min_log_std, bounds.max_log_std)
+        out["core_mode_logit"] = cores[..., 5]
+    return out
 
 
 def halo_exclusion(
