@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 import torch
+from tests.models.test_channel_cores import COL, PARTICLES, _gen, _model
 
 from mlfastsim.models.gvae import GVAE
 from mlfastsim.models.particle_response import core_log_likelihood, cores_from_uniforms, match_core_hits
-from tests.models.test_channel_cores import COL, PARTICLES, _gen, _model
 
 
 def _two_mode_model() -> GVAE:
@@ -67,7 +67,9 @@ def test_cores_drawn_with_two_modes_follow_the_mixture() -> None:
         "core_owner": torch.ones(1, n, dtype=torch.bool),
     }
     g = torch.Generator().manual_seed(3)
-    energy, present = cores_from_uniforms(params, -1.0, torch.rand(1, n, generator=g), torch.rand(1, n, generator=g))
+    energy, present = cores_from_uniforms(
+        params, -1.0, torch.rand(1, n, generator=g), torch.rand(1, n, generator=g)
+    )
     e = energy[0].numpy()
     assert present.all()
     second = e > 5.0

@@ -46,6 +46,7 @@ from mlfastsim.models.gvae_likelihood import (
     cell_sides,
     channels,
     core_slots,
+    core_thresholds,
     dequantise,
     hit_cells,
     hit_channels,
@@ -84,6 +85,7 @@ class GVAEConfig:
     core_modes: int = 1  # log-energy modes per core: 2, a MIP or a shower's start (particle_response)
     oversample: float = 2.0
     min_log_energy: float = -1e9
+    channel_min_log_energy: tuple[float, ...] = ()  # per channel slot (the data's); () = min_log_energy
     noise_component: bool = True
     energy_norm: tuple[float, float] = (0.0, 0.0)
     pixel_scale: tuple[float, float] = (0.0, 0.0)
@@ -299,9 +301,8 @@ class GVAE(ConditionBank):
             core_hit, is_core = response.match_core_hits(
                 hit_cell, mask, params["core_cell"], params["core_owner"]
             )
-            nll_cores = -response.core_log_likelihood(
-                x[..., 2], core_hit, params["core_owner"], params, self.config.min_log_energy
-            )
+            low = core_thresholds(self.config, params["core_logit"])
+            nll_cores = -response.core_log_likelihood(x[..., 2], core_hit, params["core_owner"], params, low)
             rest = mask & ~is_core
         xq = dequantise(x, self.config.pixel_scale, cell_sides(self.config)) if self.training else x
         ll = hit_log_likelihood(xq, params, self.config, hit_cell if self.n_ch == 1 else None)

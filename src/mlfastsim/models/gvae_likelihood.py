@@ -27,11 +27,13 @@ __all__ = [
     "cell_sides",
     "channels",
     "core_slots",
+    "core_thresholds",
     "dequantise",
     "hit_cells",
     "hit_channels",
     "hit_log_likelihood",
     "log_window_area",
+    "thresholds",
     "uniform_noise",
 ]
 
@@ -43,6 +45,23 @@ MAX_SLOPE_DISTANCE = 18.0
 def channels(config: GVAEConfig) -> int:
     """Number of channels the mixture draws (1 unless the hits carry a channel feature)."""
     return config.n_channels if config.n_features > 3 else 1
+
+
+def thresholds(config: GVAEConfig, like: Tensor) -> Tensor:
+    """Each channel slot's zero suppression ``[n_ch]`` (normalised log E, dtype and device of ``like``): the
+    lowest hit energy of its channel in the training data (``channel_min_log_energy``; the reference HCAL
+    suppresses towers below 0.8 GeV, the ECAL crystals below 0.111 GeV), else ``min_log_energy`` for all."""
+    n_ch = channels(config)
+    values = tuple(config.channel_min_log_energy)
+    return torch.tensor(values if len(values) == n_ch else (config.min_log_energy,) * n_ch,
+                        dtype=like.dtype, device=like.device)  # fmt: skip
+
+
+def core_thresholds(config: GVAEConfig, cores: Tensor) -> Tensor:
+    """The zero suppression ``[k·m]`` (normalised log E) of cores ``[B, k·m]`` of m particles in the k channel
+    slots, channel-major as the cores are laid out; each slot's :func:`thresholds`."""
+    k = max(len(core_slots(config)), 1)
+    return thresholds(config, cores)[:k].repeat_interleave(cores.shape[-1] // k)
 
 
 def cell_sides(config: GVAEConfig) -> tuple[int, ...]:
@@ -115,10 +134,12 @@ def hit_log_likelihood(
         ring = halo_exclusion(params, hit_cell, config.pixel_scale, config.pixel_offset)
         position = torch.cat([position[..., :-m], position[..., -m:] + ring], -1)
     shift = params["slope"].unsqueeze(1) * u.clamp(max=MAX_SLOPE_DISTANCE)  # in units of σ_E
-    # energies are truncated at the zero-suppression threshold: the data have no hit below it, and
-    # mass there would be drawn and thrown away, thinning the components whose hits are soft
-    above = (params["mean"][..., 2] - config.min_log_energy) * torch.exp(-params["log_std"][..., 2])
-    log_above = torch.special.log_ndtr(above.unsqueeze(1) + shift)
+    # energies are truncated at the hit's channel's zero-suppression threshold: the data have no hit below
+    # it, and mass there would be drawn and thrown away, thinning the components whose hits are soft
+    low = thresholds(config, x)[hit_channels(x, n_ch)]  # [B, n]
+    inv_std = torch.exp(-params["log_std"][..., 2]).unsqueeze(1)
+    above = (params["mean"][..., 2].unsqueeze(1) - low.unsqueeze(2)) * inv_std
+    log_above = torch.special.log_ndtr(above + shift)
     energy = -0.5 * (diff[..., 2] - shift) ** 2 - log_std[..., 2] - 0.5 * LOG_2PI - log_above
     logp = position + energy + params["log_weights"].unsqueeze(1)
     if n_ch > 1:

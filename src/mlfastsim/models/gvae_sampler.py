@@ -18,7 +18,14 @@ from torch import Tensor
 from mlfastsim.models.base import Batch
 from mlfastsim.models.cellgraph import GRID, cell_indices, centre_crystals, own_cells
 from mlfastsim.models.export_nn import categorical_from_uniform, truncated_normal_from_uniform
-from mlfastsim.models.gvae_likelihood import MAX_SLOPE_DISTANCE, cell_sides, channels, uniform_noise
+from mlfastsim.models.gvae_likelihood import (
+    MAX_SLOPE_DISTANCE,
+    cell_sides,
+    channels,
+    core_thresholds,
+    thresholds,
+    uniform_noise,
+)
 from mlfastsim.models.nn import batched_take
 from mlfastsim.models.particle_response import cores_from_uniforms
 
@@ -44,7 +51,7 @@ def core_hits(
     """The particles' cores from uniforms ``coin``, ``u_energy`` ``[B, k·m]`` (k channel slots): (hits
     ``[B, k·m, F]`` at their cells' centres — a tower's: its middle crystal — with their channel feature when
     there are several, present ``[B, k·m]``) and their cells ``[B, k·m]`` (−2: none)."""
-    core_e, present = cores_from_uniforms(params, config.min_log_energy, coin, u_energy)
+    core_e, present = cores_from_uniforms(params, core_thresholds(config, coin), coin, u_energy)
     cell = params["core_cell"].clamp_min(0)  # (slot · GRID + row) · GRID + column
     slot = torch.div(cell, GRID * GRID, rounding_mode="floor")
     row, col = centre_crystals(torch.div(cell, GRID, rounding_mode="floor") % GRID, cell % GRID, slot,
@@ -108,17 +115,8 @@ def mixture_from_noise(
     if noise_comp:
         slope = slope.masked_fill(comp == 0, 0.0)
     shift = slope * (0.5 * (eps[..., :2] ** 2).sum(-1)).clamp(max=MAX_SLOPE_DISTANCE)  # falls off
-    # log E above the zero-suppression threshold, as in the likelihood
-    low = (config.min_log_energy - mean[..., 2]) / std[..., 2] - shift
-    e_energy = shift + _truncated_normal(low, noise["u_trunc"], exportable)
-    x = mean + std * torch.cat([eps[..., :2], e_energy.unsqueeze(-1)], -1)
-    if noise_comp:
-        cells = torch.floor(noise["u_cell"] * GRID).long().clamp(0, GRID - 1)
-        uniform = _cell_centres(cells, config, x.dtype)
-        x = torch.cat([torch.where((comp == 0).unsqueeze(-1), uniform, x[..., :2]), x[..., 2:]], -1)
-    feats = [x]
     ch = torch.zeros_like(comp)
-    if n_ch > 1:
+    if n_ch > 1:  # the channel first: its threshold truncates the energy
         if exportable:
             logp = torch.gather(params["channel_logp"], 1, comp.unsqueeze(-1).expand(-1, -1, n_ch))
             ch = categorical_from_uniform(logp, noise["u_ch"].unsqueeze(-1)).squeeze(-1)
@@ -126,7 +124,15 @@ def mixture_from_noise(
             cdf = _cdf(params["channel_logp"])[..., :-1]
             cdf = torch.gather(cdf, 1, comp.unsqueeze(-1).expand(-1, -1, n_ch - 1))
             ch = (cdf < noise["u_ch"].unsqueeze(-1)).sum(-1)
-        feats.append(ch.unsqueeze(-1).to(x.dtype))
+    # log E above the draw's channel's zero-suppression threshold, as in the likelihood
+    low = (thresholds(config, mean)[ch] - mean[..., 2]) / std[..., 2] - shift
+    e_energy = shift + _truncated_normal(low, noise["u_trunc"], exportable)
+    x = mean + std * torch.cat([eps[..., :2], e_energy.unsqueeze(-1)], -1)
+    if noise_comp:
+        cells = torch.floor(noise["u_cell"] * GRID).long().clamp(0, GRID - 1)
+        uniform = _cell_centres(cells, config, x.dtype)
+        x = torch.cat([torch.where((comp == 0).unsqueeze(-1), uniform, x[..., :2]), x[..., 2:]], -1)
+    feats = [x] + ([ch.unsqueeze(-1).to(x.dtype)] if n_ch > 1 else [])
     return torch.cat(feats, -1), comp, ch
 
 
@@ -233,7 +239,7 @@ def select_hits(
     keep = torch.ones(b, m, dtype=torch.bool, device=x.device)
     if config.pixel_scale[0] > 0:
         keep, x = _one_per_cell(x, comp, ch, params, core_cell, config)
-    keep = keep & (x[..., 2] >= config.min_log_energy)  # zero suppression, as in the data
+    keep = keep & (x[..., 2] >= thresholds(config, x)[ch])  # each channel's zero suppression, as in the data
     keep = keep & (torch.cumsum(keep.long(), 1) <= n_hits.unsqueeze(1))  # the first n_hits cells drawn
     if core_feats is not None:
         x = torch.cat([core_feats[0], x], 1)

@@ -220,13 +220,18 @@ def match_core_hits(hit_cell: Tensor, hit_mask: Tensor, cell: Tensor, owner: Ten
 
 
 def core_log_likelihood(
-    log_e: Tensor, core_hit: Tensor, owner: Tensor, params: dict[str, Tensor], min_log_energy: float = -1e9
+    log_e: Tensor,
+    core_hit: Tensor,
+    owner: Tensor,
+    params: dict[str, Tensor],
+    min_log_energy: float | Tensor = -1e9,
 ) -> Tensor:
     """log p of the cores ``[B]``: for each owning particle, a hit in its cell (with its normalised log
     energy from ``log_e [B, n]``) with probability σ(``core_logit``), or none.
 
-    The energy is a normal in log E truncated to the zero-suppression threshold ``min_log_energy`` (the
-    detector reports no hit below it), so that drawing cores adds no second, unlearned loss of hits.
+    The energy is a normal in log E truncated to the zero-suppression threshold ``min_log_energy`` (a float,
+    or each core's ``[k·m]``: its channel's; the detector reports no hit below it), so that drawing cores adds
+    no second, unlearned loss of hits.
     ``params`` holds ``core_logit``, ``core_mean`` and ``core_log_std``, each ``[B, m]``; with two modes also
     ``core_mean2``, ``core_log_std2`` and ``core_mode_logit`` (σ of it: the second mode's weight).
     """
@@ -242,7 +247,7 @@ def core_log_likelihood(
     return (lp * owner.to(lp.dtype)).sum(1)
 
 
-def _truncated_log_normal(x: Tensor, mean: Tensor, log_std: Tensor, low: float) -> Tensor:
+def _truncated_log_normal(x: Tensor, mean: Tensor, log_std: Tensor, low: float | Tensor) -> Tensor:
     """log density of ``x`` under N(mean, e^log_std) truncated to x ≥ ``low`` (elementwise)."""
     inv_std = torch.exp(-log_std)
     z = (x - mean) * inv_std
@@ -250,7 +255,7 @@ def _truncated_log_normal(x: Tensor, mean: Tensor, log_std: Tensor, low: float) 
 
 
 def cores_from_uniforms(
-    params: dict[str, Tensor], min_log_energy: float, coin: Tensor, u_energy: Tensor
+    params: dict[str, Tensor], min_log_energy: float | Tensor, coin: Tensor, u_energy: Tensor
 ) -> tuple[Tensor, Tensor]:
     """Draw the cores from uniforms ``coin``, ``u_energy`` ``[B, k·m]`` in [0, 1): normalised log energies
     ``[B, k·m]`` (the normal truncated at ``min_log_energy``, by its inverse CDF — exportable:

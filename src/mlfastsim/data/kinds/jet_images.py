@@ -119,9 +119,11 @@ class JetImageCodec:
         cond_norm: ConditionNormaliser,
         feature_names: tuple[str, ...],
         min_energy: float,
+        channel_min_energy: tuple[float, ...] | None = None,
     ) -> None:
         self.data, self.norm, self.cond_norm = data, norm, cond_norm
         self.feature_names, self.min_energy = feature_names, min_energy
+        self.channel_min_energy = channel_min_energy  # GeV, per channel slot (several channels only)
 
     @classmethod
     def fit(cls, train: JetImages, data: JetImageData) -> JetImageCodec:
@@ -131,8 +133,17 @@ class JetImageCodec:
             raise InputError("the training jets have no hits in the chosen channels; check data.channels")
         norm = HitNormaliser().fit(cloud.features, cloud.mask)
         cond_norm = ConditionNormaliser().fit(_conditions(train, data.conditions))
-        min_energy = float(cloud.features[..., 2][cloud.mask].min())
-        return cls(data, norm, cond_norm, cloud.feature_names, min_energy)
+        energy = cloud.features[..., 2][cloud.mask]
+        per_channel = None
+        if (
+            len(data.channels) > 1
+        ):  # each channel's zero suppression (the reference: HCAL 0.8, ECAL 0.111 GeV)
+            slot = np.rint(cloud.features[..., 3][cloud.mask])
+            per_channel = tuple(
+                float(energy[slot == s].min()) if np.any(slot == s) else float(energy.min())
+                for s in range(len(data.channels))
+            )
+        return cls(data, norm, cond_norm, cloud.feature_names, float(energy.min()), per_channel)
 
     # ------------------------------------------------------------------ batches
     def _gen(self, jets: JetImages, keys: frozenset[str]) -> Batch:
@@ -220,9 +231,17 @@ class JetImageCodec:
             "pixel_scale": (norm.std[0] / CRYSTAL_DETA, norm.std[1] / CRYSTAL_DPHI),
             "pixel_offset": (norm.mean[0] / CRYSTAL_DETA + half, norm.mean[1] / CRYSTAL_DPHI + half),
             "energy_norm": (norm.mean[2], norm.std[2]),
-            "min_log_energy": (float(np.log(max(self.min_energy, norm.energy_floor))) - norm.mean[2])
-            / norm.std[2],
+            "min_log_energy": self._log_threshold(self.min_energy),
+            **(
+                {"channel_min_log_energy": tuple(self._log_threshold(e) for e in self.channel_min_energy)}
+                if self.channel_min_energy
+                else {}
+            ),
         }
+
+    def _log_threshold(self, energy: float) -> float:
+        """A hit energy (GeV) as the models' normalised log energy."""
+        return (float(np.log(max(energy, self.norm.energy_floor))) - self.norm.mean[2]) / self.norm.std[2]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -231,6 +250,7 @@ class JetImageCodec:
             "cond_normaliser": self.cond_norm.to_dict(),
             "feature_names": list(self.feature_names),
             "min_energy": self.min_energy,
+            "channel_min_energy": None if self.channel_min_energy is None else list(self.channel_min_energy),
         }
 
     @classmethod
@@ -241,6 +261,7 @@ class JetImageCodec:
             ConditionNormaliser.from_dict(state["cond_normaliser"]),
             tuple(state["feature_names"]),
             float(state["min_energy"]),
+            None if state.get("channel_min_energy") is None else tuple(state["channel_min_energy"]),
         )
 
 
