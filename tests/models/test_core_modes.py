@@ -127,3 +127,12 @@ def test_the_three_channel_sampler_with_two_mode_cores_exports_to_onnx_with_pari
 def test_core_modes_other_than_one_or_two_are_refused() -> None:
     with pytest.raises(ValueError, match="core_modes=3"):
         GVAE(replace(_model().config, core_modes=3))
+
+
+def test_the_per_particle_response_network_has_the_configured_hidden_layers() -> None:
+    linear = lambda model: [layer for layer in model.anchor_head if isinstance(layer, torch.nn.Linear)]  # noqa: E731
+    default = linear(_model())
+    assert [layer.out_features for layer in default[:-1]] == [_model().config.hidden]
+    wide = linear(GVAE(replace(_model().config, anchor_hidden=(48, 40))))
+    assert [layer.out_features for layer in wide[:-1]] == [48, 40]
+    assert wide[-1].out_features == default[-1].out_features  # the same response parameters

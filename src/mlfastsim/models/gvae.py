@@ -83,6 +83,7 @@ class GVAEConfig:
     max_core_log_std: float = 1.0  # cores' log-energy σ ≤ e^this (normalised): their draws' tail
     max_core_excess: float | None = None  # cores' log-energy mean ≤ ln E_particle + this (particle_response)
     core_modes: int = 1  # log-energy modes per core: 2, a MIP or a shower's start (particle_response)
+    anchor_hidden: tuple[int, ...] = ()  # hidden layers of the per-particle response network; () = (hidden,)
     oversample: float = 2.0
     min_log_energy: float = -1e9
     channel_min_log_energy: tuple[float, ...] = ()  # per channel slot (the data's); () = min_log_energy
@@ -146,7 +147,8 @@ class GVAE(ConditionBank):
             # it, starting from particle_base (where it hits the ECAL, how much energy it brings); the
             # networks learn corrections: the detector's response
             self.n_core = response.core_width(c.core_modes) * max(len(self.core_slots), 1)  # per particle
-            self.anchor_head = mlp([c.gen_features + c.context, h, self.n_core + per_component])
+            widths = list(c.anchor_hidden or (h,))
+            self.anchor_head = mlp([c.gen_features + c.context, *widths, self.n_core + per_component])
             self.anchor_position = nn.Linear(c.gen_features, 3)
             with torch.no_grad():  # small corrections at first (not zero: gradients must reach every layer)
                 last = self.anchor_head[-1]
