@@ -155,3 +155,27 @@ def test_the_cores_log_energy_mean_stays_below_the_particles_energy_plus_the_exc
     assert (means[None, 10.0] > log_e + 5).all()  # unbounded: the shift goes through
     assert (means[0.7, 10.0] <= log_e + 0.7 + 1e-5).all() and (means[0.7, 10.0] > log_e + 0.69).all()
     assert torch.allclose(means[0.7, -5.0], means[None, -5.0], atol=1e-4)
+
+
+def test_with_halo_rings_no_halo_hit_is_drawn_in_its_own_core_cell_of_any_channel() -> None:
+    """``halo_rings``: as the likelihood takes each particle's core cells out of its halo, the sampler draws
+    none there, in every channel, even where the core itself is absent; without it, halos fill them."""
+    gen, mask = _gen([(3, -2, 5.0, 1, 0)])  # one charged hadron: a track, an ECAL and an HCAL core cell
+    n = 64
+    cond = {"gen_features": gen.expand(n, -1, -1), "gen_mask": mask.expand(n, -1)}
+    inside = {}
+    for rings in (True, False):
+        torch.manual_seed(0)
+        model = GVAE(replace(_model().config, halo_rings=rings)).eval()
+        with torch.no_grad():
+            model.anchor_head[-1].bias[0:9:3] = -20.0  # no cores drawn: their cells stay free
+            weights = slice(0, None, model.mixture_head.out_features // model.config.components)
+            model.mixture_head.weight[weights] = 0.0
+            model.mixture_head.bias[weights] = -30.0  # no global components: every hit is the halo's
+            ctx, anchors = model._context(cond, n, gen.device, drop=False)
+            cells = model.decode(torch.zeros(n, 4), ctx, gen.expand(n, -1, -1), anchors)
+        owned = torch.where(cells["core_owner"], cells["core_cell"], -5)
+        out = model.sample(n, cond=cond, generator=torch.Generator().manual_seed(1))
+        hit = torch.where(out["mask"], hit_cells(out["features"], model.config), -7)
+        inside[rings] = int((hit.unsqueeze(2) == owned.unsqueeze(1)).any(2).sum())
+    assert inside[True] == 0 and inside[False] > 0, inside

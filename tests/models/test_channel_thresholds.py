@@ -76,10 +76,12 @@ def test_a_hits_likelihood_is_normalised_above_its_own_channels_threshold() -> N
     assert torch.allclose(raised[:2], same[:2]) and raised[2] > same[2] + 1e-3
 
 
-def test_the_sampler_with_channel_thresholds_exports_to_onnx_with_parity() -> None:
+def test_the_sampler_with_channel_thresholds_and_halo_rings_exports_to_onnx_with_parity() -> None:
     from mlfastsim.inference.export import draw_inputs, export_onnx_bytes, onnx_feed, onnx_session, parity
 
-    sampler = _thresholded().pure_sampler("conditioned")
+    torch.manual_seed(0)
+    model = GVAE(replace(_model().config, channel_min_log_energy=LOW, halo_rings=True, core_modes=2)).eval()
+    sampler = model.pure_sampler("conditioned")
     gen, mask = _gen()
     cond = {"gen_features": gen.expand(8, -1, -1), "gen_mask": mask.expand(8, -1)}
     inputs = draw_inputs(sampler.spec, 8, torch.Generator().manual_seed(2), cond)

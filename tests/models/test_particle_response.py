@@ -130,3 +130,41 @@ def test_halo_without_its_core_crystal_is_still_a_normalised_density() -> None:
     assert (gauss[inside] * step**2).sum() > 0.1  # the crystal held a good part of the Gaussian
     total = (gauss * torch.exp(corr) * step**2).sum().item()
     assert abs(total - 1.0) < 0.01, total
+
+
+def test_with_several_channels_the_halo_is_a_ring_around_the_core_of_each_hits_channel() -> None:
+    """Three slots (tracks, ECAL crystals, HCAL towers of 5 × 5 crystals): for a hit of each slot, the halo
+    ∫ N · exp(correction) = 1 with its core cell of that slot taken out — a tower's whole area for HCAL."""
+    scale, offset, sides = (4.0, 5.0), (62.0, 62.0), (1, 1, 5)
+    row, col = GRID // 2 + 1, GRID // 2  # crystal (63, 62): tower (12, 12)
+    cells = [
+        (0 * GRID + row) * GRID + col,
+        (1 * GRID + row) * GRID + col,
+        (2 * GRID + row // 5) * GRID + col // 5,
+    ]
+    params = {
+        "core_cell": torch.tensor([cells]),
+        "core_owner": torch.tensor([[True, True, True]]),
+        "mean": torch.tensor([[[0.3, 0.05, 0.0]]]),
+        "log_std": torch.log(torch.tensor([[[0.5, 0.4, 1.0]]])),
+    }
+    step = 0.01
+    grid = torch.arange(-3.5, 4.0, step)
+    x, y = torch.meshgrid(grid, grid, indexing="ij")
+    x, y = x.reshape(1, -1), y.reshape(1, -1)
+    r, c = torch.round(x * scale[0] + offset[0]).long(), torch.round(y * scale[1] + offset[1]).long()
+    gauss = torch.exp(-0.5 * ((x[0] - 0.3) / 0.5) ** 2 - 0.5 * ((y[0] - 0.05) / 0.4) ** 2) / (
+        2 * math.pi * 0.2
+    )
+    for slot, side in enumerate(sides):
+        hit_cell = (slot * GRID + torch.div(r, side, rounding_mode="floor")) * GRID + torch.div(
+            c, side, rounding_mode="floor"
+        )
+        corr = halo_exclusion(params, hit_cell, scale, offset, torch.full_like(hit_cell, slot), sides)[
+            0, :, 0
+        ]
+        inside = hit_cell[0] == cells[slot]
+        assert (gauss[inside] * step**2).sum() > (0.3 if side == 5 else 0.02)  # the core cell held some of it
+        assert (corr[inside] < -1e3).all()
+        total = (gauss * torch.exp(corr) * step**2).sum().item()
+        assert abs(total - 1.0) < 0.01, (slot, total)

@@ -84,6 +84,7 @@ class GVAEConfig:
     max_core_excess: float | None = None  # cores' log-energy mean ≤ ln E_particle + this (particle_response)
     core_modes: int = 1  # log-energy modes per core: 2, a MIP or a shower's start (particle_response)
     anchor_hidden: tuple[int, ...] = ()  # hidden layers of the per-particle response network; () = (hidden,)
+    halo_rings: bool = False  # 3 channels: each halo excludes its particle's core cells (1 channel: always)
     oversample: float = 2.0
     min_log_energy: float = -1e9
     channel_min_log_energy: tuple[float, ...] = ()  # per channel slot (the data's); () = min_log_energy
@@ -307,7 +308,8 @@ class GVAE(ConditionBank):
             nll_cores = -response.core_log_likelihood(x[..., 2], core_hit, params["core_owner"], params, low)
             rest = mask & ~is_core
         xq = dequantise(x, self.config.pixel_scale, cell_sides(self.config)) if self.training else x
-        ll = hit_log_likelihood(xq, params, self.config, hit_cell if self.n_ch == 1 else None)
+        rings = hit_cell if self.n_ch == 1 or self.config.halo_rings else None  # halos around their cores
+        ll = hit_log_likelihood(xq, params, self.config, rings)
         nll_hits = -(ll * rest.to(ll.dtype)).sum(1) + nll_cores
         nll_count = F.cross_entropy(params["count_logits"], rest.sum(1), reduction="none")
         kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)

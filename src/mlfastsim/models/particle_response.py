@@ -336,26 +336,37 @@ def halo_exclusion(
     hit_cell: Tensor,
     pixel_scale: tuple[float, float],
     pixel_offset: tuple[float, float],
+    hit_slot: Tensor | None = None,
+    sides: tuple[int, ...] = (1,),
 ) -> Tensor:
-    """Log-density correction ``[B, n, m]`` that takes each owning particle's core crystal out of its halo.
+    """Log-density correction ``[B, n, m]`` that takes each owning particle's core cells out of its halo.
 
     The halo of particle j (the last m mixture components, means and log-stds ``[B, K', 3]`` in ``params``)
-    is its Gaussian truncated to outside the crystal j's core owns: −∞ (−1e4) for hits ``hit_cell [B, n]``
-    in that crystal, −log(1 − P_core) elsewhere, with P_core the Gaussian's mass in the crystal — a ring
-    around the core, normalised. 0 for particles that own no core.
+    is its Gaussian truncated to outside the cell j's core owns in the hit's channel slot: −∞ (−1e4) for hits
+    ``hit_cell [B, n]`` in that cell, −log(1 − P_core) elsewhere, with P_core the Gaussian's mass in the cell
+    (a crystal, or a tower of ``sides[s]`` crystals) — a ring around the core, normalised in every channel, as
+    the halo's channel is drawn apart from its position. 0 where j owns no core in that slot. With several
+    slots, ``hit_slot [B, n]`` gives each hit's slot.
     """
     cell, owner = params["core_cell"], params["core_owner"]
-    m = cell.shape[1]
+    k = len(sides)
+    m = cell.shape[1] // k
     mean, std = params["mean"][:, -m:, :2], params["log_std"][:, -m:, :2].exp()
-    safe = cell.clamp_min(0)
-    p_core = torch.ones_like(mean[..., 0])
-    for axis, index in enumerate((safe // GRID, safe % GRID)):
-        centre = (index.to(mean.dtype) - pixel_offset[axis]) / pixel_scale[axis]
-        half = 0.5 / pixel_scale[axis]
-        lo = (centre - half - mean[..., axis]) / std[..., axis]
-        hi = (centre + half - mean[..., axis]) / std[..., axis]
-        p_core = p_core * (torch.special.ndtr(hi) - torch.special.ndtr(lo))
-    outside = -torch.log1p(-p_core.clamp(max=1.0 - 1e-4))
-    inside = hit_cell.unsqueeze(2) == cell.unsqueeze(1)
-    corr = torch.where(inside, torch.full_like(inside, -1e4, dtype=mean.dtype), outside.unsqueeze(1))
-    return corr * owner.unsqueeze(1).to(mean.dtype)
+    corr = torch.zeros((*hit_cell.shape, m), dtype=mean.dtype, device=mean.device)
+    for slot, side in enumerate(sides):
+        own, owns = cell[:, slot * m : (slot + 1) * m], owner[:, slot * m : (slot + 1) * m]
+        local = (own - slot * GRID * GRID).clamp_min(0)  # row · GRID + column on the slot's own grid
+        p_core = torch.ones_like(mean[..., 0])
+        for axis, index in enumerate((local // GRID, local % GRID)):
+            crystal = index.to(mean.dtype) * side + (side - 1) / 2  # the cell's middle crystal
+            centre = (crystal - pixel_offset[axis]) / pixel_scale[axis]
+            half = 0.5 * side / pixel_scale[axis]
+            lo = (centre - half - mean[..., axis]) / std[..., axis]
+            hi = (centre + half - mean[..., axis]) / std[..., axis]
+            p_core = p_core * (torch.special.ndtr(hi) - torch.special.ndtr(lo))
+        outside = -torch.log1p(-p_core.clamp(max=1.0 - 1e-4))
+        inside = hit_cell.unsqueeze(2) == own.unsqueeze(1)
+        here = torch.where(inside, torch.full_like(inside, -1e4, dtype=mean.dtype), outside.unsqueeze(1))
+        here = here * owns.unsqueeze(1).to(mean.dtype)
+        corr = corr + (here if hit_slot is None or k == 1 else here * (hit_slot == slot).unsqueeze(2))
+    return corr
