@@ -11,7 +11,7 @@ import torch
 from mlfastsim.data import GEN_FEATURE_NAMES
 from mlfastsim.models.cellgraph import GRID
 from mlfastsim.models.gvae import GVAE, GVAEConfig
-from mlfastsim.models.gvae_likelihood import hit_cells
+from mlfastsim.models.gvae_likelihood import hit_cells, hit_log_likelihood
 from mlfastsim.models.particle_response import core_cells, match_core_hits
 from mlfastsim.physics.detector.geometry import CRYSTAL_DETA, CRYSTAL_DPHI, HCAL_TOWER_CRYSTALS
 
@@ -179,3 +179,25 @@ def test_with_halo_rings_no_halo_hit_is_drawn_in_its_own_core_cell_of_any_channe
         hit = torch.where(out["mask"], hit_cells(out["features"], model.config), -7)
         inside[rings] = int((hit.unsqueeze(2) == owned.unsqueeze(1)).any(2).sum())
     assert inside[True] == 0 and inside[False] > 0, inside
+
+
+def test_the_loss_with_halo_rings_takes_the_core_cells_out_of_the_halos() -> None:
+    """The three-channel loss with ``halo_rings``: finite, and a hit in a particle's own (empty) core cell
+    costs more than without rings (the halo has no density there), one beside it less (the ring is
+    normalised)."""
+    gen, mask = _gen([(3, -2, 5.0, 1, 0), (-20, 15, 8.0, 0, 0)])  # a charged and, far off, a neutral hadron
+    x = torch.tensor([[[3.0, -2.0, 0.5, 1.0], [5.0, -2.0, 0.5, 1.0]]])  # ECAL: its own crystal, two rows off
+    nll = {}
+    for rings in (False, True):
+        torch.manual_seed(0)
+        model = GVAE(replace(_model().config, halo_rings=rings)).eval()
+        with torch.no_grad():
+            model.anchor_head[-1].bias[0:9:3] = -20.0  # the cores absent: the hits are the mixture's
+            ctx, anchors = model._context({"gen_features": gen, "gen_mask": mask}, 1, gen.device, drop=False)
+            params = model.decode(torch.zeros(1, 4), ctx, gen, anchors)
+            cells = hit_cells(x, model.config)
+            nll[rings] = -hit_log_likelihood(x, params, model.config, cells if rings else None)[0]
+            batch = {"features": x, "mask": torch.ones(1, 2, dtype=torch.bool), "gen_features": gen,
+                     "gen_mask": mask}  # fmt: skip
+            assert torch.isfinite(model._neg_elbo(batch, stochastic=False)["nll_hits"]).all()
+    assert nll[True][0] > nll[False][0] + 0.1 and nll[True][1] < nll[False][1]

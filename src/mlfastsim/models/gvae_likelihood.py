@@ -130,11 +130,11 @@ def hit_log_likelihood(
         )
         u = torch.cat([torch.zeros_like(u[..., :1]), u[..., 1:]], -1)
     if hit_cell is not None and "core_cell" in params:
-        m = params["core_cell"].shape[1]
         slots = hit_channels(x, n_ch)
         ring = halo_exclusion(
             params, hit_cell, config.pixel_scale, config.pixel_offset, slots, cell_sides(config)
-        )
+        )  # [B, n, m]: the last m components are the particles' halos
+        m = ring.shape[-1]
         position = torch.cat([position[..., :-m], position[..., -m:] + ring], -1)
     shift = params["slope"].unsqueeze(1) * u.clamp(max=MAX_SLOPE_DISTANCE)  # in units of σ_E
     # energies are truncated at the hit's channel's zero-suppression threshold: the data have no hit below
