@@ -33,6 +33,7 @@ def _train(tmp: Path, family: str, kind: str, make_run_config: Callable[..., Any
     return out
 
 
+@pytest.mark.slow  # over 20 s: make test-all runs it
 def test_bench_runs_times_every_batch_beside_the_reference(
     tmp_path: Path, make_run_config: Callable[..., Any], capsys: pytest.CaptureFixture[str]
 ) -> None:

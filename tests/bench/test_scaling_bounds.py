@@ -35,6 +35,7 @@ def test_step_seconds_are_the_durations_after_the_warmup(tmp_path: Path) -> None
     np.testing.assert_array_equal(step_seconds(tmp_path, 3), [16 - 9, 25 - 16, 36 - 25])
 
 
+@pytest.mark.slow  # over 20 s: make test-all runs it
 def test_bench_scaling_runs_both_bounds_for_real(tmp_path: Path) -> None:
     data = tmp_path / "pid.h5"
     KINDS["pid"].write(data, KINDS["pid"].example(400, seed=1))

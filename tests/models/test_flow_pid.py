@@ -64,6 +64,7 @@ def test_the_likelihood_is_weighted_and_fixed_entries_are_noise(data: tuple) -> 
     assert len(losses) == 3 and all(np.isfinite(list(losses)))
 
 
+@pytest.mark.slow  # over 20 s: make test-all runs it
 def test_a_short_fit_learns_the_species(data: tuple) -> None:
     table, batch, codec = data
     model = _model()

@@ -119,6 +119,7 @@ def test_the_likelihood_is_weighted(data: dict[str, Any]) -> None:
     assert not torch.allclose(m.loss(b)["loss"], alone)
 
 
+@pytest.mark.slow  # over 20 s: make test-all runs it
 def test_a_short_fit_learns_the_energy_dependence(data: dict[str, Any]) -> None:
     m = _model(data, transforms=4)
     b, cfg = data["batch"], data["cfg"]

@@ -130,6 +130,7 @@ def _assert_same_run(a: Path, b: Path) -> None:
     assert _validation(a) == _validation(b)
 
 
+@pytest.mark.slow  # over 20 s: make test-all runs it
 def test_sigterm_during_train_stops_cleanly_and_resumes_bit_for_bit(
     interrupted: Any, faults: SimpleNamespace
 ) -> None:
