@@ -201,3 +201,21 @@ def test_the_loss_with_halo_rings_takes_the_core_cells_out_of_the_halos() -> Non
                      "gen_mask": mask}  # fmt: skip
             assert torch.isfinite(model._neg_elbo(batch, stochastic=False)["nll_hits"]).all()
     assert nll[True][0] > nll[False][0] + 0.1 and nll[True][1] < nll[False][1]
+
+
+def onnx_parity(model: GVAE) -> list[torch.Tensor]:
+    """Export ``model``'s conditioned sampler to ONNX, assert parity on 8 jets of :data:`PARTICLES`, and return
+    the torch sampler's outputs (features, mask)."""
+    from mlfastsim.inference.export import draw_inputs, export_onnx_bytes, onnx_feed, onnx_session, parity
+
+    sampler = model.pure_sampler("conditioned")
+    gen, mask = _gen()
+    cond = {"gen_features": gen.expand(8, -1, -1), "gen_mask": mask.expand(8, -1)}
+    inputs = draw_inputs(sampler.spec, 8, torch.Generator().manual_seed(2), cond)
+    with torch.no_grad():
+        reference = list(sampler(*inputs.values()))
+    blob = export_onnx_bytes(sampler, inputs, {"version": "test", "model": "gvae", "kind": "jet-images"})
+    session = onnx_session(blob)
+    report = parity(sampler.spec, reference, session.run(None, onnx_feed(session, inputs)))
+    assert report["ok"], report
+    return reference

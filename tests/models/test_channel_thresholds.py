@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from tests.models.test_channel_cores import _gen, _model
+from tests.models.test_channel_cores import _gen, _model, onnx_parity
 
 from mlfastsim.data.kinds.jet_images import JetImageCodec, JetImageData, JetImagesKind
 from mlfastsim.models.gvae import GVAE
@@ -77,19 +77,8 @@ def test_a_hits_likelihood_is_normalised_above_its_own_channels_threshold() -> N
 
 
 def test_the_sampler_with_channel_thresholds_and_halo_rings_exports_to_onnx_with_parity() -> None:
-    from mlfastsim.inference.export import draw_inputs, export_onnx_bytes, onnx_feed, onnx_session, parity
-
     torch.manual_seed(0)
     model = GVAE(replace(_model().config, channel_min_log_energy=LOW, halo_rings=True, core_modes=2)).eval()
-    sampler = model.pure_sampler("conditioned")
-    gen, mask = _gen()
-    cond = {"gen_features": gen.expand(8, -1, -1), "gen_mask": mask.expand(8, -1)}
-    inputs = draw_inputs(sampler.spec, 8, torch.Generator().manual_seed(2), cond)
-    with torch.no_grad():
-        reference = list(sampler(*inputs.values()))
-    blob = export_onnx_bytes(sampler, inputs, {"version": "test", "model": "gvae", "kind": "jet-images"})
-    session = onnx_session(blob)
-    report = parity(sampler.spec, reference, session.run(None, onnx_feed(session, inputs)))
-    assert report["ok"], report
+    reference = onnx_parity(model)
     x, m = reference[0], reference[1]
     assert (x[..., 2][m & (x[..., 3] == 2)] >= LOW[2] - 1e-6).all()

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from tests.models.test_channel_cores import COL, PARTICLES, _gen, _model
+from tests.models.test_channel_cores import COL, PARTICLES, _gen, _model, onnx_parity
 
 from mlfastsim.models.gvae import GVAE
 from mlfastsim.models.particle_response import core_log_likelihood, cores_from_uniforms, match_core_hits
@@ -107,21 +107,10 @@ def test_a_two_mode_gvae_starts_hadron_ecal_cores_as_a_mip_or_a_shower_and_score
 
 
 def test_the_three_channel_sampler_with_two_mode_cores_exports_to_onnx_with_parity() -> None:
-    from mlfastsim.inference.export import draw_inputs, export_onnx_bytes, onnx_feed, onnx_session, parity
-
     model = _two_mode_model()
     with torch.no_grad():
         model.anchor_head[-1].bias[5:18:6] += 1.0  # both modes drawn often
-    sampler = model.pure_sampler("conditioned")
-    gen, mask = _gen()
-    cond = {"gen_features": gen.expand(8, -1, -1), "gen_mask": mask.expand(8, -1)}
-    inputs = draw_inputs(sampler.spec, 8, torch.Generator().manual_seed(2), cond)
-    with torch.no_grad():
-        reference = list(sampler(*inputs.values()))
-    blob = export_onnx_bytes(sampler, inputs, {"version": "test", "model": "gvae", "kind": "jet-images"})
-    session = onnx_session(blob)
-    report = parity(sampler.spec, reference, session.run(None, onnx_feed(session, inputs)))
-    assert report["ok"], report
+    onnx_parity(model)
 
 
 def test_core_modes_other_than_one_or_two_are_refused() -> None:
