@@ -134,15 +134,11 @@ class JetImageCodec:
         norm = HitNormaliser().fit(cloud.features, cloud.mask)
         cond_norm = ConditionNormaliser().fit(_conditions(train, data.conditions))
         energy = cloud.features[..., 2][cloud.mask]
-        per_channel = None
-        if (
-            len(data.channels) > 1
-        ):  # each channel's zero suppression (the reference: HCAL 0.8, ECAL 0.111 GeV)
+        per_channel = None  # each channel's zero suppression (the reference: HCAL 0.8, ECAL 0.111 GeV)
+        if len(data.channels) > 1:
             slot = np.rint(cloud.features[..., 3][cloud.mask])
-            per_channel = tuple(
-                float(energy[slot == s].min()) if np.any(slot == s) else float(energy.min())
-                for s in range(len(data.channels))
-            )
+            lows = [energy[slot == s] for s in range(len(data.channels))]
+            per_channel = tuple(float(e.min() if e.size else energy.min()) for e in lows)
         return cls(data, norm, cond_norm, cloud.feature_names, float(energy.min()), per_channel)
 
     # ------------------------------------------------------------------ batches
@@ -231,12 +227,8 @@ class JetImageCodec:
             "pixel_scale": (norm.std[0] / CRYSTAL_DETA, norm.std[1] / CRYSTAL_DPHI),
             "pixel_offset": (norm.mean[0] / CRYSTAL_DETA + half, norm.mean[1] / CRYSTAL_DPHI + half),
             "energy_norm": (norm.mean[2], norm.std[2]),
-            "min_log_energy": self._log_threshold(self.min_energy),
-            **(
-                {"channel_min_log_energy": tuple(self._log_threshold(e) for e in self.channel_min_energy)}
-                if self.channel_min_energy
-                else {}
-            ),
+            "min_log_energy": self._log_threshold(self.min_energy),  # and per channel (none with one)
+            "channel_min_log_energy": tuple(self._log_threshold(e) for e in self.channel_min_energy or ()),
         }
 
     def _log_threshold(self, energy: float) -> float:
