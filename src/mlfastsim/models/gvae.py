@@ -85,6 +85,7 @@ class GVAEConfig:
     core_modes: int = 1  # log-energy modes per core: 2, a MIP or a shower's start (particle_response)
     anchor_hidden: tuple[int, ...] = ()  # hidden layers of the per-particle response network; () = (hidden,)
     halo_rings: bool = False  # 3 channels: each halo excludes its particle's core cells (1 channel: always)
+    halos: int = 1  # halo components per particle: 2 adds a narrow ring around the core (particle_response)
     oversample: float = 2.0
     min_log_energy: float = -1e9
     channel_min_log_energy: tuple[float, ...] = ()  # per channel slot (the data's); () = min_log_energy
@@ -148,8 +149,8 @@ class GVAE(ConditionBank):
             # it, starting from particle_base (where it hits the ECAL, how much energy it brings); the
             # networks learn corrections: the detector's response
             self.n_core = response.core_width(c.core_modes) * max(len(self.core_slots), 1)  # per particle
-            widths = list(c.anchor_hidden or (h,))
-            self.anchor_head = mlp([c.gen_features + c.context, *widths, self.n_core + per_component])
+            widths = [*(c.anchor_hidden or (h,)), self.n_core + c.halos * per_component]
+            self.anchor_head = mlp([c.gen_features + c.context, *widths])
             self.anchor_position = nn.Linear(c.gen_features, 3)
             with torch.no_grad():  # small corrections at first (not zero: gradients must reach every layer)
                 last = self.anchor_head[-1]
@@ -246,7 +247,7 @@ class GVAE(ConditionBank):
     ) -> dict[str, Tensor]:
         """Count logits ``[B, n_max+1]`` and mixture parameters: weights ``[B, K']``, means and log-stds
         ``[B, K', 3]`` and energy slopes ``[B, K']``, where K' = K global components plus, with particles,
-        one halo per particle ``[B, m]`` (those not in ``anchors`` get zero weight); with particles in the
+        ``halos`` per particle ``[B, halos·m]`` (those not in ``anchors`` get zero weight); with particles in the
         ECAL-only configuration, or in every channel slot when the config names the slots' image channels,
         also the cores (``core_logit``, ``core_mean``, ``core_log_std``, a second mode's, ``core_cell``,
         ``core_owner``, each ``[B, k·m]`` for k slots; see ``models/particle_response.py``).
@@ -264,17 +265,17 @@ class GVAE(ConditionBank):
             slots, k = self.core_slots, self.n_core
             core_base, halo_base = response.particle_base(
                 gen_features, c.pixel_scale, c.pixel_offset, c.energy_norm, p.shape[-1], slots or (1,),
-                c.core_modes,
+                c.core_modes, c.halos,
             )  # fmt: skip
             q = self.anchor_head(per)
             if slots:
                 core_params = response.decode_cores(
                     q[..., :k], core_base, gen_features, anchors, slots, cell_sides(c), self.core_bounds
                 )
-            q = q[..., k:] + halo_base
-            q = torch.cat([q[..., :1], q[..., 1:4] + self.anchor_position(gen_features), q[..., 4:]], -1)
-            q = torch.cat([q[..., :1].masked_fill(~anchors.unsqueeze(-1), -1e9), q[..., 1:]], -1)
-            p = torch.cat([p, q], 1)
+            q = (q[..., k:] + halo_base).unflatten(-1, (c.halos, -1))  # [B, m, halos, per component]
+            q = torch.cat([q[..., :1].masked_fill(~anchors[..., None, None], -1e9),
+                           q[..., 1:4] + self.anchor_position(gen_features).unsqueeze(2), q[..., 4:]], -1)  # fmt: skip
+            p = torch.cat([p, q.transpose(1, 2).flatten(1, 2)], 1)  # halo-major: [B, K + halos·m, ·]
         out = {
             "count_logits": self.count_head(ctx if ctx is not None else torch.ones_like(z[:, :1])),
             "log_weights": torch.log_softmax(p[..., 0], -1),

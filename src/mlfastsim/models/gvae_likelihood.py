@@ -132,8 +132,8 @@ def hit_log_likelihood(
     if hit_cell is not None and "core_cell" in params:
         slots = hit_channels(x, n_ch)
         ring = halo_exclusion(
-            params, hit_cell, config.pixel_scale, config.pixel_offset, slots, cell_sides(config)
-        )  # [B, n, m]: the last m components are the particles' halos
+            params, hit_cell, config.pixel_scale, config.pixel_offset, slots, cell_sides(config), config.halos
+        )  # [B, n, halos·m]: the last components are the particles' halos
         m = ring.shape[-1]
         position = torch.cat([position[..., :-m], position[..., -m:] + ring], -1)
     shift = params["slope"].unsqueeze(1) * u.clamp(max=MAX_SLOPE_DISTANCE)  # in units of σ_E

@@ -169,10 +169,10 @@ def _one_per_cell(
         keep = keep & ~torch.gather(taken, 1, torch.where(inside, cell, cells))
         if len(sides) == 1 or config.halo_rings:  # as the likelihood: no halo draw in its own core cells
             m_part = params["core_cell"].shape[1] // len(sides)
-            n_global = params["mean"].shape[1] - m_part
+            n_global = params["mean"].shape[1] - config.halos * m_part  # then the halos, halo-major
             owned = torch.where(params["core_owner"], params["core_cell"], -2)
             slot = ch if len(sides) > 1 else torch.zeros_like(ch)
-            own = torch.gather(owned, 1, slot * m_part + (comp - n_global).clamp(0, m_part - 1))
+            own = torch.gather(owned, 1, slot * m_part + (comp - n_global).clamp_min(0) % m_part)
             keep = keep & ~((comp >= n_global) & (cell == own))
     # snap to the cell centre, as the detector reports it (a tower's centre: its middle crystal)
     row, col = centre_crystals(row, col, ch, sides)

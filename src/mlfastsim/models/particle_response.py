@@ -66,6 +66,11 @@ MIP_ENERGY = 0.235
 HALO_WIDTH_CELLS = 1.0
 HADRON_HALO_WIDTH_CELLS = 2.0
 HADRON_HALO_FRACTION = 0.03
+#: Starting values of a particle's second halo (``halos = 2``): a ring on the crystals around its core, this wide
+#: (cells) with hits of this share of its energy — an EM shower's lateral leakage into the neighbours of the
+#: crystal it hits (measured: 4 hits of 1.3 GeV per crystal above 5 GeV, the first halo gave 3.5 of 1 GeV).
+RING_WIDTH_CELLS = 0.7
+RING_FRACTION = 0.05
 #: Starting values of the other channels' cores: a charged particle's track is found with ≈ 90 % probability
 #: (the tracker's efficiency above 1 GeV, PHYSICS.md §1) with its pT to a few per cent; a hadron leaves about
 #: half its energy in the HCAL tower it enters (EM particles own no HCAL core: their showers end in the ECAL).
@@ -105,19 +110,22 @@ def particle_base(
     per_component: int,
     core_channels: tuple[int, ...] = (ECAL,),
     modes: int = 1,
+    halos: int = 1,
 ) -> tuple[Tensor, Tensor]:
     """Starting parameters of the particles ``gen [B, m, G]``, in the model's normalised units.
 
     Returns ``core [B, m, k, 3·modes]`` = (logit of a hit in the impact cell, mean and log std of its log energy;
     with two modes the second's mean, log std and weight logit, :data:`SECOND_MODE_FRACTION`) in each
     of the k image channels ``core_channels`` (the data's channel slots; one slot is treated as the ECAL, as in the
-    ECAL-only model) and ``halo [B, m, per_component]`` = a mixture component's (weight logit, mean (x, y, log E),
-    log std (x, y, log E), energy slope, …). An EM particle's ECAL core holds :data:`EM_CORE_FRACTION` of its energy
-    with a sharp spread; a hadron's starts at a MIP (:data:`MIP_ENERGY`). A track core starts at the particle's pT
-    (:data:`TRACK_CORE_LOGIT`), an HCAL core at :data:`HCAL_CORE_FRACTION` of a hadron's energy. The halo is centred
-    on the impact point, :data:`HALO_WIDTH_CELLS` wide (:data:`HADRON_HALO_WIDTH_CELLS` for hadrons), with weight ∝
-    E and hits of :data:`EM_HALO_FRACTION` (:data:`HADRON_HALO_FRACTION`) of the particle's energy. Particles that
-    do not reach the ECAL (curling in the field) start with weights e⁻⁵. Entries that need the pixel map or the
+    ECAL-only model) and ``halo [B, m, halos · per_component]`` = per halo a mixture component's (weight logit,
+    mean (x, y, log E), log std (x, y, log E), energy slope, …). An EM particle's ECAL core holds
+    :data:`EM_CORE_FRACTION` of its energy with a sharp spread; a hadron's starts at a MIP (:data:`MIP_ENERGY`).
+    A track core starts at the particle's pT (:data:`TRACK_CORE_LOGIT`), an HCAL core at
+    :data:`HCAL_CORE_FRACTION` of a hadron's energy. The halo is centred on the impact point,
+    :data:`HALO_WIDTH_CELLS` wide (:data:`HADRON_HALO_WIDTH_CELLS` for hadrons), with weight ∝ E and hits of
+    :data:`EM_HALO_FRACTION` (:data:`HADRON_HALO_FRACTION`) of the particle's energy; a second halo is a ring
+    :data:`RING_WIDTH_CELLS` wide with hits of :data:`RING_FRACTION`. Particles that do not reach the ECAL
+    (curling in the field) start with weights e⁻⁵. Entries that need the pixel map or the
     energy scale stay 0 where those are not set (a model not yet fitted to data).
     """
     f = {name: gen[..., i] for i, name in enumerate(GEN_FEATURE_NAMES)}
@@ -160,16 +168,20 @@ def particle_base(
                 second = (f["log_pt" if channel == TRACKS else "log_e"] + log_share - mean) / std
             columns += [second, zero + SECOND_MODE_LOG_STD, zero + SECOND_MODE_LOGIT]
         cores.append(torch.stack(columns, -1))
-    halo_energy = zero
-    if std > 0:
-        share = torch.where(em, EM_HALO_FRACTION, HADRON_HALO_FRACTION)
-        halo_energy = (f["log_e"] + torch.log(share) - mean) / std
     # built column by column (no in-place writes: export traces it with a dynamic batch)
     core = torch.stack(cores, -2)
     halo_weight = weight + f["log_e"].clamp(-3.0, 5.0)  # more energy, more halo hits
-    columns = [halo_weight, *position, halo_energy, *log_width]
-    halo = torch.stack(columns + [zero] * (per_component - len(columns)), -1)
-    return core, halo
+    halo = []
+    for ring in range(halos):
+        halo_energy = zero
+        if std > 0:
+            share = torch.where(em, EM_HALO_FRACTION, HADRON_HALO_FRACTION).log() if not ring else None
+            halo_energy = (f["log_e"] + (math.log(RING_FRACTION) if share is None else share) - mean) / std
+        widths = log_width if not ring or pixel_scale[0] <= 0 else [
+            zero + math.log(RING_WIDTH_CELLS / pixel_scale[axis]) for axis in (0, 1)]  # fmt: skip
+        columns = [halo_weight, *position, halo_energy, *widths]
+        halo.append(torch.stack(columns + [zero] * (per_component - len(columns)), -1))
+    return core, torch.cat(halo, -1)
 
 
 def core_cells(
@@ -338,23 +350,26 @@ def halo_exclusion(
     pixel_offset: tuple[float, float],
     hit_slot: Tensor | None = None,
     sides: tuple[int, ...] = (1,),
+    halos: int = 1,
 ) -> Tensor:
-    """Log-density correction ``[B, n, m]`` that takes each owning particle's core cells out of its halo.
+    """Log-density correction ``[B, n, halos·m]`` that takes each owning particle's core cells out of its halos.
 
     The halo of particle j (the last m mixture components, means and log-stds ``[B, K', 3]`` in ``params``)
     is its Gaussian truncated to outside the cell j's core owns in the hit's channel slot: −∞ (−1e4) for hits
     ``hit_cell [B, n]`` in that cell, −log(1 − P_core) elsewhere, with P_core the Gaussian's mass in the cell
     (a crystal, or a tower of ``sides[s]`` crystals) — a ring around the core, normalised in every channel, as
     the halo's channel is drawn apart from its position. 0 where j owns no core in that slot. With several
-    slots, ``hit_slot [B, n]`` gives each hit's slot.
+    slots, ``hit_slot [B, n]`` gives each hit's slot. With ``halos`` per particle (the last halos·m components,
+    halo-major) each is taken out of its particle's cells.
     """
     cell, owner = params["core_cell"], params["core_owner"]
     k = len(sides)
     m = cell.shape[1] // k
-    mean, std = params["mean"][:, -m:, :2], params["log_std"][:, -m:, :2].exp()
-    corr = torch.zeros((*hit_cell.shape, m), dtype=mean.dtype, device=mean.device)
+    mean, std = params["mean"][:, -halos * m :, :2], params["log_std"][:, -halos * m :, :2].exp()
+    corr = torch.zeros((*hit_cell.shape, halos * m), dtype=mean.dtype, device=mean.device)
     for slot, side in enumerate(sides):
-        own, owns = cell[:, slot * m : (slot + 1) * m], owner[:, slot * m : (slot + 1) * m]
+        own = cell[:, slot * m : (slot + 1) * m].repeat(1, halos)
+        owns = owner[:, slot * m : (slot + 1) * m].repeat(1, halos)
         local = (own - slot * GRID * GRID).clamp_min(0)  # row · GRID + column on the slot's own grid
         p_core = torch.ones_like(mean[..., 0])
         for axis, index in enumerate((local // GRID, local % GRID)):
