@@ -39,6 +39,11 @@ def test_each_particle_gets_a_second_narrow_halo_at_its_impact_point() -> None:
     log_e = gen[0, :, COL["log_e"]]  # energy_norm (0, 1): ln GeV
     assert torch.allclose(two["mean"][0, ring, 2], log_e + math.log(RING_FRACTION), atol=0.05)
     assert not torch.allclose(two["log_std"][0, ring, :2], two["log_std"][0, first, :2], atol=0.1)
+    # the ring draws ECAL hits (slot 1) alone; the first halo any channel
+    assert (two["channel_logp"][0, ring, 1] > -1e-6).all() and (
+        two["channel_logp"][0, ring][:, [0, 2]] < -20
+    ).all()
+    assert (two["channel_logp"][0, first] > -3).all()
 
 
 def test_each_halo_is_taken_out_of_its_own_particles_core_cells() -> None:

@@ -71,6 +71,9 @@ HADRON_HALO_FRACTION = 0.03
 #: crystal it hits (measured: 4 hits of 1.3 GeV per crystal above 5 GeV, the first halo gave 3.5 of 1 GeV).
 RING_WIDTH_CELLS = 0.7
 RING_FRACTION = 0.05
+#: The ring draws ECAL hits only (its other channels' logits start e⁻³⁰ down): in an HCAL tower, 5 crystals wide,
+#: a ring taken out of its own tower (``halo_rings``) would be renormalised onto the few draws beyond it.
+RING_OFF_CHANNEL_LOGIT = -30.0
 #: Starting values of the other channels' cores: a charged particle's track is found with ≈ 90 % probability
 #: (the tracker's efficiency above 1 GeV, PHYSICS.md §1) with its pT to a few per cent; a hadron leaves about
 #: half its energy in the HCAL tower it enters (EM particles own no HCAL core: their showers end in the ECAL).
@@ -124,9 +127,9 @@ def particle_base(
     :data:`HCAL_CORE_FRACTION` of a hadron's energy. The halo is centred on the impact point,
     :data:`HALO_WIDTH_CELLS` wide (:data:`HADRON_HALO_WIDTH_CELLS` for hadrons), with weight ∝ E and hits of
     :data:`EM_HALO_FRACTION` (:data:`HADRON_HALO_FRACTION`) of the particle's energy; a second halo is a ring
-    :data:`RING_WIDTH_CELLS` wide with hits of :data:`RING_FRACTION`. Particles that do not reach the ECAL
-    (curling in the field) start with weights e⁻⁵. Entries that need the pixel map or the
-    energy scale stay 0 where those are not set (a model not yet fitted to data).
+    :data:`RING_WIDTH_CELLS` wide with hits of :data:`RING_FRACTION`, in the ECAL alone. Particles that do not
+    reach the ECAL (curling in the field) start with weights e⁻⁵. Entries that need the pixel map or the energy
+    scale stay 0 where those are not set (a model not yet fitted to data).
     """
     f = {name: gen[..., i] for i, name in enumerate(GEN_FEATURE_NAMES)}
     zero = torch.zeros_like(f["log_e"])
@@ -180,7 +183,11 @@ def particle_base(
         widths = log_width if not ring or pixel_scale[0] <= 0 else [
             zero + math.log(RING_WIDTH_CELLS / pixel_scale[axis]) for axis in (0, 1)]  # fmt: skip
         columns = [halo_weight, *position, halo_energy, *widths]
-        halo.append(torch.stack(columns + [zero] * (per_component - len(columns)), -1))
+        columns += [zero] * (per_component - len(columns))  # the slope, the channels' logits
+        if ring and len(core_channels) > 1 and ECAL in core_channels:  # the ring is in the ECAL alone
+            off = [0.0 if channel == ECAL else RING_OFF_CHANNEL_LOGIT for channel in core_channels]
+            columns[-len(core_channels) :] = [zero + logit for logit in off]
+        halo.append(torch.stack(columns, -1))
     return core, torch.cat(halo, -1)
 
 
