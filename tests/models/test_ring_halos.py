@@ -11,7 +11,8 @@ from tests.models.test_channel_cores import COL, _gen, _model, onnx_parity
 
 from mlfastsim.models.gvae import GVAE
 from mlfastsim.models.gvae_likelihood import hit_cells
-from mlfastsim.models.particle_response import RING_FRACTION, RING_WIDTH_CELLS, halo_exclusion
+from mlfastsim.models.gvae_sampler import mixture_from_noise, mixture_noise
+from mlfastsim.models.particle_response import RING_FRACTION, RING_WIDTH_CELLS, halo_core_mass, halo_exclusion
 
 
 def _ring_model(**changes: object) -> GVAE:
@@ -89,3 +90,35 @@ def test_with_halo_rings_neither_halo_draws_in_its_own_core_cells() -> None:
 def test_two_halos_export_to_onnx_with_parity() -> None:
     _, mask = onnx_parity(_ring_model())
     assert mask.any()
+
+
+def _kept_shares(model: GVAE, params: dict[str, torch.Tensor], n: int) -> torch.Tensor:
+    """The shares ``[K', C]`` of (component, channel) among ``n`` mixture draws of one jet, the halos' draws
+    in their particle's own core cell of their channel thrown away (the sampler's rule with ``halo_rings``)."""
+    draws = mixture_from_noise(params, model.config, mixture_noise(1, n, torch.Generator().manual_seed(3),
+                                                                   torch.device("cpu")), exportable=False)  # fmt: skip
+    x, comp, ch = draws
+    m = params["core_cell"].shape[1] // 3
+    n_global = params["mean"].shape[1] - model.config.halos * m
+    owned = torch.where(params["core_owner"], params["core_cell"], -5)[0]
+    own = owned[ch[0] * m + (comp[0] - n_global).clamp_min(0) % m]
+    kept = ~((comp[0] >= n_global) & (hit_cells(x, model.config)[0] == own))
+    shares = torch.zeros(params["mean"].shape[1], 3)
+    shares.index_put_((comp[0][kept], ch[0][kept]), torch.ones(int(kept.sum())), accumulate=True)
+    return shares / kept.sum()
+
+
+def test_with_halo_rings_the_kept_draws_follow_the_likelihoods_weights() -> None:
+    """A hadron's halo is mostly inside its own 5 × 5-crystal HCAL tower; the sampler throws those draws away,
+    so it draws each halo's (component, channel) 1/(1 − P_core) times as often: the kept draws then hold each
+    pair with the likelihood's weight w_k c_ks (truncated halos, normalised per channel)."""
+    gen, mask = _gen([(3, -2, 20.0, 0, 0)])  # a neutral hadron: cores in the ECAL and the HCAL
+    model = _ring_model(halo_rings=True)
+    params = _decode(model, gen, mask)
+    target = params["log_weights"][0].softmax(-1)[:, None] * params["channel_logp"][0].softmax(-1)
+    shares = _kept_shares(model, params, 200_000)
+    k = params["mean"].shape[1] - 2  # the halos: the last two components
+    p_core = (-halo_core_mass(params, (1.0, 1.0), (62.0, 62.0), (1, 1, 5), halos=2)).expm1().neg()[0]
+    assert p_core[0, 2] > 0.3  # the first halo is mostly in its own HCAL tower
+    assert torch.allclose(shares[k:].sum(0), target[k:].sum(0), rtol=0.03, atol=2e-3)
+    assert torch.allclose(shares[:k].sum(), target[:k].sum(), rtol=0.03)

@@ -52,6 +52,7 @@ __all__ = [
     "core_width",
     "cores_from_uniforms",
     "decode_cores",
+    "halo_core_mass",
     "halo_exclusion",
     "match_core_hits",
     "particle_base",
@@ -71,9 +72,10 @@ HADRON_HALO_FRACTION = 0.03
 #: crystal it hits (measured: 4 hits of 1.3 GeV per crystal above 5 GeV, the first halo gave 3.5 of 1 GeV).
 RING_WIDTH_CELLS = 0.7
 RING_FRACTION = 0.05
-#: The ring draws ECAL hits only (its other channels' logits start e⁻³⁰ down): in an HCAL tower, 5 crystals wide,
-#: a ring taken out of its own tower (``halo_rings``) would be renormalised onto the few draws beyond it.
+#: The ring draws ECAL hits only (its other channels' logits start e⁻³⁰ down): the leakage of an EM shower into the
+#: crystals around its core (an HCAL tower is 5 crystals wide). √2, for Φ by erf (exportable).
 RING_OFF_CHANNEL_LOGIT = -30.0
+SQRT2 = math.sqrt(2.0)
 #: Starting values of the other channels' cores: a charged particle's track is found with ≈ 90 % probability
 #: (the tracker's efficiency above 1 GeV, PHYSICS.md §1) with its pT to a few per cent; a hadron leaves about
 #: half its energy in the HCAL tower it enters (EM particles own no HCAL core: their showers end in the ECAL).
@@ -350,6 +352,35 @@ def decode_cores(
     return out
 
 
+def halo_core_mass(
+    params: dict[str, Tensor],
+    pixel_scale: tuple[float, float],
+    pixel_offset: tuple[float, float],
+    sides: tuple[int, ...] = (1,),
+    halos: int = 1,
+) -> Tensor:
+    """−log(1 − P_core) ``[B, halos·m, slots]``: P_core the mass of halo j's Gaussian (the last halos·m
+    components of ``params``, halo-major) in the cell its particle's core owns in each channel slot (a crystal,
+    or a tower of ``sides[s]`` crystals); 0 where the particle owns no core in that slot."""
+    cell, owner = params["core_cell"], params["core_owner"]
+    m = cell.shape[1] // len(sides)
+    mean, std = params["mean"][:, -halos * m :, :2], params["log_std"][:, -halos * m :, :2].exp()
+    out = []
+    for slot, side in enumerate(sides):
+        local = (cell[:, slot * m : (slot + 1) * m].repeat(1, halos) - slot * GRID * GRID).clamp_min(0)
+        p_core = torch.ones_like(mean[..., 0])
+        for axis, index in enumerate((local // GRID, local % GRID)):
+            crystal = index.to(mean.dtype) * side + (side - 1) / 2  # the cell's middle crystal
+            centre = (crystal - pixel_offset[axis]) / pixel_scale[axis]
+            half = 0.5 * side / pixel_scale[axis]
+            lo = (centre - half - mean[..., axis]) / std[..., axis]
+            hi = (centre + half - mean[..., axis]) / std[..., axis]
+            p_core = p_core * 0.5 * (torch.erf(hi / SQRT2) - torch.erf(lo / SQRT2))  # Φ by erf: it exports
+        owns = owner[:, slot * m : (slot + 1) * m].repeat(1, halos).to(mean.dtype)
+        out.append(-torch.log1p(-p_core.clamp(max=1.0 - 1e-4)) * owns)
+    return torch.stack(out, -1)
+
+
 def halo_exclusion(
     params: dict[str, Tensor],
     hit_cell: Tensor,
@@ -363,32 +394,17 @@ def halo_exclusion(
 
     The halo of particle j (the last m mixture components, means and log-stds ``[B, K', 3]`` in ``params``)
     is its Gaussian truncated to outside the cell j's core owns in the hit's channel slot: −∞ (−1e4) for hits
-    ``hit_cell [B, n]`` in that cell, −log(1 − P_core) elsewhere, with P_core the Gaussian's mass in the cell
-    (a crystal, or a tower of ``sides[s]`` crystals) — a ring around the core, normalised in every channel, as
-    the halo's channel is drawn apart from its position. 0 where j owns no core in that slot. With several
-    slots, ``hit_slot [B, n]`` gives each hit's slot. With ``halos`` per particle (the last halos·m components,
-    halo-major) each is taken out of its particle's cells.
+    ``hit_cell [B, n]`` in that cell, −log(1 − P_core) elsewhere (:func:`halo_core_mass`) — a ring around the
+    core, normalised in every channel, as the halo's channel is drawn apart from its position. 0 where j owns
+    no core in that slot. With several slots, ``hit_slot [B, n]`` gives each hit's slot. With ``halos`` per
+    particle (the last halos·m components, halo-major) each is taken out of its particle's cells.
     """
-    cell, owner = params["core_cell"], params["core_owner"]
-    k = len(sides)
+    cell, owner, k = params["core_cell"], params["core_owner"], len(sides)
     m = cell.shape[1] // k
-    mean, std = params["mean"][:, -halos * m :, :2], params["log_std"][:, -halos * m :, :2].exp()
-    corr = torch.zeros((*hit_cell.shape, halos * m), dtype=mean.dtype, device=mean.device)
-    for slot, side in enumerate(sides):
-        own = cell[:, slot * m : (slot + 1) * m].repeat(1, halos)
-        owns = owner[:, slot * m : (slot + 1) * m].repeat(1, halos)
-        local = (own - slot * GRID * GRID).clamp_min(0)  # row · GRID + column on the slot's own grid
-        p_core = torch.ones_like(mean[..., 0])
-        for axis, index in enumerate((local // GRID, local % GRID)):
-            crystal = index.to(mean.dtype) * side + (side - 1) / 2  # the cell's middle crystal
-            centre = (crystal - pixel_offset[axis]) / pixel_scale[axis]
-            half = 0.5 * side / pixel_scale[axis]
-            lo = (centre - half - mean[..., axis]) / std[..., axis]
-            hi = (centre + half - mean[..., axis]) / std[..., axis]
-            p_core = p_core * (torch.special.ndtr(hi) - torch.special.ndtr(lo))
-        outside = -torch.log1p(-p_core.clamp(max=1.0 - 1e-4))
-        inside = hit_cell.unsqueeze(2) == own.unsqueeze(1)
-        here = torch.where(inside, torch.full_like(inside, -1e4, dtype=mean.dtype), outside.unsqueeze(1))
-        here = here * owns.unsqueeze(1).to(mean.dtype)
+    outside = halo_core_mass(params, pixel_scale, pixel_offset, sides, halos)
+    corr = torch.zeros((*hit_cell.shape, halos * m), dtype=outside.dtype, device=outside.device)
+    for slot in range(k):
+        own, owns = (t[:, slot * m : (slot + 1) * m].repeat(1, halos).unsqueeze(1) for t in (cell, owner))
+        here = torch.where(hit_cell.unsqueeze(2) == own, -1e4, outside[..., slot].unsqueeze(1)) * owns
         corr = corr + (here if hit_slot is None or k == 1 else here * (hit_slot == slot).unsqueeze(2))
     return corr
