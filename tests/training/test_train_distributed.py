@@ -29,6 +29,11 @@ torch.save({"params": [p.detach() for p in trainer.model.parameters()], "summary
 cleanup()
 """
 
+#: std::terminate in a rank as gloo's threads are torn down at exit, after both ranks saved their results and
+#: left the process group (seen twice in CI runs on 2 cores; a barrier before destroy_process_group did not
+#: cure it). Any other failure, or this one three times in a row, fails the test.
+TEARDOWN_ABORT = "terminate called without an active exception"
+
 
 def test_single_process_is_not_distributed() -> None:
     info = init_distributed("cpu")
@@ -51,13 +56,16 @@ def test_ddp_two_cpu_processes_end_identical(tmp_path: Path) -> None:
     script.write_text(WORKER)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFASTSIM_PROGRESS": "0"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script)]
-    proc = subprocess.run(
-        [*cmd, str(Path(__file__).with_name("test_trainer.py")), str(tmp_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    for _ in range(3):  # gloo's teardown sometimes aborts a rank after training ended (below): run again
+        proc = subprocess.run(
+            [*cmd, str(Path(__file__).with_name("test_trainer.py")), str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        if proc.returncode == 0 or TEARDOWN_ABORT not in proc.stderr:
+            break
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2))
     assert r0["summary"]["steps"] == r1["summary"]["steps"] == 3  # 40 samples / 2 ranks / batch 8
