@@ -10,12 +10,8 @@ import torch
 from mlfastsim.data import GEN_FEATURE_NAMES, gen_particles_to_padded
 from mlfastsim.models import build_model
 from mlfastsim.models.cellgraph import GRID
-from mlfastsim.models.particle_response import (
-    core_cells,
-    core_log_likelihood,
-    halo_exclusion,
-    match_core_hits,
-)
+from mlfastsim.models.halo_cells import halo_exclusion
+from mlfastsim.models.particle_response import core_cells, core_log_likelihood, match_core_hits
 from mlfastsim.physics.detector.geometry import CRYSTAL_DETA, CRYSTAL_DPHI
 from mlfastsim.physics.particles import PARTICLE_DTYPE
 

@@ -12,7 +12,8 @@ from tests.models.test_channel_cores import COL, _gen, _model, onnx_parity
 from mlfastsim.models.gvae import GVAE
 from mlfastsim.models.gvae_likelihood import hit_cells
 from mlfastsim.models.gvae_sampler import mixture_from_noise, mixture_noise
-from mlfastsim.models.particle_response import RING_FRACTION, RING_WIDTH_CELLS, halo_core_mass, halo_exclusion
+from mlfastsim.models.halo_cells import halo_core_mass, halo_exclusion
+from mlfastsim.models.particle_response import RING_FRACTION, RING_WIDTH_CELLS
 
 
 def _ring_model(**changes: object) -> GVAE:

@@ -395,7 +395,6 @@ class GVAE(ConditionBank):
         """Encode, decode the posterior mean and draw as many hits as the input has (seeded, reproducible)."""
         x = batch["features"]
         ctx, anchors = self._context(batch, len(x), x.device, drop=False)
-        mu, _ = self.encode(batch, ctx)
         gen = torch.Generator(device=x.device).manual_seed(0)
-        params = self.decode(mu, ctx, batch.get("gen_features"), anchors)
+        params = self.decode(self.encode(batch, ctx)[0], ctx, batch.get("gen_features"), anchors)
         return draw_hits(params, batch["mask"].sum(1), self.config, gen, total=True)

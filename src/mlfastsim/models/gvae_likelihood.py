@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 
 from mlfastsim.models.cellgraph import GRID, cell_indices, own_cells
+from mlfastsim.models.halo_cells import halo_exclusion
 from mlfastsim.models.nn import LOG_2PI
-from mlfastsim.models.particle_response import halo_exclusion
 
 if TYPE_CHECKING:
     from mlfastsim.models.gvae import GVAEConfig

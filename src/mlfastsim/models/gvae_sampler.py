@@ -26,8 +26,9 @@ from mlfastsim.models.gvae_likelihood import (
     thresholds,
     uniform_noise,
 )
+from mlfastsim.models.halo_cells import halo_core_mass
 from mlfastsim.models.nn import batched_take
-from mlfastsim.models.particle_response import cores_from_uniforms, halo_core_mass
+from mlfastsim.models.particle_response import cores_from_uniforms
 
 if TYPE_CHECKING:
     from mlfastsim.models.gvae import GVAEConfig
@@ -104,7 +105,7 @@ def sampling_logits(params: dict[str, Tensor], config: GVAEConfig) -> tuple[Tens
     """The log-weights of the components ``[B, K']`` and of their channels ``[B, K', C]`` that the sampler
     draws from: the model's, except with ``halo_rings`` in several channels, where a halo's pair (component k,
     channel s) is drawn 1/(1 − P_ks) times as often, P_ks its mass in its particle's core cell of channel s
-    (:func:`~mlfastsim.models.particle_response.halo_core_mass`). Those draws are thrown away
+    (:func:`~mlfastsim.models.halo_cells.halo_core_mass`). Those draws are thrown away
     (:func:`_one_per_cell`), so the kept ones follow the likelihood's truncated halos, each pair with its
     weight w_k c_ks; without the boost a hadron's halo in the HCAL, whose own tower is 5 × 5 crystals, lost
     that share of its hits to the other components (tt̄ in the README: 28.4 towers per jet, 29.5 with it; data 31.3)."""
