@@ -12,7 +12,7 @@ import torch
 
 from mlfastsim._utils import InputError
 from mlfastsim.data.kinds import KINDS, kind_of
-from mlfastsim.data.kinds.tpc import TPCData, TPCWindows, model_conditions, read_tpc_windows
+from mlfastsim.data.kinds.tpc import TPCData, TPCWindows, model_conditions, read_tpc_windows, spans
 from mlfastsim.physics.detector import tpc_constants as C
 
 KIND = KINDS["tpc"]
@@ -108,6 +108,27 @@ def test_codec_encodes_decodes_and_round_trips(windows: TPCWindows) -> None:
     loaded = KIND.load_codec(codec.to_dict())
     assert torch.equal(loaded.encode(windows, frozenset())["cond"], batch["cond"])
     assert codec.model_fields()["n_cond"] == 6 and codec.model_fields()["n_max"] == 128
+
+
+def test_spans_are_the_segments_extent_across_the_row_in_pads_and_buckets() -> None:
+    # inner row (h = 1.2 cm): tan φ = 0.5/1.2 crosses one 0.5 cm pad; tan λ/cos φ = 0.55/1.2 drifts one 100 ns
+    # bucket at 5.5 cm/µs; the outer row (1.8 cm) 1.5 times as far; the sign of the angles does not matter
+    phi = np.arctan(0.5 / 1.2)
+    lam = np.arctan(0.55 / 1.2 * np.cos(phi))
+    cond = np.array([[phi, lam, 5.0, 50.0, 0], [-phi, -lam, 5.0, 50.0, 1], [0.0, 0.0, 5.0, 50.0, 1]])
+    np.testing.assert_allclose(spans(cond), [[1.0, 1.0], [1.5, 1.5], [0.0, 0.0]], atol=1e-12)
+
+
+def test_codec_with_spans_appends_them_and_old_runs_keep_six_conditions(windows: TPCWindows) -> None:
+    codec = KIND.fit_codec(windows, TPCData(spans=True))
+    cond = codec.encode(windows, frozenset())["cond"]
+    assert cond.shape == (60, 8) and codec.model_fields()["n_cond"] == 8
+    raw = codec.cond_norm.inverse_transform(cond.numpy())
+    np.testing.assert_allclose(raw[:, 6:], spans(windows.conditions), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(raw[:, :6], model_conditions(windows.conditions), rtol=1e-5, atol=1e-5)
+    state = KIND.fit_codec(windows, TPCData()).to_dict()
+    del state["data"]["spans"]  # a run saved before the option existed
+    assert KIND.load_codec(state).encode(windows, frozenset())["cond"].shape == (60, 6)
 
 
 def test_decode_digitises_like_the_detector(windows: TPCWindows) -> None:

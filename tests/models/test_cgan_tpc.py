@@ -193,11 +193,15 @@ def test_train_sample_and_bench_on_the_command_line(
     data = tmp_path / "train.h5"
     KIND.write(data, KIND.example(200, seed=2))
     run = tmp_path / "run"
-    sets = [f"model.{k}={json.dumps(v)}" for k, v in SMALL.items()] + ["train.batch_size=32"]
+    sets = [f"model.{k}={json.dumps(v)}" for k, v in SMALL.items()] + [
+        "train.batch_size=32",
+        "data.spans=true",
+    ]
     args = ["train", "cgan-tpc", "--data", str(data), "--out", str(run), "--max-steps", "9"]
     assert main([*args, *(x for s in sets for x in ("--set", s))]) == 0
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert {"critic/loss", "generator/loss"} <= set(metrics[0])
+    assert json.loads((run / "config.json").read_text())["model"]["n_cond"] == 8  # the spans reach the model
     segments = tmp_path / "segments.h5"
     example = KIND.example(30, seed=3)
     KIND.write(segments, TPCWindows(np.zeros_like(example.adc), example.conditions, example.pad_offset,

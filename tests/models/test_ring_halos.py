@@ -9,8 +9,8 @@ from dataclasses import replace
 import torch
 from tests.models.test_channel_cores import COL, _gen, _model, onnx_parity
 
-from mlfastsim.models.gvae import GVAE
-from mlfastsim.models.gvae_likelihood import hit_cells
+from mlfastsim.models.gvae import GVAE, GVAEConfig
+from mlfastsim.models.gvae_likelihood import cell_sides, hit_cells
 from mlfastsim.models.gvae_sampler import mixture_from_noise, mixture_noise
 from mlfastsim.models.halo_cells import halo_core_mass, halo_exclusion
 from mlfastsim.models.particle_response import RING_FRACTION, RING_WIDTH_CELLS
@@ -99,12 +99,13 @@ def _kept_shares(model: GVAE, params: dict[str, torch.Tensor], n: int) -> torch.
     draws = mixture_from_noise(params, model.config, mixture_noise(1, n, torch.Generator().manual_seed(3),
                                                                    torch.device("cpu")), exportable=False)  # fmt: skip
     x, comp, ch = draws
-    m = params["core_cell"].shape[1] // 3
+    slots = len(cell_sides(model.config))
+    m = params["core_cell"].shape[1] // slots
     n_global = params["mean"].shape[1] - model.config.halos * m
     owned = torch.where(params["core_owner"], params["core_cell"], -5)[0]
     own = owned[ch[0] * m + (comp[0] - n_global).clamp_min(0) % m]
     kept = ~((comp[0] >= n_global) & (hit_cells(x, model.config)[0] == own))
-    shares = torch.zeros(params["mean"].shape[1], 3)
+    shares = torch.zeros(params["mean"].shape[1], slots)
     shares.index_put_((comp[0][kept], ch[0][kept]), torch.ones(int(kept.sum())), accumulate=True)
     return shares / kept.sum()
 
@@ -123,3 +124,23 @@ def test_with_halo_rings_the_kept_draws_follow_the_likelihoods_weights() -> None
     assert p_core[0, 2] > 0.3  # the first halo is mostly in its own HCAL tower
     assert torch.allclose(shares[k:].sum(0), target[k:].sum(0), rtol=0.03, atol=2e-3)
     assert torch.allclose(shares[:k].sum(), target[:k].sum(), rtol=0.03)
+
+
+def test_in_one_channel_the_kept_draws_follow_the_likelihoods_halo_weights() -> None:
+    """One channel: the halos are always rings (outside their particle's core crystal); the sampler's boost
+    keeps each halo's share of the kept draws at the likelihood's weight."""
+    cfg = GVAEConfig(
+        n_max=64, n_features=3, use_gen=True, components=4, context=16, latent=4, hidden=8,
+        pixel_scale=(1.0, 1.0), pixel_offset=(62.0, 62.0), energy_norm=(0.0, 1.0), min_log_energy=-3.0,
+        cond_dropout=0.0, halos=2,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = GVAE(cfg).eval()
+    gen, mask = _gen([(3, -2, 20.0, 0, 1)])  # a photon: its core crystal and two halos around it
+    params = _decode(model, gen, mask)
+    target = params["log_weights"][0].softmax(-1)
+    shares = _kept_shares(model, params, 200_000)[:, 0]
+    p_core = (-halo_core_mass(params, (1.0, 1.0), (62.0, 62.0), (1,), halos=2)).expm1().neg()[0, :, 0]
+    assert p_core.max() > 0.2  # a halo with much of its mass in the core's crystal
+    assert torch.allclose(shares[-2:], target[-2:], rtol=0.03, atol=2e-3)
+    assert torch.allclose(shares[:-2].sum(), target[:-2].sum(), rtol=0.03)

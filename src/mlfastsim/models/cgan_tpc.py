@@ -51,7 +51,7 @@ N_SUMMARY = 6
 
 
 class WindowSampler(nn.Module):
-    """``forward(noise [B, latent], conditions [B, 6]) → cells [B, 128]``: the generator with its ReLU and hard
+    """``forward(noise [B, latent], conditions [B, n_cond]) → cells [B, 128]``: the generator with its ReLU and hard
     zero suppression, nothing random inside (static shapes: what export traces); shares the weights."""
 
     def __init__(self, net: nn.Sequential, threshold: float) -> None:
@@ -110,7 +110,7 @@ class CGANTPCConfig:
 
 class CGANTPC(ConditionBank):
     """The conditional TPC-window GAN (module docstring). Batches: ``features [B, 128, 1]`` (codec units),
-    ``cond [B, 6]``, optional ``weight [B]``."""
+    ``cond [B, n_cond]`` (6, or 8 with the codec's spans), optional ``weight [B]``."""
 
     def __init__(self, config: CGANTPCConfig) -> None:
         super().__init__()
@@ -142,7 +142,7 @@ class CGANTPC(ConditionBank):
     # ---- the plain generator path -------------------------------------------------------------------
     def generator(self, noise: Tensor, conditions: Tensor) -> Tensor:
         """Cells ``[B, 128]`` (codec units, ≥ 0; cell = pad · 16 + bucket) for ``noise [B, latent]`` and
-        normalised ``conditions [B, 6]``: one MLP, no randomness inside (what export traces)."""
+        normalised ``conditions [B, n_cond]``: one MLP, no randomness inside (what export traces)."""
         return torch.relu(self.gen(torch.cat([noise, conditions], dim=1)))
 
     def sampler(self) -> WindowSampler:

@@ -103,17 +103,21 @@ def _truncated_normal(low: Tensor, u: Tensor, exportable: bool) -> Tensor:
 
 def sampling_logits(params: dict[str, Tensor], config: GVAEConfig) -> tuple[Tensor, Tensor]:
     """The log-weights of the components ``[B, K']`` and of their channels ``[B, K', C]`` that the sampler
-    draws from: the model's, except with ``halo_rings`` in several channels, where a halo's pair (component k,
-    channel s) is drawn 1/(1 − P_ks) times as often, P_ks its mass in its particle's core cell of channel s
-    (:func:`~mlfastsim.models.halo_cells.halo_core_mass`). Those draws are thrown away
-    (:func:`_one_per_cell`), so the kept ones follow the likelihood's truncated halos, each pair with its
-    weight w_k c_ks; without the boost a hadron's halo in the HCAL, whose own tower is 5 × 5 crystals, lost
-    that share of its hits to the other components (tt̄ in the README: 28.4 towers per jet, 29.5 with it; data 31.3)."""
+    draws from: the model's, except where the halos are rings (one channel, or ``halo_rings`` in several),
+    where a halo's pair (component k, channel s) is drawn 1/(1 − P_ks) times as often, P_ks its mass in its
+    particle's core cell of channel s (:func:`~mlfastsim.models.halo_cells.halo_core_mass`). Those draws are
+    thrown away (:func:`_one_per_cell`), so the kept ones follow the likelihood's truncated halos, each pair
+    with its weight w_k c_ks; without the boost a hadron's halo in the HCAL, whose own tower is 5 × 5
+    crystals, lost that share of its hits to the other components (tt̄ in the README: 28.4 towers per jet,
+    29.5 with it; data 31.3)."""
     log_w, ch_logp = params["log_weights"], params.get("channel_logp", params["log_weights"][..., None])
-    if channels(config) == 1 or not config.halo_rings or "core_cell" not in params:
+    one = channels(config) == 1  # one channel: the halos are always rings (the likelihood's, gvae.py)
+    if not (one or config.halo_rings) or "core_cell" not in params:
         return log_w, ch_logp
     boost = halo_core_mass(params, config.pixel_scale, config.pixel_offset, cell_sides(config), config.halos)
     h = boost.shape[1]  # the halos: the last components
+    if one:
+        return torch.cat([log_w[:, :-h], log_w[:, -h:] + boost[..., 0]], 1), ch_logp
     halo_ch = torch.log_softmax(ch_logp[:, -h:], -1) + boost
     log_w = torch.cat([log_w[:, :-h], log_w[:, -h:] + torch.logsumexp(halo_ch, -1)], 1)
     return log_w, torch.cat([ch_logp[:, :-h], halo_ch], 1)

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from mlfastsim._utils import InputError
-from mlfastsim.data.kinds.tpc.codec import MODEL_CONDITIONS, TPCCodec, TPCData, model_conditions
+from mlfastsim.data.kinds.tpc.codec import (
+    MODEL_CONDITIONS,
+    SPAN_CONDITIONS,
+    TPCCodec,
+    TPCData,
+    model_conditions,
+    spans,
+)
 from mlfastsim.data.kinds.tpc.container import CONDITIONS, TPCWindows, concatenate_tpc_windows
 from mlfastsim.data.kinds.tpc.generate import example_tpc_windows, generate_tpc_file, resimulate_tpc_file
 from mlfastsim.data.kinds.tpc.inspect import format_tpc_inspection, inspect_tpc
@@ -24,6 +31,7 @@ __all__ = [
     "CONDITIONS",
     "KIND",
     "MODEL_CONDITIONS",
+    "SPAN_CONDITIONS",
     "TPCCodec",
     "TPCData",
     "TPCKind",
@@ -31,6 +39,7 @@ __all__ = [
     "concatenate_tpc_windows",
     "model_conditions",
     "read_tpc_windows",
+    "spans",
     "write_tpc_windows",
 ]
 

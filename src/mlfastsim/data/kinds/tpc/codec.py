@@ -8,7 +8,11 @@ Model tensors (batch keys, :mod:`mlfastsim.models.base`):
   ``cond [N, 6]``         standardised (φ, λ, pad fraction, drift length, bucket fraction, row): the crossing
                           point's position within its pad and its bucket, not the raw position and drift
                           time — the window is centred on them, so only the fractions change its content
-                          (``mlfastsim.physics.detector.tpc.window_origin``).
+                          (``mlfastsim.physics.detector.tpc.window_origin``); with ``data.spans``
+                          ``[N, 8]``: also the segment's extent across the row in pads, h·|tan φ|/pad
+                          width, and in buckets, h·|tan λ|/cos φ/(v_drift·100 ns) (:data:`SPAN_CONDITIONS`),
+                          which set how far the charge spreads — and the residuals' width, V-shaped in φ and
+                          λ — so the generator need not build |·| from the signed angles.
 
 ``decode`` inverts the transform and digitises like the detector (rounding, saturation, zero suppression), so
 a model's windows obey the same ADC rules as the reference.
@@ -30,10 +34,12 @@ from mlfastsim.data.normalisation import ConditionNormaliser
 from mlfastsim.physics.detector import tpc_constants as C
 from mlfastsim.physics.detector.tpc import TPCConfig, digitise, window_origin
 
-__all__ = ["MODEL_CONDITIONS", "TPCCodec", "TPCData", "model_conditions"]
+__all__ = ["MODEL_CONDITIONS", "SPAN_CONDITIONS", "TPCCodec", "TPCData", "model_conditions", "spans"]
 
 #: The columns of ``cond`` (before standardisation).
 MODEL_CONDITIONS = ("crossing_angle", "dip_angle", "pad_fraction", "drift_length", "time_fraction", "row")
+#: The columns ``data.spans`` appends to them.
+SPAN_CONDITIONS = ("pad_span", "time_span")
 _CELLS = C.N_PADS * C.N_TIME
 
 
@@ -45,10 +51,13 @@ class TPCData:
         row: keep only segments of this row type (0 inner, 1 outer); None keeps both (``row`` is a condition).
         adc_scale: s of the feature transform (module docstring) [ADC counts].
         val_fraction: fraction of segments held out for validation. max_events: read at most this many.
+        spans: append the segment's spans across the row in pads and in buckets to the conditions
+            (module docstring; off: the 6 conditions of runs trained before it existed).
     """
 
     row: int | None = None
     adc_scale: float = 30.0
+    spans: bool = False
     val_fraction: float = 0.1
     max_events: int | None = None
 
@@ -67,6 +76,24 @@ def model_conditions(conditions: np.ndarray, drift_velocity: float = C.DRIFT_VEL
     return np.stack([cond[:, 0], cond[:, 1], frac[:, 0], cond[:, 3], frac[:, 1], cond[:, 4]], axis=1)
 
 
+def spans(conditions: np.ndarray, drift_velocity: float = C.DRIFT_VELOCITY) -> np.ndarray:
+    """``[N, 2]`` float64 (:data:`SPAN_CONDITIONS`) from physical conditions ``[N, 5]`` (φ, λ [rad], x₀, z₀ [cm],
+    row): the segment's extent across its row's height h along the pads, h·|tan φ| / pad width [pads], and
+    along the drift, h·|tan λ| / cos φ / (v_drift · bucket) [buckets] (the geometry of
+    :mod:`mlfastsim.physics.detector.tpc`)."""
+    cond = np.asarray(conditions, dtype=np.float64)
+    h = np.asarray(C.PAD_HEIGHT)[np.clip(np.rint(cond[:, 4]), 0, 1).astype(int)]
+    pad = h * np.abs(np.tan(cond[:, 0])) / C.PAD_WIDTH
+    time = h * np.abs(np.tan(cond[:, 1])) / np.cos(cond[:, 0]) / (drift_velocity * C.TIME_BIN)
+    return np.stack([pad, time], axis=1)
+
+
+def _inputs(conditions: np.ndarray, data: TPCData, drift_velocity: float) -> np.ndarray:
+    """The model's conditions before standardisation: :func:`model_conditions`, with :func:`spans` if asked."""
+    cond = model_conditions(conditions, drift_velocity)
+    return np.hstack([cond, spans(conditions, drift_velocity)]) if data.spans else cond
+
+
 class TPCCodec:
     """Fitted state of one TPC run (module docstring): condition standardisation and the ADC transform."""
 
@@ -83,7 +110,7 @@ class TPCCodec:
         """Condition statistics of the training segments; the detector settings from their provenance."""
         sim = dict(train.attrs.get("config", {}).get("detector", {}))
         velocity = float(sim.get("drift_velocity", C.DRIFT_VELOCITY))
-        norm = ConditionNormaliser().fit(model_conditions(train.conditions, velocity))
+        norm = ConditionNormaliser().fit(_inputs(train.conditions, data, velocity))
         return cls(data, norm, sim)
 
     # ------------------------------------------------------------------ transforms
@@ -104,7 +131,7 @@ class TPCCodec:
     # ------------------------------------------------------------------ batches
     def _cond(self, ev: TPCWindows) -> torch.Tensor:
         return torch.as_tensor(
-            self.cond_norm.transform(model_conditions(ev.conditions, self.sim.drift_velocity))
+            self.cond_norm.transform(_inputs(ev.conditions, self.data, self.sim.drift_velocity))
         )
 
     def encode(self, ev: TPCWindows, keys: frozenset[str]) -> Batch:
@@ -117,7 +144,7 @@ class TPCCodec:
         }
 
     def conditions(self, ev: TPCWindows, keys: frozenset[str]) -> Batch:
-        """The standardised conditions ``cond [N, 6]`` (for models that read them)."""
+        """The standardised conditions ``cond [N, 6]`` (``[N, 8]`` with ``data.spans``), for models that read them."""
         return {"cond": self._cond(ev)} if "cond" in keys else {}
 
     def decode(self, out: Batch, like: TPCWindows | None) -> TPCWindows:
@@ -144,7 +171,7 @@ class TPCCodec:
         return {
             "n_max": _CELLS,
             "n_features": 1,
-            "n_cond": len(MODEL_CONDITIONS),
+            "n_cond": len(MODEL_CONDITIONS) + (len(SPAN_CONDITIONS) if self.data.spans else 0),
             "n_pads": C.N_PADS,
             "n_time": C.N_TIME,
             "threshold": self.threshold_feature(),
