@@ -16,7 +16,7 @@ from mlfastsim.data.kinds import KINDS
 from mlfastsim.data.kinds.tpc import TPCCodec, TPCData, TPCWindows
 from mlfastsim.evaluation.tpc_clusters import find_clusters
 from mlfastsim.models import Adversarial, GenerativeModel, Prepared, ScoringModel, build_model
-from mlfastsim.models.cgan_tpc import CGANTPC, CGANTPCConfig
+from mlfastsim.models.cgan_tpc import CGANTPC, CGANTPCConfig, grouped_w1
 
 KIND = KINDS["tpc"]
 SMALL = {"gen_hidden": [32, 32], "critic_hidden": [32, 32], "bank_size": 50, "critic_steps": 2}
@@ -139,6 +139,20 @@ def test_physics_term_pulls_the_generator_towards_the_real_reconstruction_featur
     torch.testing.assert_close(b["loss"], a["loss"] + 2.0 * b["physics_w1"])
     b["loss"].backward()
     assert all(p.grad is not None and p.grad.any() for p in physics.parameter_groups()["generator"])
+
+
+def test_grouped_physics_term_sees_widths_that_vary_with_a_condition() -> None:
+    # real residuals widen with |φ|; the fake holds the same values, shuffled across segments: the batch
+    # W1 is exactly 0, the W1 within groups ordered by |φ| is not; groups = 1 is the batch term alone
+    gen = torch.Generator().manual_seed(0)
+    phi = torch.rand(4000, generator=gen) * 1.2 - 0.6
+    real = (0.1 + phi.abs())[:, None] * torch.randn(4000, 2, generator=gen)
+    fake = real[torch.randperm(4000, generator=gen)]
+    assert float(grouped_w1(real, fake, [phi.abs()], 1)) == 0.0
+    assert float(grouped_w1(real, fake, [phi.abs()], 8)) > 0.1
+    assert float(grouped_w1(real, real.clone(), [phi.abs()], 8)) == 0.0
+    key_free = grouped_w1(real, fake, [torch.rand(4000, generator=gen)], 8)  # groups that ignore |φ|
+    assert float(key_free) < 0.3 * float(grouped_w1(real, fake, [phi.abs()], 8))
 
 
 def test_condition_bank_samples_without_conditions(

@@ -41,13 +41,28 @@ from mlfastsim.models.gan import (
 )
 from mlfastsim.models.nn import LeakyReLU02, mlp
 
-__all__ = ["CGANTPC", "CGANTPCConfig", "WindowSampler"]
+__all__ = ["CGANTPC", "CGANTPCConfig", "WindowSampler", "grouped_w1"]
 
 # columns of the codec's conditions (data.kinds.tpc.codec.MODEL_CONDITIONS) holding the crossing point's
 # fraction of a pad and of a bucket; the window places the crossing at pad 3 + fraction, bucket 7 + fraction
 _PAD_FRACTION, _TIME_FRACTION = 2, 4
 _PAD_BEFORE, _TIME_BEFORE = 3.0, 7.0
 N_SUMMARY = 6
+
+
+def grouped_w1(real: Tensor, fake: Tensor, keys: list[Tensor], groups: int) -> Tensor:
+    """Mean over the columns of features ``real``, ``fake [B, F]`` (the same B segments) of their 1-D W1 (sorted
+    samples) in units of each column's real spread — over the whole batch and, for each key ``[B]`` in
+    ``keys``, within each of ``groups`` equal-count groups of the batch ordered by that key: a scalar, the
+    mean of those 1 + len(keys) terms, differentiable in ``fake``."""
+    spread = real.std(0).clamp_min(1e-3).detach()
+    terms = [((fake.sort(0).values - real.sort(0).values).abs().mean(0) / spread).mean()]
+    size = len(real) // groups
+    for key in keys if groups > 1 and size > 1 else []:
+        order = key.argsort()[: groups * size]
+        r, f = (x[order].reshape(groups, size, -1).sort(1).values for x in (real, fake))
+        terms.append(((f - r).abs().mean(1) / spread).mean())
+    return torch.stack(terms).mean()
 
 
 class WindowSampler(nn.Module):
@@ -78,6 +93,9 @@ class CGANTPCConfig:
             batch's W1 of the reconstruction features between generated and real windows of the same
             segments, as seed 004's shower GAN adds its regressed asymmetry's W1 (unweighted: TPC windows
             carry no per-event weights).
+        physics_groups: with g > 1, ``physics_w1`` also compares the features within g equal-count groups
+            of the batch ordered by |φ|, by |λ| and by the drift length (the conditions that set the
+            residuals' widths), so the term sees how the widths vary with them, not only their batch mixture.
         bank_size: training conditions kept for sampling without conditions.
     """
 
@@ -101,6 +119,7 @@ class CGANTPCConfig:
     cramer_dim: int = 32
     gate_width: float = 0.01
     physics_weight: float = 0.0
+    physics_groups: int = 1
     bank_size: int = 100_000
 
     def batch_keys(self) -> frozenset[str]:
@@ -251,10 +270,14 @@ class CGANTPC(ConditionBank):
     def physics_w1(self, real: Tensor, fake: Tensor, cond: Tensor) -> Tensor:
         """Mean over the :meth:`summary_features` of the 1-D W1 (sorted samples) between ``fake`` and ``real``
         windows ``[B, 128]`` of the same segments ``cond``, each in units of the real batch's spread: a scalar,
-        differentiable in ``fake``."""
+        differentiable in ``fake``. With ``physics_groups`` g > 1, the mean of that over the whole batch and
+        over its g groups by |φ|, |λ| and drift length (config)."""
         s_real, s_fake = self.summary_features(real, cond), self.summary_features(fake, cond)
-        spread = s_real.std(0).clamp_min(1e-3).detach()
-        return ((s_fake.sort(0).values - s_real.sort(0).values).abs().mean(0) / spread).mean()
+        keys: list[Tensor] = []
+        if self.config.physics_groups > 1:
+            phys = (cond * self.cond_std + self.cond_mean).detach()
+            keys = [phys[:, 0].abs(), phys[:, 1].abs(), phys[:, 3]]  # |φ|, |λ|, drift length
+        return grouped_w1(s_real, s_fake, keys, self.config.physics_groups)
 
     # ---- GenerativeModel / Prepared ------------------------------------------------------------------
     def prepare(self, data: Batch) -> None:
