@@ -164,3 +164,24 @@ def test_the_distilled_student_follows_the_flow_and_samples(data: dict[str, Any]
     again = _model(data, **STUDENT)
     assert again.fit_second_stage(b, seed=2) == fit  # reproducible from the seed
     assert _model(data, distill=False).fit_second_stage(b, seed=2) == {}
+
+
+@pytest.mark.parametrize("coupling", ["spline", "affine"])
+def test_randperm_splits_the_cells_at_random_and_the_split_travels_with_the_weights(
+    data: dict[str, Any], coupling: str
+) -> None:
+    plain, mixed = _model(data, coupling=coupling), _model(data, coupling=coupling, randperm=True)
+    masks = [v for k, v in mixed.state_dict().items() if k.endswith(("order", "mask"))]
+    plain_masks = [v for k, v in plain.state_dict().items() if k.endswith(("order", "mask"))]
+    assert masks and any(not torch.equal(a, b) for a, b in zip(masks, plain_masks, strict=True))
+    other = _model(data, seed=5, coupling=coupling, randperm=True)  # another seed draws another split
+    assert any(not torch.equal(a, b) for a, b in zip(masks, _split(other), strict=True))
+    other.load_state_dict(mixed.state_dict())  # a checkpoint restores the split with the weights
+    b = data["batch"]
+    x = mixed.encode_core(b["features"], b["cond"], dequantise=False)
+    c = b["cond"]
+    torch.testing.assert_close(other.flow(c).log_prob(x), mixed.flow(c).log_prob(x))
+
+
+def _split(m: FlowShower) -> list[torch.Tensor]:
+    return [v for k, v in m.state_dict().items() if k.endswith(("order", "mask"))]

@@ -69,7 +69,11 @@ class FlowShowerConfig(ShowerFields):
         dequantise: κ, the band (0, κt) suppressed cells are drawn in, in training (module docstring).
         coupling: ``spline`` (rational-quadratic spline couplings, zuko's NSF with two passes) or ``affine``
             (RealNVP); transforms: coupling transforms; bins: spline bins; hidden: widths of each
-            transform's conditioner MLP.
+            transform's conditioner MLP. randperm: a random split of the entries into the two coupling halves
+            for each transform (zuko's ``randperm``, RealNVP's ``randmask``; drawn from the run's seed and
+            saved with the weights), so that neighbouring cells are transformed given each other; off: zuko's
+            fixed split of the entries in raster order (ln E_dep and the window's upper rows, then its lower
+            rows), reversed every other transform.
         distill: fit the student MLP after training and sample with it (module docstring; off: measured to
             make spurious cells).
         student_hidden: its widths (LeakyReLU 0.2). distill_pairs, distill_steps, distill_batch, distill_lr:
@@ -86,6 +90,7 @@ class FlowShowerConfig(ShowerFields):
     transforms: int = 4
     bins: int = 8
     hidden: tuple[int, ...] = (128, 128)
+    randperm: bool = False
     distill: bool = False
     student_hidden: tuple[int, ...] = (512, 512, 512)
     distill_pairs: int = 200_000
@@ -134,10 +139,11 @@ class FlowShower(ConditionBank, DistilledFlow):
                 bins=c.bins,
                 hidden_features=list(c.hidden),
                 passes=2,
+                randperm=c.randperm,
             )
         else:
             self.flow = zuko.flows.RealNVP(
-                c.dims, c.n_cond, transforms=c.transforms, hidden_features=list(c.hidden)
+                c.dims, c.n_cond, transforms=c.transforms, hidden_features=list(c.hidden), randmask=c.randperm
             )
         self._init_condition_bank(c.n_cond)
         self.noise_width, self.family = c.dims, "flow-shower"
