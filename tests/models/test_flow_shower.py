@@ -171,9 +171,8 @@ def test_randperm_splits_the_cells_at_random_and_the_split_travels_with_the_weig
     data: dict[str, Any], coupling: str
 ) -> None:
     plain, mixed = _model(data, coupling=coupling), _model(data, coupling=coupling, randperm=True)
-    masks = [v for k, v in mixed.state_dict().items() if k.endswith(("order", "mask"))]
-    plain_masks = [v for k, v in plain.state_dict().items() if k.endswith(("order", "mask"))]
-    assert masks and any(not torch.equal(a, b) for a, b in zip(masks, plain_masks, strict=True))
+    masks = _split(mixed)
+    assert masks and any(not torch.equal(a, b) for a, b in zip(masks, _split(plain), strict=True))
     other = _model(data, seed=5, coupling=coupling, randperm=True)  # another seed draws another split
     assert any(not torch.equal(a, b) for a, b in zip(masks, _split(other), strict=True))
     other.load_state_dict(mixed.state_dict())  # a checkpoint restores the split with the weights

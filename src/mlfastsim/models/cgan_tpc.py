@@ -200,7 +200,7 @@ class CGANTPC(ConditionBank):
         p, t = (adc * self.pads).sum(1) / norm, (adc * self.times).sum(1) / norm
         wp = ((adc * self.pads**2).sum(1) / norm - p**2).clamp_min(1e-6).sqrt()
         wt = ((adc * self.times**2).sum(1) / norm - t**2).clamp_min(1e-6).sqrt()
-        phys = cond * self.cond_std + self.cond_mean
+        phys = self._physical(cond)
         has = (total > 1.0).to(x.dtype)
         dp = (p - _PAD_BEFORE - phys[:, _PAD_FRACTION]) * has
         dt = (t - _TIME_BEFORE - phys[:, _TIME_FRACTION]) * has
@@ -208,6 +208,10 @@ class CGANTPC(ConditionBank):
         return torch.stack(
             [torch.log1p(total / 1000.0), dp, dt, wp * has, wt * has, torch.log1p(count)], dim=1
         )
+
+    def _physical(self, cond: Tensor) -> Tensor:
+        """The codec's conditions before standardisation, from normalised ``cond [B, n_cond]``."""
+        return cond * self.cond_std + self.cond_mean
 
     def critic(self, x: Tensor, cond: Tensor) -> Tensor:
         """The critic: scores ``[B]`` (WGAN-GP) or features ``[B, cramer_dim]`` (Cramér) of windows ``[B, 128]``."""
@@ -275,7 +279,7 @@ class CGANTPC(ConditionBank):
         s_real, s_fake = self.summary_features(real, cond), self.summary_features(fake, cond)
         keys: list[Tensor] = []
         if self.config.physics_groups > 1:
-            phys = (cond * self.cond_std + self.cond_mean).detach()
+            phys = self._physical(cond).detach()
             keys = [phys[:, 0].abs(), phys[:, 1].abs(), phys[:, 3]]  # |φ|, |λ|, drift length
         return grouped_w1(s_real, s_fake, keys, self.config.physics_groups)
 

@@ -111,13 +111,13 @@ def sampling_logits(params: dict[str, Tensor], config: GVAEConfig) -> tuple[Tens
     crystals, lost that share of its hits to the other components (tt̄ in the README: 28.4 towers per jet,
     29.5 with it; data 31.3)."""
     log_w, ch_logp = params["log_weights"], params.get("channel_logp", params["log_weights"][..., None])
-    one = channels(config) == 1  # one channel: the halos are always rings (the likelihood's, gvae.py)
-    if not (one or config.halo_rings) or "core_cell" not in params:
+    rings = (
+        channels(config) == 1 or config.halo_rings
+    )  # one channel: always rings (the likelihood's, gvae.py)
+    if not rings or "core_cell" not in params:
         return log_w, ch_logp
     boost = halo_core_mass(params, config.pixel_scale, config.pixel_offset, cell_sides(config), config.halos)
-    h = boost.shape[1]  # the halos: the last components
-    if one:
-        return torch.cat([log_w[:, :-h], log_w[:, -h:] + boost[..., 0]], 1), ch_logp
+    h = boost.shape[1]  # the halos: the last components (one channel: ch_logp [B, K', 1], its softmax 0)
     halo_ch = torch.log_softmax(ch_logp[:, -h:], -1) + boost
     log_w = torch.cat([log_w[:, :-h], log_w[:, -h:] + torch.logsumexp(halo_ch, -1)], 1)
     return log_w, torch.cat([ch_logp[:, :-h], halo_ch], 1)
