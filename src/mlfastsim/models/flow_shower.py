@@ -25,7 +25,9 @@ A shower is split where its physics splits it:
   is above threshold, and per decile and ring (the cells at one Chebyshev distance from the window's centre)
   the quantiles of those cells' energies — tails near the core are hotter than lone noise hits far out, and
   the energy-weighted widths are dominated by these distant cells; sampling draws each outer cell
-  independently from it (two uniforms per cell).
+  independently from it (two uniforms per cell). With ``outer = "conditional"`` they are drawn instead from
+  p(outer | core, c) (:mod:`mlfastsim.models.shower_outer`), trained jointly with the flow: in the reference
+  showers the outer cells follow the core's own tail and the incidence direction, which the table cannot.
 
 **Distilled student** (``distill = true``; off by default): a plain MLP regressed onto the trained flow's map
 z ↦ f⁻¹(z; c) (:mod:`mlfastsim.models.distill`, as for ``flow-pid``), fitted by the run layer after training;
@@ -53,6 +55,7 @@ from mlfastsim.models.condition_bank import ConditionBank
 from mlfastsim.models.distill import DistilledFlow
 from mlfastsim.models.gan import weighted_mean
 from mlfastsim.models.shower_fields import ShowerFields
+from mlfastsim.models.shower_outer import OuterCells
 
 __all__ = ["FlowShower", "FlowShowerConfig"]
 
@@ -81,6 +84,10 @@ class FlowShowerConfig(ShowerFields):
         outer_bins: ln E bins (quantiles of the training showers) of the outer-cell table.
         outer_quantiles: energy quantiles stored per bin and ring for the outer cells' above-threshold
             energies.
+        outer: ``table`` (the fitted table above: each outer cell independent of the shower) or
+            ``conditional`` (:mod:`mlfastsim.models.shower_outer`: each outer cell given the conditions and
+            the core, trained jointly with the flow); outer_width, outer_hidden, outer_energy_bins: its cell
+            embeddings' size, context MLP widths and hit-energy histogram bins.
         bank_size: training conditions kept to sample without given conditions.
     """
 
@@ -99,6 +106,10 @@ class FlowShowerConfig(ShowerFields):
     distill_lr: float = 1e-3
     outer_bins: int = 10
     outer_quantiles: int = 65
+    outer: Literal["table", "conditional"] = "table"
+    outer_width: int = 16
+    outer_hidden: tuple[int, ...] = (64, 64)
+    outer_energy_bins: int = 16
     bank_size: int = 100_000
 
     def __post_init__(self) -> None:
@@ -107,6 +118,8 @@ class FlowShowerConfig(ShowerFields):
                 f"model.patch={self.patch} must be at most the grid ({self.grid}) and of its parity "
                 "(the core is centred on the entry cell)"
             )
+        if self.outer not in ("table", "conditional"):
+            raise ValueError(f"model.outer={self.outer!r}: choose table or conditional")
 
     @property
     def dims(self) -> int:
@@ -167,6 +180,11 @@ class FlowShower(ConditionBank, DistilledFlow):
         self.register_buffer("outer_rate", torch.zeros(c.outer_bins, n_out))
         shape = (c.outer_bins, max(self.n_rings, 1), c.outer_quantiles)
         self.register_buffer("outer_energy", torch.full(shape, c.threshold))
+        self.outer_model = (
+            OuterCells(n_out, c.patch, c.n_cond, c.threshold, c.outer_width, tuple(c.outer_hidden),
+                       c.outer_energy_bins)
+            if c.outer == "conditional" else None
+        )  # fmt: skip
 
     # ---- representation ------------------------------------------------------------------------------
     def encode_core(self, features: Tensor, cond: Tensor, dequantise: bool = True) -> Tensor:
@@ -215,10 +233,22 @@ class FlowShower(ConditionBank, DistilledFlow):
         """log p(x | c) ``[B]`` (nats) of standardised core vectors ``x [B, dims]``."""
         return self.flow(cond).log_prob(x)
 
+    def _split(self, features: Tensor) -> tuple[Tensor, Tensor]:
+        """Core and outer cell energies [GeV] ``[B, patch²]``, ``[B, G² − patch²]`` of ``features [B, G², 1]``."""
+        e = self.config.energies(features.flatten(1).float())
+        return e[:, self.core_idx], e[:, self.outer_idx]
+
     def loss(self, batch: Batch) -> dict[str, Tensor]:
-        """``loss``: the weighted mean negative log-likelihood of the cores per shower (module docstring)."""
-        x = self.encode_core(batch["features"], batch["cond"])
-        return {"loss": weighted_mean(-self.log_prob(x, batch["cond"]), batch.get("weight"))}
+        """``loss``: the weighted mean negative log-likelihood per shower of the core and, with the conditional
+        outer model, of the outer cells given the core (``nll_core``, ``nll_outer``; module docstring)."""
+        cond, weight = batch["cond"], batch.get("weight")
+        x = self.encode_core(batch["features"], cond)
+        nll = weighted_mean(-self.log_prob(x, cond), weight)
+        if self.outer_model is None:
+            return {"loss": nll}
+        core, outer = self._split(batch["features"])
+        nll_outer = weighted_mean(-self.outer_model.log_prob(outer, core, cond), weight)
+        return {"loss": nll + nll_outer, "nll_core": nll, "nll_outer": nll_outer}
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         return self.loss(batch)
@@ -237,6 +267,10 @@ class FlowShower(ConditionBank, DistilledFlow):
                            for i in range(0, len(cond), 20_000)])  # fmt: skip
             self.x_mean.copy_(x.mean(0))
             self.x_std.copy_(x.std(0).clamp_min(1e-3))
+            if self.outer_model is not None:
+                core, outer = self._split(features)
+                self.outer_model.fit(core, outer)
+                return
             probs = torch.linspace(0, 1, c.outer_bins + 1, device=cond.device)[1:-1]
             self.outer_edges.copy_(torch.quantile(cond[:, 4], probs))
             outer = self.config.energies(features.flatten(1)[:, self.outer_idx].float())
@@ -260,7 +294,11 @@ class FlowShower(ConditionBank, DistilledFlow):
         core = self.decode_core(self.generator(noise, cond), cond)
         e = torch.zeros(len(cond), c.grid * c.grid, device=cond.device)
         e[:, self.core_idx] = core
-        e[:, self.outer_idx] = self.sample_outer(cond, generator)
+        e[:, self.outer_idx] = (
+            self.sample_outer(cond, generator)
+            if self.outer_model is None
+            else self.outer_model.sample(core, cond, generator)
+        )
         return torch.log1p(e / c.energy_floor) / c.feature_scale
 
     def sample(self, n: int, cond: Batch | None = None, generator: torch.Generator | None = None) -> Batch:
