@@ -1,9 +1,9 @@
 """The outer cells of ``flow-shower`` given the shower: p(outer | core, c), factorised over the cells.
 
-Outside the flow's core the window holds isolated noise hits and the far tails of the shower — on average 37 %
-of the energy-weighted x² moment (width_x²) of the training showers, from 0.7 % of their energy. A table of
+Outside the flow's core the window holds isolated noise hits and the far tails of the shower — 32 % of
+the width_x² summed over the reference showers (26 % per shower on average), from 0.7 % of their energy. A table of
 per-cell rates and per-ring energies (``model.outer = "table"``) draws them independently of the shower; in
-the reference showers their moment correlates with the core's own tail (0.1–0.3 per ln E bin) and with the
+the reference showers their moment correlates with the core's own tail (0.09–0.29 per ln E quintile) and with the
 incidence angle, and shuffling the reference's outer cells among showers of one ln E bin alone lifts the
 widths' W1 from the truth-vs-truth floor (0.065–0.094 mm) to 0.175–0.203 mm (README, "LHCb ECAL showers").
 
