@@ -255,7 +255,8 @@ class FlowShower(ConditionBank, DistilledFlow):
 
     def prepare(self, data: Batch) -> None:
         """Fit the standardisation of the core vectors (without dequantisation noise: suppressed cells at κt/2)
-        and the outer-cell table on the training showers ``data``; keep up to ``bank_size`` conditions."""
+        and the outer-cell table (or the conditional outer model's summary statistics, hit-rate biases and
+        energy bins) on the training showers ``data``; keep up to ``bank_size`` conditions."""
         c = self.config
         self.store_evenly_spaced(data["cond"], c.bank_size)
         cond = data["cond"].to(self.x_mean.device, torch.float32)
