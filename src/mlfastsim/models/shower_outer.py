@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mlfastsim.models.export_nn import categorical_from_uniform
 from mlfastsim.models.nn import mlp
 
 __all__ = ["OuterCells", "core_summary"]
@@ -83,6 +84,10 @@ class OuterCells(nn.Module):
         self.register_buffer("summary_std", torch.ones(n_summary))
         self.register_buffer("edges", torch.linspace(0.0, 5.0, bins + 1))
 
+    def _hits(self, outer: Tensor) -> Tensor:
+        """Cells above the zero suppression (half of t: codec rounding) of energies ``outer`` [GeV]."""
+        return outer > 0.5 * self.threshold
+
     def _v(self, outer: Tensor) -> Tensor:
         """v = ln(e/t) of cell energies ``outer`` (suppressed cells: 0), within the histogram's edges."""
         return (outer.clamp_min(self.threshold) / self.threshold).log().clamp(self.edges[0], self.edges[-1])
@@ -95,7 +100,7 @@ class OuterCells(nn.Module):
         s = torch.cat([core_summary(core[i : i + 20_000], self.patch) for i in range(0, len(core), 20_000)])
         self.summary_mean.copy_(s.mean(0))
         self.summary_std.copy_(s.std(0).clamp_min(1e-3))
-        hit = outer > 0.5 * self.threshold
+        hit = self._hits(outer)
         rate = hit.float().mean(0).clamp(1e-5, 1 - 1e-5)
         self.bias[0].copy_(torch.log(rate) - torch.log1p(-rate))
         v = (outer[hit] / self.threshold).log().clamp_min(0)[:10_000_000]
@@ -123,7 +128,7 @@ class OuterCells(nn.Module):
         """ln p(outer | core, c) ``[B]`` (nats; the hits' energies as densities of v) of outer cell energies
         ``outer [B, n_out]`` [GeV] (0: suppressed)."""
         p = self.params(core, cond)
-        hit = outer > 0.5 * self.threshold
+        hit = self._hits(outer)
         logit = p[:, 0]
         ll = torch.where(hit, F.logsigmoid(logit), F.logsigmoid(-logit))
         k = (torch.bucketize(self._v(outer), self.edges[1:-1].contiguous())).unsqueeze(1)  # [B, 1, n_out]
@@ -136,8 +141,7 @@ class OuterCells(nn.Module):
         p = self.params(core, cond)
         b, n = p.shape[0], p.shape[2]
         u = torch.rand(3, b, n, generator=generator, device=p.device, dtype=p.dtype)
-        cdf = p[:, 1:].softmax(1).cumsum(1)  # [B, bins, n]
-        k = (u[1][:, None] > cdf).sum(1).clamp_max(self.bins - 1)  # [B, n]
+        k = categorical_from_uniform(p[:, 1:].transpose(1, 2), u[1].unsqueeze(-1)).squeeze(-1)  # [B, n]
         lo, hi = self.edges[k], self.edges[k + 1]
         energy = self.threshold * torch.exp(lo + u[2] * (hi - lo))
         return torch.where(u[0] < torch.sigmoid(p[:, 0]), energy, torch.zeros_like(energy))
