@@ -24,6 +24,7 @@ critic-free measure that ``train.best_metric`` can select ``best.pt`` with).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,7 +42,7 @@ from mlfastsim.models.gan import (
 )
 from mlfastsim.models.nn import LeakyReLU02, mlp
 
-__all__ = ["CGANTPC", "CGANTPCConfig", "WindowSampler", "grouped_w1"]
+__all__ = ["CGANTPC", "CGANTPCConfig", "WindowSampler", "grouped_energy", "grouped_w1"]
 
 # columns of the codec's conditions (data.kinds.tpc.codec.MODEL_CONDITIONS) holding the crossing point's
 # fraction of a pad and of a bucket; the window places the crossing at pad 3 + fraction, bucket 7 + fraction
@@ -50,19 +51,50 @@ _PAD_BEFORE, _TIME_BEFORE = 3.0, 7.0
 N_SUMMARY = 6
 
 
+def _grouped(
+    real: Tensor, fake: Tensor, keys: list[Tensor], groups: int, distance: Callable[[Tensor, Tensor], Tensor]
+) -> Tensor:
+    """The mean of ``distance(real, fake)`` (``[G, m, F]`` each → ``[G, F]``) over the columns of features
+    ``real``, ``fake [B, F]`` in units of each column's real spread: over the whole batch and, for each key
+    ``[B]`` in ``keys``, within each of ``groups`` equal-count groups of the batch ordered by that key."""
+    spread = real.std(0).clamp_min(1e-3).detach()
+    terms = [(distance(real[None], fake[None])[0] / spread).mean()]
+    size = len(real) // groups
+    for key in keys if groups > 1 and size > 1 else []:
+        order = key.argsort()[: groups * size]
+        r, f = (x[order].reshape(groups, size, -1) for x in (real, fake))
+        terms.append((distance(r, f) / spread).mean())
+    return torch.stack(terms).mean()
+
+
+def _w1(real: Tensor, fake: Tensor) -> Tensor:
+    return (fake.sort(1).values - real.sort(1).values).abs().mean(1)
+
+
+def _energy(real: Tensor, fake: Tensor) -> Tensor:
+    """Per group and column, the 1-D energy distance as a U-statistic (:func:`~mlfastsim.models.gan.energy_distance`
+    is the multivariate, weighted V-statistic, biased towards wide samples in groups this small)."""
+    m = real.shape[1]
+    cross = (fake[:, :, None] - real[:, None]).abs().mean((1, 2))
+    within = (fake[:, :, None] - fake[:, None]).abs().sum((1, 2)) / (m * (m - 1))
+    real_within = (real[:, :, None] - real[:, None]).abs().sum((1, 2)) / (m * (m - 1))
+    return 2 * cross - within - real_within
+
+
 def grouped_w1(real: Tensor, fake: Tensor, keys: list[Tensor], groups: int) -> Tensor:
     """Mean over the columns of features ``real``, ``fake [B, F]`` (the same B segments) of their 1-D W1 (sorted
     samples) in units of each column's real spread — over the whole batch and, for each key ``[B]`` in
     ``keys``, within each of ``groups`` equal-count groups of the batch ordered by that key: a scalar, the
-    mean of those 1 + len(keys) terms, differentiable in ``fake``."""
-    spread = real.std(0).clamp_min(1e-3).detach()
-    terms = [((fake.sort(0).values - real.sort(0).values).abs().mean(0) / spread).mean()]
-    size = len(real) // groups
-    for key in keys if groups > 1 and size > 1 else []:
-        order = key.argsort()[: groups * size]
-        r, f = (x[order].reshape(groups, size, -1).sort(1).values for x in (real, fake))
-        terms.append(((f - r).abs().mean(1) / spread).mean())
-    return torch.stack(terms).mean()
+    mean of those 1 + len(keys) terms, differentiable in ``fake``. Between m draws of each, W1 is smallest in
+    expectation for a ``fake`` narrower than ``real`` (the bias grows as m shrinks)."""
+    return _grouped(real, fake, keys, groups, _w1)
+
+
+def grouped_energy(real: Tensor, fake: Tensor, keys: list[Tensor], groups: int) -> Tensor:
+    """As :func:`grouped_w1` with the 1-D energy distance 2 E|X − Y| − E|X − X'| − E|Y − Y'| (Székely & Rizzo;
+    the pairs within a sample exclude the diagonal, so the estimate is unbiased) in place of W1: its expectation
+    is smallest exactly when ``fake`` follows ``real``'s distribution, for any group size."""
+    return _grouped(real, fake, keys, groups, _energy)
 
 
 class WindowSampler(nn.Module):
@@ -96,6 +128,9 @@ class CGANTPCConfig:
         physics_groups: with g > 1, ``physics_w1`` also compares the features within g equal-count groups
             of the batch ordered by |φ|, by |λ| and by the drift length (the conditions that set the
             residuals' widths), so the term sees how the widths vary with them, not only their batch mixture.
+        physics_distance: what the generator's physics term measures: ``w1`` (:func:`grouped_w1`, biased
+            towards narrow features in small groups) or ``energy`` (:func:`grouped_energy`, unbiased). The
+            validation monitor ``physics_w1`` is the W1 either way.
         bank_size: training conditions kept for sampling without conditions.
     """
 
@@ -120,6 +155,7 @@ class CGANTPCConfig:
     gate_width: float = 0.01
     physics_weight: float = 0.0
     physics_groups: int = 1
+    physics_distance: Literal["w1", "energy"] = "w1"
     bank_size: int = 100_000
 
     def batch_keys(self) -> frozenset[str]:
@@ -249,9 +285,13 @@ class CGANTPC(ConditionBank):
                 adv = wgan_generator_loss(self.critic, fake, cond, weight)
             if c.physics_weight == 0:
                 return {"loss": adv, "adversarial": adv.detach()}
-            physics = self.physics_w1(real, fake, cond)
+            physics = self.physics_w1(real, fake, cond, c.physics_distance)
             loss = adv + c.physics_weight * physics
-            return {"loss": loss, "adversarial": adv.detach(), "physics_w1": physics.detach()}
+            return {
+                "loss": loss,
+                "adversarial": adv.detach(),
+                f"physics_{c.physics_distance}": physics.detach(),
+            }
         raise KeyError(f"cgan-tpc has no parameter group {group!r}")
 
     def loss(self, batch: Batch) -> dict[str, Tensor]:
@@ -271,17 +311,20 @@ class CGANTPC(ConditionBank):
         physics = self.physics_w1(real, fake.detach(), cond)
         return {"loss": gen, "wasserstein": w_est.detach(), "physics_w1": physics.detach()}
 
-    def physics_w1(self, real: Tensor, fake: Tensor, cond: Tensor) -> Tensor:
-        """Mean over the :meth:`summary_features` of the 1-D W1 (sorted samples) between ``fake`` and ``real``
-        windows ``[B, 128]`` of the same segments ``cond``, each in units of the real batch's spread: a scalar,
-        differentiable in ``fake``. With ``physics_groups`` g > 1, the mean of that over the whole batch and
-        over its g groups by |φ|, |λ| and drift length (config)."""
+    def physics_w1(
+        self, real: Tensor, fake: Tensor, cond: Tensor, distance: Literal["w1", "energy"] = "w1"
+    ) -> Tensor:
+        """Mean over the :meth:`summary_features` of the 1-D W1 (sorted samples; ``distance="energy"``: the
+        energy distance) between ``fake`` and ``real`` windows ``[B, 128]`` of the same segments ``cond``, each
+        in units of the real batch's spread: a scalar, differentiable in ``fake``. With ``physics_groups``
+        g > 1, the mean of that over the whole batch and over its g groups by |φ|, |λ| and drift length."""
         s_real, s_fake = self.summary_features(real, cond), self.summary_features(fake, cond)
         keys: list[Tensor] = []
         if self.config.physics_groups > 1:
             phys = self._physical(cond).detach()
             keys = [phys[:, 0].abs(), phys[:, 1].abs(), phys[:, 3]]  # |φ|, |λ|, drift length
-        return grouped_w1(s_real, s_fake, keys, self.config.physics_groups)
+        measure = grouped_energy if distance == "energy" else grouped_w1
+        return measure(s_real, s_fake, keys, self.config.physics_groups)
 
     # ---- GenerativeModel / Prepared ------------------------------------------------------------------
     def prepare(self, data: Batch) -> None:
