@@ -97,6 +97,9 @@ def grouped_energy(real: Tensor, fake: Tensor, keys: list[Tensor], groups: int) 
     return _grouped(real, fake, keys, groups, _energy)
 
 
+_MEASURES = {"w1": grouped_w1, "energy": grouped_energy}
+
+
 class WindowSampler(nn.Module):
     """``forward(noise [B, latent], conditions [B, n_cond]) → cells [B, 128]``: the generator with its ReLU and hard
     zero suppression, nothing random inside (static shapes: what export traces); shares the weights."""
@@ -285,7 +288,7 @@ class CGANTPC(ConditionBank):
                 adv = wgan_generator_loss(self.critic, fake, cond, weight)
             if c.physics_weight == 0:
                 return {"loss": adv, "adversarial": adv.detach()}
-            physics = self.physics_w1(real, fake, cond, c.physics_distance)
+            physics = self.physics_term(real, fake, cond, c.physics_distance)
             loss = adv + c.physics_weight * physics
             return {
                 "loss": loss,
@@ -308,11 +311,11 @@ class CGANTPC(ConditionBank):
         else:
             d_fake = self.critic(fake, cond).mean()
             w_est, gen = self.critic(real, cond).mean() - d_fake, -d_fake
-        physics = self.physics_w1(real, fake.detach(), cond)
+        physics = self.physics_term(real, fake.detach(), cond, "w1")
         return {"loss": gen, "wasserstein": w_est.detach(), "physics_w1": physics.detach()}
 
-    def physics_w1(
-        self, real: Tensor, fake: Tensor, cond: Tensor, distance: Literal["w1", "energy"] = "w1"
+    def physics_term(
+        self, real: Tensor, fake: Tensor, cond: Tensor, distance: Literal["w1", "energy"]
     ) -> Tensor:
         """Mean over the :meth:`summary_features` of the 1-D W1 (sorted samples; ``distance="energy"``: the
         energy distance) between ``fake`` and ``real`` windows ``[B, 128]`` of the same segments ``cond``, each
@@ -323,8 +326,7 @@ class CGANTPC(ConditionBank):
         if self.config.physics_groups > 1:
             phys = self._physical(cond).detach()
             keys = [phys[:, 0].abs(), phys[:, 1].abs(), phys[:, 3]]  # |φ|, |λ|, drift length
-        measure = grouped_energy if distance == "energy" else grouped_w1
-        return measure(s_real, s_fake, keys, self.config.physics_groups)
+        return _MEASURES[distance](s_real, s_fake, keys, self.config.physics_groups)
 
     # ---- GenerativeModel / Prepared ------------------------------------------------------------------
     def prepare(self, data: Batch) -> None:
