@@ -177,6 +177,26 @@ def test_energy_physics_term_is_smallest_at_the_real_width_in_small_groups() -> 
     )
 
 
+def test_group_scale_weighs_a_narrow_group_as_much_as_a_wide_one() -> None:
+    # half the segments with residuals 10x narrower than the rest; the fake 20 % too wide in one half only.
+    # In the batch's unit the narrow half's error is 10x smaller than the wide half's; in each group's own
+    # unit they are alike (the batch term, shared, is the same in both)
+    gen = torch.Generator().manual_seed(0)
+    key = torch.arange(4000.0)
+    sigma = torch.where(key < 2000, 0.1, 1.0)[:, None]
+    real = sigma * torch.randn(4000, 2, generator=gen)
+
+    def term(widen: torch.Tensor, scale: str) -> float:
+        fake = sigma * widen * torch.randn(4000, 2, generator=gen)
+        return float(grouped_energy(real, fake, [key], 2, scale))  # type: ignore[arg-type]
+
+    narrow_off = torch.where(key < 2000, 1.2, 1.0)[:, None]
+    wide_off = torch.where(key < 2000, 1.0, 1.2)[:, None]
+    assert term(narrow_off, "batch") < 0.3 * term(wide_off, "batch")
+    assert term(narrow_off, "group") > 0.7 * term(wide_off, "group")
+    assert term(narrow_off, "group") > 3 * term(narrow_off, "batch")
+
+
 def test_energy_physics_term_trains_the_generator(
     data: tuple[TPCWindows, TPCCodec, dict[str, torch.Tensor]],
 ) -> None:

@@ -52,18 +52,26 @@ N_SUMMARY = 6
 
 
 def _grouped(
-    real: Tensor, fake: Tensor, keys: list[Tensor], groups: int, distance: Callable[[Tensor, Tensor], Tensor]
+    real: Tensor,
+    fake: Tensor,
+    keys: list[Tensor],
+    groups: int,
+    distance: Callable[[Tensor, Tensor], Tensor],
+    scale: Literal["batch", "group"] = "batch",
 ) -> Tensor:
     """The mean of ``distance(real, fake)`` (``[G, m, F]`` each → ``[G, F]``) over the columns of features
     ``real``, ``fake [B, F]`` in units of each column's real spread: over the whole batch and, for each key
-    ``[B]`` in ``keys``, within each of ``groups`` equal-count groups of the batch ordered by that key."""
+    ``[B]`` in ``keys``, within each of ``groups`` equal-count groups of the batch ordered by that key. The
+    groups' distances are in units of the whole batch's spread (``scale="batch"``: a group of narrow
+    features weighs less) or of their own group's real spread (``"group"``: every group weighs alike)."""
     spread = real.std(0).clamp_min(1e-3).detach()
     terms = [(distance(real[None], fake[None])[0] / spread).mean()]
     size = len(real) // groups
     for key in keys if groups > 1 and size > 1 else []:
         order = key.argsort()[: groups * size]
         r, f = (x[order].reshape(groups, size, -1) for x in (real, fake))
-        terms.append((distance(r, f) / spread).mean())
+        unit = spread if scale == "batch" else r.std(1).clamp_min(1e-3).detach()
+        terms.append((distance(r, f) / unit).mean())
     return torch.stack(terms).mean()
 
 
@@ -81,20 +89,25 @@ def _energy(real: Tensor, fake: Tensor) -> Tensor:
     return 2 * cross - within - real_within
 
 
-def grouped_w1(real: Tensor, fake: Tensor, keys: list[Tensor], groups: int) -> Tensor:
+def grouped_w1(
+    real: Tensor, fake: Tensor, keys: list[Tensor], groups: int, scale: Literal["batch", "group"] = "batch"
+) -> Tensor:
     """Mean over the columns of features ``real``, ``fake [B, F]`` (the same B segments) of their 1-D W1 (sorted
     samples) in units of each column's real spread — over the whole batch and, for each key ``[B]`` in
-    ``keys``, within each of ``groups`` equal-count groups of the batch ordered by that key: a scalar, the
-    mean of those 1 + len(keys) terms, differentiable in ``fake``. Between m draws of each, W1 is smallest in
-    expectation for a ``fake`` narrower than ``real`` (the bias grows as m shrinks)."""
-    return _grouped(real, fake, keys, groups, _w1)
+    ``keys``, within each of ``groups`` equal-count groups of the batch ordered by that key (``scale``: the
+    groups' unit, the batch's spread or their own, :func:`_grouped`): a scalar, the mean of those
+    1 + len(keys) terms, differentiable in ``fake``. Between m draws of each, W1 is smallest in expectation
+    for a ``fake`` narrower than ``real`` (the bias grows as m shrinks)."""
+    return _grouped(real, fake, keys, groups, _w1, scale)
 
 
-def grouped_energy(real: Tensor, fake: Tensor, keys: list[Tensor], groups: int) -> Tensor:
+def grouped_energy(
+    real: Tensor, fake: Tensor, keys: list[Tensor], groups: int, scale: Literal["batch", "group"] = "batch"
+) -> Tensor:
     """As :func:`grouped_w1` with the 1-D energy distance 2 E|X − Y| − E|X − X'| − E|Y − Y'| (Székely & Rizzo;
     the pairs within a sample exclude the diagonal, so the estimate is unbiased) in place of W1: its expectation
     is smallest exactly when ``fake`` follows ``real``'s distribution, for any group size."""
-    return _grouped(real, fake, keys, groups, _energy)
+    return _grouped(real, fake, keys, groups, _energy, scale)
 
 
 _MEASURES = {"w1": grouped_w1, "energy": grouped_energy}
@@ -134,6 +147,8 @@ class CGANTPCConfig:
         physics_distance: what the generator's physics term measures: ``w1`` (:func:`grouped_w1`, biased
             towards narrow features in small groups) or ``energy`` (:func:`grouped_energy`, unbiased). The
             validation monitor ``physics_w1`` is the W1 either way.
+        physics_scale: the unit of the groups' distances: ``batch`` (the batch's real spread, so groups of
+            narrow features, the small angles, weigh less) or ``group`` (each group's own real spread).
         bank_size: training conditions kept for sampling without conditions.
     """
 
@@ -159,6 +174,7 @@ class CGANTPCConfig:
     physics_weight: float = 0.0
     physics_groups: int = 1
     physics_distance: Literal["w1", "energy"] = "w1"
+    physics_scale: Literal["batch", "group"] = "batch"
     bank_size: int = 100_000
 
     def batch_keys(self) -> frozenset[str]:
@@ -320,13 +336,15 @@ class CGANTPC(ConditionBank):
         """Mean over the :meth:`summary_features` of the 1-D W1 (sorted samples; ``distance="energy"``: the
         energy distance) between ``fake`` and ``real`` windows ``[B, 128]`` of the same segments ``cond``, each
         in units of the real batch's spread: a scalar, differentiable in ``fake``. With ``physics_groups``
-        g > 1, the mean of that over the whole batch and over its g groups by |φ|, |λ| and drift length."""
+        g > 1, the mean of that over the whole batch and over its g groups by |φ|, |λ| and drift length
+        (each group in the unit ``physics_scale`` says)."""
         s_real, s_fake = self.summary_features(real, cond), self.summary_features(fake, cond)
         keys: list[Tensor] = []
         if self.config.physics_groups > 1:
             phys = self._physical(cond).detach()
             keys = [phys[:, 0].abs(), phys[:, 1].abs(), phys[:, 3]]  # |φ|, |λ|, drift length
-        return _MEASURES[distance](s_real, s_fake, keys, self.config.physics_groups)
+        c = self.config
+        return _MEASURES[distance](s_real, s_fake, keys, c.physics_groups, c.physics_scale)
 
     # ---- GenerativeModel / Prepared ------------------------------------------------------------------
     def prepare(self, data: Batch) -> None:
