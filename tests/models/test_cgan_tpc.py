@@ -16,7 +16,7 @@ from mlfastsim.data.kinds import KINDS
 from mlfastsim.data.kinds.tpc import TPCCodec, TPCData, TPCWindows
 from mlfastsim.evaluation.tpc_clusters import find_clusters
 from mlfastsim.models import Adversarial, GenerativeModel, Prepared, ScoringModel, build_model
-from mlfastsim.models.cgan_tpc import CGANTPC, CGANTPCConfig, grouped_energy, grouped_w1
+from mlfastsim.models.cgan_tpc import CGANTPC, CGANTPCConfig, Scale, grouped_energy, grouped_w1
 
 KIND = KINDS["tpc"]
 SMALL = {"gen_hidden": [32, 32], "critic_hidden": [32, 32], "bank_size": 50, "critic_steps": 2}
@@ -180,15 +180,15 @@ def test_energy_physics_term_is_smallest_at_the_real_width_in_small_groups() -> 
 def test_group_scale_weighs_a_narrow_group_as_much_as_a_wide_one() -> None:
     # half the segments with residuals 10x narrower than the rest; the fake 20 % too wide in one half only.
     # In the batch's unit the narrow half's error is 10x smaller than the wide half's; in each group's own
-    # unit they are alike (the batch term, shared, is the same in both)
+    # unit they are alike
     gen = torch.Generator().manual_seed(0)
     key = torch.arange(4000.0)
     sigma = torch.where(key < 2000, 0.1, 1.0)[:, None]
     real = sigma * torch.randn(4000, 2, generator=gen)
 
-    def term(widen: torch.Tensor, scale: str) -> float:
+    def term(widen: torch.Tensor, scale: Scale) -> float:
         fake = sigma * widen * torch.randn(4000, 2, generator=gen)
-        return float(grouped_energy(real, fake, [key], 2, scale))  # type: ignore[arg-type]
+        return float(grouped_energy(real, fake, [key], 2, scale))
 
     narrow_off = torch.where(key < 2000, 1.2, 1.0)[:, None]
     wide_off = torch.where(key < 2000, 1.0, 1.2)[:, None]

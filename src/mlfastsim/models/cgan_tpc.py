@@ -42,13 +42,15 @@ from mlfastsim.models.gan import (
 )
 from mlfastsim.models.nn import LeakyReLU02, mlp
 
-__all__ = ["CGANTPC", "CGANTPCConfig", "WindowSampler", "grouped_energy", "grouped_w1"]
+__all__ = ["CGANTPC", "CGANTPCConfig", "Scale", "WindowSampler", "grouped_energy", "grouped_w1"]
 
 # columns of the codec's conditions (data.kinds.tpc.codec.MODEL_CONDITIONS) holding the crossing point's
 # fraction of a pad and of a bucket; the window places the crossing at pad 3 + fraction, bucket 7 + fraction
 _PAD_FRACTION, _TIME_FRACTION = 2, 4
 _PAD_BEFORE, _TIME_BEFORE = 3.0, 7.0
 N_SUMMARY = 6
+#: the unit of the physics term's groups: the batch's real spread or each group's own (:func:`_grouped`)
+Scale = Literal["batch", "group"]
 
 
 def _grouped(
@@ -57,7 +59,7 @@ def _grouped(
     keys: list[Tensor],
     groups: int,
     distance: Callable[[Tensor, Tensor], Tensor],
-    scale: Literal["batch", "group"] = "batch",
+    scale: Scale = "batch",
 ) -> Tensor:
     """The mean of ``distance(real, fake)`` (``[G, m, F]`` each → ``[G, F]``) over the columns of features
     ``real``, ``fake [B, F]`` in units of each column's real spread: over the whole batch and, for each key
@@ -89,9 +91,7 @@ def _energy(real: Tensor, fake: Tensor) -> Tensor:
     return 2 * cross - within - real_within
 
 
-def grouped_w1(
-    real: Tensor, fake: Tensor, keys: list[Tensor], groups: int, scale: Literal["batch", "group"] = "batch"
-) -> Tensor:
+def grouped_w1(real: Tensor, fake: Tensor, keys: list[Tensor], groups: int, scale: Scale = "batch") -> Tensor:
     """Mean over the columns of features ``real``, ``fake [B, F]`` (the same B segments) of their 1-D W1 (sorted
     samples) in units of each column's real spread — over the whole batch and, for each key ``[B]`` in
     ``keys``, within each of ``groups`` equal-count groups of the batch ordered by that key (``scale``: the
@@ -102,7 +102,7 @@ def grouped_w1(
 
 
 def grouped_energy(
-    real: Tensor, fake: Tensor, keys: list[Tensor], groups: int, scale: Literal["batch", "group"] = "batch"
+    real: Tensor, fake: Tensor, keys: list[Tensor], groups: int, scale: Scale = "batch"
 ) -> Tensor:
     """As :func:`grouped_w1` with the 1-D energy distance 2 E|X − Y| − E|X − X'| − E|Y − Y'| (Székely & Rizzo;
     the pairs within a sample exclude the diagonal, so the estimate is unbiased) in place of W1: its expectation
@@ -146,7 +146,7 @@ class CGANTPCConfig:
             residuals' widths), so the term sees how the widths vary with them, not only their batch mixture.
         physics_distance: what the generator's physics term measures: ``w1`` (:func:`grouped_w1`, biased
             towards narrow features in small groups) or ``energy`` (:func:`grouped_energy`, unbiased). The
-            validation monitor ``physics_w1`` is the W1 either way.
+            validation monitor ``physics_w1`` is the W1 either way (in the units ``physics_scale`` sets).
         physics_scale: the unit of the groups' distances: ``batch`` (the batch's real spread, so groups of
             narrow features, the small angles, weigh less) or ``group`` (each group's own real spread).
         bank_size: training conditions kept for sampling without conditions.
@@ -174,7 +174,7 @@ class CGANTPCConfig:
     physics_weight: float = 0.0
     physics_groups: int = 1
     physics_distance: Literal["w1", "energy"] = "w1"
-    physics_scale: Literal["batch", "group"] = "batch"
+    physics_scale: Scale = "batch"
     bank_size: int = 100_000
 
     def batch_keys(self) -> frozenset[str]:
