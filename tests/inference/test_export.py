@@ -169,13 +169,16 @@ def test_cli_export_and_sample_with_onnx_round_trip(tmp_path: Path, make_run_con
     assert main([*argv, "--backend", "onnx", "--onnx", str(prior)]) == 0
 
 
+@pytest.mark.parametrize("response", ["latent", "jet"])
 def test_cli_detector_particle_vae_onnx_samples_like_torch(
-    tmp_path: Path, make_run_config: Any, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, make_run_config: Any, capsys: pytest.CaptureFixture[str], response: str
 ) -> None:
     """A detector-mode particle-vae (generator-level jets in): the exported sampler, fed the same seeded noise,
-    gives the jets and jet responses that PyTorch's ``sample`` gives (not only its own pure sampler); it has
-    no prior mode (refused in one line)."""
-    run_dir = _train("particle-vae", "particle-jets", tmp_path, make_run_config, DETECTOR)
+    gives the jets and jet responses that PyTorch's ``sample`` gives (not only its own pure sampler), with the
+    response drawn from the decoder's state or given the generated constituents; it has no prior mode
+    (refused in one line)."""
+    overrides = (*DETECTOR, f"model.response_given={response}")
+    run_dir = _train("particle-vae", "particle-jets", tmp_path, make_run_config, overrides)
     model = load_run(run_dir).model
     assert isinstance(model, GenerativeModel) and model.needs_conditions()
     kind = KINDS["particle-jets"]

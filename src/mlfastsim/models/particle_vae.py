@@ -14,15 +14,17 @@ sampling draws z from the prior and, for a conditional model asked for ``sample(
 training conditions (``matched_cond``). ``detector``: the context is the generator-level jet (its own encoder,
 its exact relative pT and mass); a per-particle branch starts from each generator-level particle and learns
 its response; the jet response (standardised log pT_reco / pT_gen, a Gaussian mixture given z and the
-context) is generated too: relative constituents cannot carry the jet's energy scale.
+context, or given the context and the generated constituents: ``response_given``) is generated too:
+relative constituents cannot carry the jet's energy scale.
 
 Architecture: a permutation-invariant encoder (pT-sorted particles into an MLP, or DeepSets) gives μ, log σ²
 of z; the prior is a normalising flow p(z | context) trained with the KL term (as seed 003's ConVAE+NF); the
 decoder is an MLP on [z, context] giving all ``n_particles`` slots at once, a multiplicity head (the first n
 slots are kept) and, in detector mode, the response head. Samples are clamped into training's ranges.
 
-Loss per jet, batch-averaged: β·KL + (1 − β)·[Chamfer + λ_m Δm² + λ_pT ΔpT² + λ_n CE(n) (+ λ_r NLL(r))]:
-seed 003's terms plus the multiplicity's cross entropy and, in detector mode, the response's NLL. KL is
+Loss per jet, batch-averaged: β·KL + (1 − β)·[Chamfer + λ_m Δm² + λ_pT ΔpT² + λ_n CE(n) (+ λ_r NLL(r))
+(+ λ_EMD EMD)]: seed 003's terms plus the multiplicity's cross entropy, in detector mode the response's NLL
+and, optionally, the per-jet energy mover's distance to the true jet. KL is
 analytic for N(0, 1), a one-sample estimate for learned priors. Chamfer (:func:`~.particle_vae_nn.chamfer`)
 in the codec's standardised space against the first n output slots (n true); Δm, ΔpT of the relative jet
 mass and pT, each over its training spread (``prepare``, at least 0.01). Generation mode adds (1 − β)·λ_dist·D,
@@ -51,6 +53,7 @@ from mlfastsim.models.particle_vae_nn import (
     chamfer,
     count_w1,
     distribution_w1,
+    jet_emd,
     jet_observables,
     reflect_jets,
 )
@@ -92,7 +95,12 @@ class ParticleVAE(ConditionBank):
         self.particle_head = nn.Linear(d, p * f)
         self.count_head = nn.Linear(d, p + 1)
         if self.detector:
-            self.response_head = nn.Linear(d, c.response_components * (1 + 2 * c.n_response))
+            n_mix = c.response_components * (1 + 2 * c.n_response)
+            self.response_head: nn.Linear | SortedEncoder
+            if c.response_given == "latent":
+                self.response_head = nn.Linear(d, n_mix)
+            else:  # p(r | detector-level constituents, context)
+                self.response_head = SortedEncoder(p, f, d, n_mix, extra=ctx)
             self.slot_context = nn.Linear(d, c.slot_hidden)
             self.slot_embed = nn.Linear(f + 1, c.slot_hidden)
             self.slot_attention = nn.MultiheadAttention(c.slot_hidden, 4, batch_first=True)
@@ -195,13 +203,32 @@ class ParticleVAE(ConditionBank):
             e = e + self.slot_attention(e, e, e, key_padding_mask=~keys, need_weights=False)[0]
             slot = self.slot_net(e)
             feats = feats + slot + gen
-            k, nr = c.response_components, c.n_response
-            r = self.response_head(h).float()
-            out["response_logits"] = r[:, :k].log_softmax(-1)
-            out["response_mu"] = r[:, k : k + k * nr].view(-1, k, nr)
-            out["response_log_std"] = r[:, k + k * nr :].view(-1, k, nr).clamp(-7.0, 3.0)
+            if isinstance(self.response_head, nn.Linear):
+                out.update(self._mixture(self.response_head(h)))
         out["features"] = feats
         return out
+
+    def _mixture(self, raw: Tensor) -> dict[str, Tensor]:
+        """The response mixture from the head's ``raw [B, K·(1 + 2R)]``: ``response_logits`` (log weights
+        ``[B, K]``), ``response_mu`` and ``response_log_std`` (``[B, K, R]``, standardised units)."""
+        k, nr = self.config.response_components, self.config.n_response
+        r = raw.float()
+        return {
+            "response_logits": r[:, :k].log_softmax(-1),
+            "response_mu": r[:, k : k + k * nr].view(-1, k, nr),
+            "response_log_std": r[:, k + k * nr :].view(-1, k, nr).clamp(-7.0, 3.0),
+        }
+
+    def response_mixture(
+        self, out: dict[str, Tensor], features: Tensor, mask: Tensor, ctx: Tensor | None
+    ) -> dict[str, Tensor]:
+        """The response's mixture (detector mode): the decoder's (``response_given = latent``, in ``out``) or
+        p(r | ``features [B, P, 3]``, ``mask [B, P]``, ``ctx``) of the detector-level constituents (``jet``:
+        the real ones in the loss, the generated ones when sampling)."""
+        if isinstance(self.response_head, nn.Linear):
+            return {k: out[k] for k in ("response_logits", "response_mu", "response_log_std")}
+        x = torch.where(mask.unsqueeze(-1), features, 0.0).float()
+        return self._mixture(self.response_head(x, mask, ctx))
 
     def _kl(self, mu: Tensor, logvar: Tensor, z: Tensor, ctx: Tensor | None) -> Tensor:
         """KL(q ‖ p) per jet ``[B]``: analytic for N(0, 1), single-sample Monte Carlo for learned priors."""
@@ -233,11 +260,15 @@ class ParticleVAE(ConditionBank):
         count = F.cross_entropy(out["count_logits"].float(), n, reduction="none")
         terms = {"chamfer": rec, "mass": dm2, "pt": dpt2, "count": count}
         physics = rec + c.lambda_mass * dm2 + c.lambda_pt * dpt2 + c.lambda_count * count
+        if c.lambda_emd > 0:
+            terms["emd"] = jet_emd(x, mask, xh, pred_mask, c.feature_mean, c.feature_std)
+            physics = physics + c.lambda_emd * terms["emd"]
         if self.detector:
-            r, log_s = out["response_mu"], out["response_log_std"]
+            mix = self.response_mixture(out, x, mask, ctx)
+            r, log_s = mix["response_mu"], mix["response_log_std"]
             z_r = (batch["response"][:, : c.n_response].float().unsqueeze(1) - r) / log_s.exp()  # [B, K, R]
             log_n = (-0.5 * z_r.pow(2) - log_s - 0.5 * LOG_2PI).sum(-1)
-            nll = -torch.logsumexp(out["response_logits"] + log_n, -1)
+            nll = -torch.logsumexp(mix["response_logits"] + log_n, -1)
             terms["response"] = nll
             physics = physics + c.lambda_response * nll
         kl = self._kl(mu, logvar, z, ctx)
@@ -255,7 +286,10 @@ class ParticleVAE(ConditionBank):
         same reflection for its generator-level constituents): jet pT, mass and response are unchanged."""
         c = self.config
         if self.training and c.augment:
-            stats = {"features": (c.feature_mean, c.feature_std), "gen_features": (c.gen_mean, c.gen_std)}
+            stats: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+                "features": (c.feature_mean, c.feature_std),
+                "gen_features": (c.gen_mean, c.gen_std),
+            }
             batch = reflect_jets(batch, stats)
         out = {k: v.mean() for k, v in self._per_jet(batch, stochastic=True).items()}
         if c.lambda_dist > 0 and not self.detector:
@@ -319,11 +353,13 @@ class ParticleVAE(ConditionBank):
         u_count: Tensor,
         u_response: Tensor | None = None,
         eps_response: Tensor | None = None,
+        ctx: Tensor | None = None,
     ) -> Batch:
         """The sample from the decoder's ``out`` and its noise, deterministically (shared by :meth:`sample` and
         the export sampler): features clamped into the training range, the multiplicity by the inverse CDF of
         ``u_count [B]`` (first n slots kept) and, in detector mode, the response mixture's component by the
-        inverse CDF of ``u_response [B]`` with ``eps_response [B, n_response]`` standard normals. Returns
+        inverse CDF of ``u_response [B]`` with ``eps_response [B, n_response]`` standard normals (given the
+        generated constituents and ``ctx`` with ``response_given = jet``). Returns
         ``features [B, P, F]``, ``mask [B, P]`` and (detector mode) ``response [B, n_response]``."""
         c = self.config
         feats = torch.clamp(out["features"].float(), self.feature_low, self.feature_high)
@@ -332,11 +368,12 @@ class ParticleVAE(ConditionBank):
         res = self._finish({"features": feats}, counts)
         if self.detector:
             assert u_response is not None and eps_response is not None, "detector mode draws a response"
-            cdf_k = out["response_logits"].exp().cumsum(-1)
+            mix = self.response_mixture(out, res["features"], res["mask"], ctx)
+            cdf_k = mix["response_logits"].exp().cumsum(-1)
             k = (cdf_k < u_response.unsqueeze(1)).sum(-1).clamp_max(c.response_components - 1)
             pick = k.view(-1, 1, 1).expand(-1, 1, c.n_response)
-            mu = out["response_mu"].gather(1, pick).squeeze(1)
-            log_std = out["response_log_std"].gather(1, pick).squeeze(1)
+            mu = mix["response_mu"].gather(1, pick).squeeze(1)
+            log_std = mix["response_log_std"].gather(1, pick).squeeze(1)
             res["response"] = mu + log_std.exp() * eps_response
         return res
 
@@ -353,7 +390,8 @@ class ParticleVAE(ConditionBank):
         out = self.decode(mu, ctx, batch)
         res = self._finish(out, batch["mask"].sum(1))
         if self.detector:
-            res["response"] = (out["response_logits"].exp().unsqueeze(-1) * out["response_mu"]).sum(1)
+            mix = self.response_mixture(out, res["features"], res["mask"], ctx)
+            res["response"] = (mix["response_logits"].exp().unsqueeze(-1) * mix["response_mu"]).sum(1)
         return res
 
     def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:
@@ -393,7 +431,7 @@ class ParticleVAE(ConditionBank):
         if self.detector:
             u_response = torch.rand(n, generator=generator, device=dev)
             eps_response = torch.randn(n, c.n_response, generator=generator, device=dev)
-        res = self.from_noise(out, u_count, u_response, eps_response)
+        res = self.from_noise(out, u_count, u_response, eps_response, ctx)
         if drawn is not None:
             res["matched_cond"] = drawn
         return res

@@ -37,6 +37,10 @@ class ParticleVAEConfig:
             ``flow_hidden``), ``mixture`` (learned, ``prior_components`` Gaussians) or ``normal`` (N(0, 1)).
         beta: β of seed 003's loss. lambda_mass, lambda_pt: weights of Δm², ΔpT² (in units of their spread).
         lambda_count: weight of the multiplicity cross entropy. lambda_response: of the response NLL.
+        lambda_emd: weight of the per-jet energy mover's distance between each decoded jet and its true
+            jet (:func:`~.particle_vae_nn.jet_emd`, in ΔR; 0: off): the Chamfer term weighs every particle
+            alike in the standardised space, the EMD the hard ones, by pT, in (η, φ) — what the per-jet EMD
+            of the evaluation measures.
         lambda_dist: weight of the batch's distribution term (generation mode only — the detector mode is
             conditioned on each generator-level jet and ignores it; 0: seed 003's loss): as many
             jets decoded from the prior as the batch holds, with the batch's multiplicities, against the
@@ -45,7 +49,12 @@ class ParticleVAEConfig:
             histogram against the true counts, in units of their spread), summed; latents and features are
             clamped as ``sample`` clamps them. It trains the decoder (and the prior) on what sampling uses:
             seed 003's loss sees only posterior draws.
-        response_components: Gaussians in the mixture of the jet response given z and the context.
+        response_components: Gaussians in the mixture of the jet response.
+        response_given: what the response's mixture is conditioned on (detector mode): ``latent`` (the
+            decoder's state, z and the context) or ``jet`` (the context and the detector-level constituents
+            through their own sorted encoder: p(x, r | gen) = p(x | gen)·p(r | x, gen), trained on the real
+            constituents, sampled on the generated ones, so the response does not inherit the prior's
+            mismatch to the posterior).
         augment: reflect training jets at random in η_rel and φ_rel (symmetries of the jet frame; off by
             default: on 7,000 top jets it did not help, W1 of η_rel grew).
         n_response: columns of the response (set by the codec: log pT_reco/pT_gen[, log m_reco/m_gen]).
@@ -76,8 +85,10 @@ class ParticleVAEConfig:
     lambda_pt: float = 10.0
     lambda_count: float = 1.0
     lambda_response: float = 1.0
+    lambda_emd: float = 0.0
     lambda_dist: float = 0.0
     response_components: int = 3
+    response_given: Literal["latent", "jet"] = "latent"
     augment: bool = False
     n_response: int = 1
 
@@ -86,6 +97,10 @@ class ParticleVAEConfig:
             raise InputError(f"model.mode={self.mode!r}: choose generation or detector")
         if not 0.0 <= self.beta < 1.0:
             raise InputError(f"model.beta={self.beta} must lie in [0, 1)")
+        if self.response_given not in ("latent", "jet"):
+            raise InputError(f"model.response_given={self.response_given!r}: choose latent or jet")
+        if self.lambda_emd < 0:
+            raise InputError(f"model.lambda_emd={self.lambda_emd} must be ≥ 0 (0: off)")
         if self.lambda_dist < 0:
             raise InputError(f"model.lambda_dist={self.lambda_dist} must be ≥ 0 (0: seed 003's loss)")
         if self.n_features != 3:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+from geomloss import SamplesLoss
 from torch import Tensor, nn
 
 from mlfastsim.models.flow_prior import FlowPrior
@@ -25,6 +26,7 @@ __all__ = [
     "chamfer",
     "count_w1",
     "distribution_w1",
+    "jet_emd",
     "jet_observables",
     "pairwise_descending_order",
     "quantile_w1",
@@ -53,6 +55,45 @@ def chamfer(x: Tensor, mask: Tensor, y: Tensor, y_mask: Tensor) -> Tensor:
     keep_y = y_mask & mask.any(1, keepdim=True)
     zero = torch.zeros((), dtype=d.dtype, device=d.device)
     return torch.where(keep_x, to_y, zero).sum(1) + torch.where(keep_y, to_x, zero).sum(1)
+
+
+#: Sinkhorn settings of :func:`jet_emd`: entropic blur in ΔR (below the ECAL cell, 0.0174) and ε-scaling
+#: (geomloss); on random 30-particle jets the estimate lies within 3 % of POT's exact EMD.
+EMD_BLUR, EMD_SCALING = 0.003, 0.5
+_SINKHORN = SamplesLoss(
+    "sinkhorn", p=1, blur=EMD_BLUR, scaling=EMD_SCALING, debias=False, backend="tensorized"
+)
+
+
+def jet_emd(
+    x: Tensor, mask: Tensor, y: Tensor, y_mask: Tensor, mean: tuple[float, ...], std: tuple[float, ...]
+) -> Tensor:
+    """Per-jet energy mover's distance between true and generated constituents, differentiable: the optimal
+    transport cost between the two jets as pT_rel-weighted points in (η_rel, φ_rel), weights normalised per
+    jet, ground distance ΔR (Komiske, Metodiev, Thaler, PRL 123 (2019) 041801, without the pT-difference term:
+    the detector mode's response carries the jet's scale). Entropic (Sinkhorn, geomloss: Feydy et al.,
+    AISTATS 2019), ``EMD_BLUR``.
+
+    ``x [B, P, 3]``, ``y [B, Q, 3]`` standardised (η_rel, φ_rel, log pT_rel) with the codec's ``mean``, ``std``;
+    ``mask [B, P]``, ``y_mask [B, Q]`` their real slots. Returns ``[B]`` in ΔR (× pT_jet: GeV of EMD); 0 for a
+    jet where either set is empty. Padded slots change nothing.
+    """
+    m = torch.tensor(mean, dtype=torch.float32, device=x.device)
+    s = torch.tensor(std, dtype=torch.float32, device=x.device)
+
+    def points(f: Tensor, keep: Tensor) -> tuple[Tensor, Tensor]:
+        phys = f.float() * s + m
+        pos = torch.where(keep.unsqueeze(-1), phys[..., :2], 0.0)
+        pt = torch.where(keep, phys[..., 2].clamp(*LOG_PT_RANGE).exp(), 0.0)
+        some = keep.any(1, keepdim=True)
+        pt = torch.where(some, pt, (torch.arange(f.shape[1], device=f.device) == 0).float())  # a dummy unit
+        return pt / pt.sum(1, keepdim=True), pos
+
+    a, pa = points(x, mask)
+    b, pb = points(y, y_mask)
+    cost = _SINKHORN(a, pa, b, pb)
+    both = mask.any(1) & y_mask.any(1)
+    return torch.where(both, cost, torch.zeros_like(cost))
 
 
 def quantile_w1(a: Tensor, b: Tensor, levels: int = 128) -> Tensor:
