@@ -627,3 +627,19 @@ def test_pairwise_order_is_the_stable_argsort() -> None:
         assert torch.equal(pairwise_descending_order(key), want)
     key = torch.randn(64, 30, generator=g)
     assert torch.equal(pairwise_descending_order(key), key.argsort(dim=1, descending=True, stable=True))
+
+
+def test_detector_config_builds_the_measured_detector_model(jets: ParticleJets) -> None:
+    """``configs/particle-vae-detector.toml`` (what ``demo particle-jets`` trains) resolves to a detector-mode
+    model whose response is drawn given the generated jet and whose loss carries the EMD term."""
+    from mlfastsim._utils import load_config_file
+    from mlfastsim.training.runs import resolve_run_config, setup_model
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "particle-vae-detector.toml"
+    cfg = resolve_run_config("particle-vae", "particle-jets", load_config_file(path), [], seed=0)
+    cfg, codec, model = setup_model(cfg, jets)
+    assert isinstance(model, ParticleVAE)
+    c = model.config
+    assert c.mode == "detector" and c.response_given == "jet" and c.lambda_emd > 0
+    losses = model.loss(codec.encode(jets, c.batch_keys()))
+    assert torch.isfinite(losses["loss"]) and losses["emd"] > 0

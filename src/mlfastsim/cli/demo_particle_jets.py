@@ -95,8 +95,8 @@ def run_particle_jet_demo(out: Path, plan: ParticleDemoPlan) -> dict[str, Any]:
         ),
         "particle-vae (detector)": DemoRun(
             "particle-vae",
-            "particle-vae.toml",
-            ("model.mode=detector",),
+            "particle-vae-detector.toml",
+            (),
             {"epochs": det},
             f" for {det} epochs",
         ),
