@@ -44,6 +44,14 @@ from mlfastsim._utils import InputError
 from mlfastsim.models.base import Batch
 from mlfastsim.models.condition_bank import ConditionBank
 from mlfastsim.models.flow_prior import FlowPrior
+from mlfastsim.models.jet_response import (
+    Mixture,
+    mixture_draw,
+    mixture_mean,
+    mixture_nll,
+    mixture_params,
+    mixture_width,
+)
 from mlfastsim.models.nn import LOG_2PI, gaussian_kl, mlp
 from mlfastsim.models.particle_vae_config import ParticleVAEConfig
 from mlfastsim.models.particle_vae_nn import (
@@ -53,9 +61,11 @@ from mlfastsim.models.particle_vae_nn import (
     chamfer,
     count_w1,
     distribution_w1,
+    into_latent_range,
     jet_emd,
     jet_observables,
     reflect_jets,
+    widen_latent_range,
 )
 
 __all__ = ["ParticleVAE", "ParticleVAEConfig"]
@@ -95,7 +105,7 @@ class ParticleVAE(ConditionBank):
         self.particle_head = nn.Linear(d, p * f)
         self.count_head = nn.Linear(d, p + 1)
         if self.detector:
-            n_mix = c.response_components * (1 + 2 * c.n_response)
+            n_mix = mixture_width(c.response_components, c.n_response)
             self.response_head: nn.Linear | SortedEncoder
             if c.response_given == "latent":
                 self.response_head = nn.Linear(d, n_mix)
@@ -208,20 +218,10 @@ class ParticleVAE(ConditionBank):
         out["features"] = feats
         return out
 
-    def _mixture(self, raw: Tensor) -> dict[str, Tensor]:
-        """The response mixture from the head's ``raw [B, K·(1 + 2R)]``: ``response_logits`` (log weights
-        ``[B, K]``), ``response_mu`` and ``response_log_std`` (``[B, K, R]``, standardised units)."""
-        k, nr = self.config.response_components, self.config.n_response
-        r = raw.float()
-        return {
-            "response_logits": r[:, :k].log_softmax(-1),
-            "response_mu": r[:, k : k + k * nr].view(-1, k, nr),
-            "response_log_std": r[:, k + k * nr :].view(-1, k, nr).clamp(-7.0, 3.0),
-        }
+    def _mixture(self, raw: Tensor) -> Mixture:
+        return mixture_params(raw, self.config.response_components, self.config.n_response)
 
-    def response_mixture(
-        self, out: dict[str, Tensor], features: Tensor, mask: Tensor, ctx: Tensor | None
-    ) -> dict[str, Tensor]:
+    def response_mixture(self, out: Mixture, features: Tensor, mask: Tensor, ctx: Tensor | None) -> Mixture:
         """The response's mixture (detector mode): the decoder's (``response_given = latent``, in ``out``) or
         p(r | ``features [B, P, 3]``, ``mask [B, P]``, ``ctx``) of the detector-level constituents (``jet``:
         the real ones in the loss, the generated ones when sampling)."""
@@ -265,10 +265,7 @@ class ParticleVAE(ConditionBank):
             physics = physics + c.lambda_emd * terms["emd"]
         if self.detector:
             mix = self.response_mixture(out, x, mask, ctx)
-            r, log_s = mix["response_mu"], mix["response_log_std"]
-            z_r = (batch["response"][:, : c.n_response].float().unsqueeze(1) - r) / log_s.exp()  # [B, K, R]
-            log_n = (-0.5 * z_r.pow(2) - log_s - 0.5 * LOG_2PI).sum(-1)
-            nll = -torch.logsumexp(mix["response_logits"] + log_n, -1)
+            nll = mixture_nll(mix, batch["response"][:, : c.n_response])
             terms["response"] = nll
             physics = physics + c.lambda_response * nll
         kl = self._kl(mu, logvar, z, ctx)
@@ -286,10 +283,7 @@ class ParticleVAE(ConditionBank):
         same reflection for its generator-level constituents): jet pT, mass and response are unchanged."""
         c = self.config
         if self.training and c.augment:
-            stats: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-                "features": (c.feature_mean, c.feature_std),
-                "gen_features": (c.gen_mean, c.gen_std),
-            }
+            stats = {"features": (c.feature_mean, c.feature_std), "gen_features": (c.gen_mean, c.gen_std)}
             batch = reflect_jets(batch, stats)
         out = {k: v.mean() for k, v in self._per_jet(batch, stochastic=True).items()}
         if c.lambda_dist > 0 and not self.detector:
@@ -317,24 +311,11 @@ class ParticleVAE(ConditionBank):
         return self._per_jet(batch, stochastic=False)["loss"].float()
 
     # -------------------------------------------------------------- outputs
-    @torch.no_grad()
     def _track_latent(self, z: Tensor) -> None:
-        """Widen the latent range and radius seen in training to include ``z [B, L]``."""
-        norm = z.norm(dim=1).amax()
-        seen = torch.isfinite(self.latent_radius)
-        self.latent_radius.copy_(torch.where(seen, torch.maximum(self.latent_radius, norm), norm))
-        self.latent_low.copy_(torch.minimum(self.latent_low, z.amin(0)))
-        self.latent_high.copy_(torch.maximum(self.latent_high, z.amax(0)))
+        widen_latent_range(z, self.latent_low, self.latent_high, self.latent_radius)
 
     def _in_latent_range(self, z: Tensor) -> Tensor:
-        """``z [n, L]`` clamped into the latent range of training and scaled into its radius (no-op before
-        any training step)."""
-        valid = self.latent_high >= self.latent_low
-        low = torch.where(valid, self.latent_low, -torch.inf)
-        high = torch.where(valid, self.latent_high, torch.inf)
-        z = torch.clamp(z, low, high)
-        norm = z.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        return z * (self.latent_radius / norm).clamp_max(1.0)
+        return into_latent_range(z, self.latent_low, self.latent_high, self.latent_radius)
 
     def _prior_z(self, n: int, ctx: Tensor | None, generator: torch.Generator | None) -> Tensor:
         """``[n, L]`` latents from the prior (given ``ctx`` for the flow; ``generator`` None: the global RNG),
@@ -369,12 +350,7 @@ class ParticleVAE(ConditionBank):
         if self.detector:
             assert u_response is not None and eps_response is not None, "detector mode draws a response"
             mix = self.response_mixture(out, res["features"], res["mask"], ctx)
-            cdf_k = mix["response_logits"].exp().cumsum(-1)
-            k = (cdf_k < u_response.unsqueeze(1)).sum(-1).clamp_max(c.response_components - 1)
-            pick = k.view(-1, 1, 1).expand(-1, 1, c.n_response)
-            mu = mix["response_mu"].gather(1, pick).squeeze(1)
-            log_std = mix["response_log_std"].gather(1, pick).squeeze(1)
-            res["response"] = mu + log_std.exp() * eps_response
+            res["response"] = mixture_draw(mix, u_response, eps_response)
         return res
 
     def _finish(self, out: dict[str, Tensor], counts: Tensor) -> Batch:
@@ -390,8 +366,7 @@ class ParticleVAE(ConditionBank):
         out = self.decode(mu, ctx, batch)
         res = self._finish(out, batch["mask"].sum(1))
         if self.detector:
-            mix = self.response_mixture(out, res["features"], res["mask"], ctx)
-            res["response"] = (mix["response_logits"].exp().unsqueeze(-1) * mix["response_mu"]).sum(1)
+            res["response"] = mixture_mean(self.response_mixture(out, res["features"], res["mask"], ctx))
         return res
 
     def pure_sampler(self, mode: Literal["conditioned", "prior"]) -> nn.Module:

@@ -9,6 +9,7 @@ autoencoders"): permutation-invariant Chamfer reconstruction loss plus jet-mass 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
 from geomloss import SamplesLoss
@@ -26,12 +27,14 @@ __all__ = [
     "chamfer",
     "count_w1",
     "distribution_w1",
+    "into_latent_range",
     "jet_emd",
     "jet_observables",
     "pairwise_descending_order",
     "quantile_w1",
     "reflect_jets",
     "stable_descending_order",
+    "widen_latent_range",
 ]
 
 #: log pT_rel of generated particles is clamped to this range before exp (pT_rel ≤ e: a jet's top
@@ -96,6 +99,26 @@ def jet_emd(
     return torch.where(both, cost, torch.zeros_like(cost))
 
 
+@torch.no_grad()
+def widen_latent_range(z: Tensor, low: Tensor, high: Tensor, radius: Tensor) -> None:
+    """Widen, in place, the per-latent range ``low``/``high [L]`` and the norm ``radius []`` seen in training
+    (``radius`` +inf, ``low`` +inf, ``high`` −inf before the first step) to include ``z [B, L]``."""
+    norm = z.norm(dim=1).amax()
+    radius.copy_(torch.where(torch.isfinite(radius), torch.maximum(radius, norm), norm))
+    low.copy_(torch.minimum(low, z.amin(0)))
+    high.copy_(torch.maximum(high, z.amax(0)))
+
+
+def into_latent_range(z: Tensor, low: Tensor, high: Tensor, radius: Tensor) -> Tensor:
+    """``z [n, L]`` clamped into ``low``/``high`` and scaled into ``radius`` (:func:`widen_latent_range`; a
+    no-op before any training step): a flexible prior puts a little mass far outside the posterior's
+    support, where the decoder makes absurd jets."""
+    valid = high >= low
+    z = torch.clamp(z, torch.where(valid, low, -torch.inf), torch.where(valid, high, torch.inf))
+    norm = z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return z * (radius / norm).clamp_max(1.0)
+
+
 def quantile_w1(a: Tensor, b: Tensor, levels: int = 128) -> Tensor:
     """1-D Wasserstein-1 distance between the samples ``a [Na]`` and ``b [Nb]`` (any sizes ≥ 1), estimated as
     the mean |Q_a(p) − Q_b(p)| over ``levels`` evenly spaced probabilities p in (0, 1) (linear interpolation
@@ -136,7 +159,7 @@ def distribution_w1(
 
 
 def reflect_jets(
-    batch: dict[str, Tensor], stats: dict[str, tuple[tuple[float, ...], tuple[float, ...]]]
+    batch: dict[str, Tensor], stats: Mapping[str, tuple[tuple[float, ...], tuple[float, ...]]]
 ) -> dict[str, Tensor]:
     """``batch`` with every jet's (η_rel, φ_rel) → (±η_rel, ±φ_rel), signs drawn from the global RNG, the same
     for a jet's ``features`` and ``gen_features`` (when present; ``stats[key]`` = their codec mean and std):
