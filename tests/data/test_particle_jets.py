@@ -481,3 +481,31 @@ def test_generate_and_resimulate(tmp_path: Path, capsys: pytest.CaptureFixture[s
     ratio = again.reco_jets[matched, 0] / jets.reco_jets[matched, 0]
     assert np.all(np.abs(ratio - 1) < 0.2) and np.any(ratio != 1)  # same jets, new detector noise
     assert again.attrs["config"]["resimulated_from"] == str(out)
+
+
+def test_region_particles_are_the_detectors_input_with_their_type() -> None:
+    """The ``region`` detector-mode input: each jet's region particles in decreasing pT, relative to the gen
+    jet axis and pT, with a one-hot type, truncated to ``p`` slots and zero-padded — and a clear error for a
+    file without regions."""
+    from mlfastsim.data.kinds.particle_jets.region import particle_types, region_particles
+
+    types = particle_types(np.array([211, -11, 13, 22, 2112, -321, 130]), np.array([1, 1, -1, 0, 0, -1, 0]))
+    np.testing.assert_array_equal(types, [0, 1, 2, 3, 4, 0, 4])
+    jets = KIND.example(20, 3)
+    assert jets.regions is not None and jets.gen_axis is not None
+    p = 25
+    feats, mask = region_particles(jets, p)
+    assert feats.shape == (20, p, 8) and mask.shape == (20, p)
+    for i, region in enumerate(jets.regions):
+        k = min(len(region), p)
+        assert mask[i].sum() == k and not feats[i, k:].any()
+        top = np.sort(region["pt"])[::-1][:k]
+        np.testing.assert_allclose(feats[i, :k, 2], top / jets.gen_jets[i, 0], rtol=1e-5)
+        lead = region[np.argmax(region["pt"])]
+        np.testing.assert_allclose(feats[i, 0, 0], lead["eta"] - jets.gen_axis[i, 0], atol=1e-5)
+        np.testing.assert_array_equal(feats[i, :k, 3:].sum(1), 1.0)
+        expected = particle_types(np.array([lead["pdgid"]]), np.array([lead["charge"]]))[0]
+        assert feats[i, 0, 3 + expected] == 1.0
+    assert np.abs(feats[..., 1]).max() <= np.pi
+    with pytest.raises(InputError, match="regions"):
+        region_particles(ParticleJets(gen=jets.gen, gen_jets=jets.gen_jets), p)

@@ -169,15 +169,23 @@ def test_cli_export_and_sample_with_onnx_round_trip(tmp_path: Path, make_run_con
     assert main([*argv, "--backend", "onnx", "--onnx", str(prior)]) == 0
 
 
-@pytest.mark.parametrize("response", ["latent", "jet"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("model.response_given=latent",),
+        ("model.response_given=jet",),
+        ("model.response_given=jet", "data.gen_input=region", "data.gen_particles=12"),
+    ],
+    ids=["latent", "jet", "region"],
+)
 def test_cli_detector_particle_vae_onnx_samples_like_torch(
-    tmp_path: Path, make_run_config: Any, capsys: pytest.CaptureFixture[str], response: str
+    tmp_path: Path, make_run_config: Any, capsys: pytest.CaptureFixture[str], options: tuple[str, ...]
 ) -> None:
     """A detector-mode particle-vae (generator-level jets in): the exported sampler, fed the same seeded noise,
     gives the jets and jet responses that PyTorch's ``sample`` gives (not only its own pure sampler), with the
-    response drawn from the decoder's state or given the generated constituents; it has no prior mode
-    (refused in one line)."""
-    overrides = (*DETECTOR, f"model.response_given={response}")
+    response drawn from the decoder's state or given the generated constituents, and with the generator-level
+    region as input; it has no prior mode (refused in one line)."""
+    overrides = (*DETECTOR, *options)
     run_dir = _train("particle-vae", "particle-jets", tmp_path, make_run_config, overrides)
     model = load_run(run_dir).model
     assert isinstance(model, GenerativeModel) and model.needs_conditions()

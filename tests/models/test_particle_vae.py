@@ -641,3 +641,39 @@ def test_detector_config_builds_the_measured_detector_model(jets: ParticleJets) 
     assert c.mode == "detector" and c.response_given == "jet" and c.lambda_emd > 0
     losses = model.loss(codec.encode(jets, c.batch_keys()))
     assert torch.isfinite(losses["loss"]) and losses["emd"] > 0
+
+
+def test_region_input_reaches_the_model_beyond_the_constituents(jets: ParticleJets) -> None:
+    """``data.gen_input = region``: the detector mode is given the region's leading particles with their type
+    (``gen_features [N, P_gen, 3 + 5]``), so a generator-level particle outside the jet's constituents —
+    which the detector sees and ``constituents`` input does not — changes that jet's detector-level jet."""
+    data = ParticleJetData(level="reco", gen_input="region", gen_particles=40)
+    codec = ParticleJetCodec.fit(jets, data)
+    names = {f.name for f in dataclasses.fields(ParticleVAEConfig)}
+    fields = {k: v for k, v in codec.model_fields().items() if k in names}
+    assert fields["n_gen_particles"] == 40 and fields["n_gen_types"] == 5
+    torch.manual_seed(0)
+    model, cfg = build_model("particle-vae", {**fields, **SMALL, "mode": "detector"})
+    assert isinstance(model, ParticleVAE)
+    batch = codec.encode(jets, cfg.batch_keys())
+    assert batch["gen_features"].shape == (len(jets), 40, 8)
+    assert torch.equal(batch["gen_features"][..., 3:].sum(-1), batch["gen_mask"].float())
+    assert (batch["gen_mask"].sum(1) > torch.as_tensor(jets.particles("gen")[..., 3] > 0).sum(1)).all()
+    model.prepare(batch)
+    # raise the pT of the softest region particle of jet 0 (outside the jet: the example's extra particles)
+    regions = [r.copy() for r in jets.regions or []]
+    soft = int(np.argmin(regions[0]["pt"]))
+    regions[0]["pt"][soft] *= 20.0
+    moved = codec.conditions(dataclasses.replace(jets, regions=regions), cfg.batch_keys())
+    same = codec.conditions(jets, cfg.batch_keys())
+    with torch.no_grad():
+        a = model.sample(len(jets), same, torch.Generator().manual_seed(4))
+        b = model.sample(len(jets), moved, torch.Generator().manual_seed(4))
+    assert not torch.allclose(a["features"][0], b["features"][0])
+    assert torch.equal(a["features"][1:], b["features"][1:])
+    other = codec.conditions(dataclasses.replace(jets, regions=None), frozenset({"cond"}))
+    assert "gen_features" not in other  # models without the gen input do not need regions
+    with pytest.raises(InputError, match=r"needs data\.gen_input = region"):
+        ParticleJetData(level="reco", gen_particles=40)
+    with pytest.raises(InputError, match="gen_input = region needs the generator-level regions"):
+        codec.conditions(dataclasses.replace(jets, regions=None, gen_axis=None), cfg.batch_keys())

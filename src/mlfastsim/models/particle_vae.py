@@ -90,10 +90,11 @@ class ParticleVAE(ConditionBank):
             ctx += c.context
         if self.detector:
             self.gen_encoder: SetEncoder | SortedEncoder
+            fg = f + c.n_gen_types
             if c.encoder == "sorted":
-                self.gen_encoder = SortedEncoder(p, f, c.encoder_hidden, c.context)
+                self.gen_encoder = SortedEncoder(c.gen_slots, fg, c.encoder_hidden, c.context)
             else:
-                self.gen_encoder = SetEncoder(f, c.hidden, c.context)
+                self.gen_encoder = SetEncoder(fg, c.hidden, c.context)
             ctx += c.context + 2  # and log pT, log m of the gen jet (relative), computed exactly
         self.ctx_dim = ctx
         self.encoder: SetEncoder | SortedEncoder
@@ -180,7 +181,7 @@ class ParticleVAE(ConditionBank):
             parts.append(self.cond_net(batch["cond"][:, : c.n_cond]))
         if self.detector:
             gen, gm = batch["gen_features"], batch["gen_mask"]
-            pt, m = jet_observables(gen, gm, c.gen_mean, c.gen_std)
+            pt, m = jet_observables(gen[..., :3], gm, c.gen_mean, c.gen_std)
             obs = torch.stack([pt.clamp_min(1e-3).log(), (m + 1e-3).log()], -1)
             parts += [self.gen_encoder(gen, gm), obs]
         return torch.cat([t.to(parts[0].dtype) for t in parts], -1) if parts else None
@@ -201,7 +202,7 @@ class ParticleVAE(ConditionBank):
         out = {"count_logits": self.count_head(h)}
         if self.detector:
             gm = batch["gen_mask"][:, : c.n_particles]
-            gen = batch["gen_features"][:, : c.n_particles]
+            gen = batch["gen_features"][:, : c.n_particles, : c.n_features]
             gen = torch.where(gm.unsqueeze(-1), gen * self.gen_to_reco[0] + self.gen_to_reco[1], 0.0)
             if gen.shape[1] < c.n_particles:
                 gen = F.pad(gen, (0, 0, 0, c.n_particles - gen.shape[1]))

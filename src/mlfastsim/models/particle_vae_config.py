@@ -26,6 +26,8 @@ class ParticleVAEConfig:
         n_cond: jet conditions (0: unconditional; a config with 0 stays unconditional).
         feature_mean, feature_std: the codec's standardisation of the generated level (to compute jet pT and
             mass inside the loss: pT_rel = exp(x₂·std₂ + mean₂)); gen_mean, gen_std: of the generator level.
+        n_gen_particles, n_gen_types: slots of the generator-level input (0: ``n_particles``) and the
+            one-hot type columns after its 3 features (0, or 5 with ``data.gen_input = region``).
         encoder: the jet encoder q(z | jet): ``sorted`` (an MLP on the particles in decreasing pT, width
             ``encoder_hidden``) or ``deepsets`` (pooled per-particle MLPs, width ``hidden``); the detector
             mode's generator-level encoder is always a DeepSets one.
@@ -68,6 +70,8 @@ class ParticleVAEConfig:
     feature_std: Triple = (1.0, 1.0, 1.0)
     gen_mean: Triple = (0.0, 0.0, 0.0)
     gen_std: Triple = (1.0, 1.0, 1.0)
+    n_gen_particles: int = 0
+    n_gen_types: int = 0
     encoder: Literal["sorted", "deepsets"] = "sorted"
     latent: int = 32
     hidden: int = 128
@@ -107,6 +111,11 @@ class ParticleVAEConfig:
             raise InputError(
                 f"particle-vae takes 3 features per particle (η_rel, φ_rel, pT_rel), not {self.n_features}"
             )
+
+    @property
+    def gen_slots(self) -> int:
+        """Slots of the generator-level input."""
+        return self.n_gen_particles or self.n_particles
 
     def batch_keys(self) -> frozenset[str]:
         """Constituents and mask; ``cond`` when conditional; in detector mode the generator-level

@@ -2,8 +2,9 @@
 the prior's base draws (``z``; with the mixture prior also ``u_prior``), the multiplicity's uniform ``u_count``
 and, in detector mode, the jet response's component uniform ``u_response`` and its normal ``eps_response`` —
 drawn outside as the spec declares, in the order ``sample`` draws them (so the same seeded generator gives
-the same jets through either). Detector mode takes the generator-level jets (``gen_features [B, P, 3]``,
-``gen_mask [B, P]``, P = ``n_particles``, static) as conditions and has no prior mode (it simulates given jets).
+the same jets through either). Detector mode takes the generator-level jets (``gen_features [B, P, 3 (+5
+types)]``, ``gen_mask [B, P]``, P = the generator-level slots, static) as conditions and has no prior mode (it
+simulates given jets).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class ParticleVAESampler(nn.Module):
         if mode == "conditioned" and c.n_cond:
             inputs.append(TensorSpec("cond", (b, "cond_columns"), source="batch:cond", doc="jet conditions"))
         if model.detector:
-            p, f = c.n_particles, c.n_features
+            p, f = c.gen_slots, c.n_features + c.n_gen_types
             inputs += [
                 TensorSpec("gen_features", (b, p, f), source="batch:gen_features", doc="gen-level particles"),
                 TensorSpec("gen_mask", (b, p), "bool", source="batch:gen_mask", doc="their real slots"),

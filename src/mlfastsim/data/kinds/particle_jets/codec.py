@@ -8,8 +8,10 @@ Model tensors (batch keys, :mod:`mlfastsim.models.base`):
   ``mask [N, P]``;
   ``cond [N, C]``         standardised jet conditions (``data.conditions``), taken from the generator-level
                           jet when the file has one (what a fast simulation is given), else from the level;
-  ``gen_features [N, P, 3]`` / ``gen_mask`` the generator-level constituents, standardised the same way
-                          (detector mode);
+  ``gen_features [N, P_gen, 3 (+5)]`` / ``gen_mask`` the generator-level input (detector mode),
+                          standardised the same way: the jet's constituents, or (``data.gen_input =
+                          region``) its region's P_gen leading particles with their one-hot type
+                          (:mod:`.region`);
   ``response [N, 2]``     standardised log(pT_reco / pT_gen) and log(m_reco / m_gen) of the whole jets
                           (detector mode): relative constituents cannot carry the jet's energy scale, and
                           the P kept constituents not the whole jet's mass, so the model generates both. A
@@ -28,6 +30,7 @@ import torch
 from mlfastsim._utils import InputError, config_from_dict, config_to_dict
 from mlfastsim.data.kinds.base import Batch
 from mlfastsim.data.kinds.particle_jets.container import ParticleJets
+from mlfastsim.data.kinds.particle_jets.region import PARTICLE_TYPES, region_particles
 from mlfastsim.data.normalisation import ConditionNormaliser, HitNormaliser
 from mlfastsim.physics.kinematics import jet_pt_mass
 
@@ -48,6 +51,10 @@ class ParticleJetData:
         n_particles: particle slots per jet (the file's P when None; fewer keeps the highest-pT ones).
         conditions: jet conditions of conditional models, from :data:`CONDITION_NAMES` (``y``: the label,
             e.g. to condition on the jet type in a mixed file).
+        gen_input: what a detector-mode model is given of the generator level: ``constituents`` (the jet's
+            P leading ones, JetNet's features) or ``region`` (the detector's input: the ``gen_particles``
+            leading particles of the stored region around the jet, with their type; :mod:`.region`).
+        gen_particles: slots of the ``region`` input (default: ``n_particles``).
         label: keep only jets with this label ``y``.
         val_fraction: fraction of jets held out for validation. max_events: read at most this many jets.
     """
@@ -55,6 +62,8 @@ class ParticleJetData:
     level: Literal["gen", "reco"] = "reco"
     n_particles: int | None = None
     conditions: tuple[str, ...] = ()
+    gen_input: Literal["constituents", "region"] = "constituents"
+    gen_particles: int | None = None
     label: float | None = None
     val_fraction: float = 0.1
     max_events: int | None = None
@@ -65,6 +74,12 @@ class ParticleJetData:
                 raise InputError(
                     f"data.conditions: unknown condition {name!r}; choose from {', '.join(CONDITION_NAMES)}"
                 )
+        if self.gen_input not in ("constituents", "region"):
+            raise InputError(f"data.gen_input={self.gen_input!r}: choose constituents or region")
+        if self.gen_particles is not None and (self.gen_particles < 1 or self.gen_input != "region"):
+            raise InputError(
+                f"data.gen_particles={self.gen_particles} needs data.gen_input = region and must be >= 1"
+            )
         if self.n_particles is not None and self.n_particles < 1:
             raise InputError(f"data.n_particles={self.n_particles} must be >= 1 (or none for the file's)")
 
@@ -72,6 +87,13 @@ class ParticleJetData:
 def _split(particles: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
     """(η_rel, φ_rel, pT_rel) ``[N, p, 3]`` and mask ``[N, p]`` of the ``p`` first (highest-pT) slots."""
     return particles[:, :p, :3], particles[:, :p, 3] > 0
+
+
+def _gen_input(ev: ParticleJets, data: ParticleJetData, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """The generator-level input of a detector-mode model in physical units and its mask (``gen_input``)."""
+    if data.gen_input == "region":
+        return region_particles(ev, data.gen_particles or p)
+    return _split(ev.particles("gen"), p)
 
 
 def _log_response(ev: ParticleJets) -> np.ndarray:
@@ -142,7 +164,7 @@ class ParticleJetCodec:
         gen_norm: HitNormaliser | None = None
         response: tuple[tuple[float, float], ...] = ((0.0, 1.0), (0.0, 1.0))
         if data.level == "reco" and "gen" in train.levels:
-            gen_norm = HitNormaliser().fit(*_split(train.particles("gen"), p))
+            gen_norm = HitNormaliser().fit(*_gen_input(train, data, p))
             log_r = _log_response(train)
             response = tuple(
                 (float(col[np.isfinite(col)].mean()), float(max(col[np.isfinite(col)].std(), 1e-6)))
@@ -168,7 +190,9 @@ class ParticleJetCodec:
                     "detector mode needs generator-level particles (a file from 'mlfastsim generate "
                     "particle-jets', which stores both levels) and data.level = reco"
                 )
-            batch["gen_features"], batch["gen_mask"] = self._level(ev.particles("gen"), self.gen_norm)
+            feats, mask = _gen_input(ev, self.data, self.p)
+            batch["gen_features"] = torch.as_tensor(self.gen_norm.transform(feats, mask))
+            batch["gen_mask"] = torch.as_tensor(mask)
         return batch
 
     def encode(self, ev: ParticleJets, keys: frozenset[str]) -> Batch:
@@ -238,6 +262,9 @@ class ParticleJetCodec:
         }
         if self.gen_norm is not None:
             fields.update(gen_mean=tuple(self.gen_norm.mean), gen_std=tuple(self.gen_norm.std))
+            region = self.data.gen_input == "region"
+            fields["n_gen_particles"] = (self.data.gen_particles or self.p) if region else self.p
+            fields["n_gen_types"] = len(PARTICLE_TYPES) if region else 0
             fields["outputs"] = ("features", "mask", "response")  # a detector-level jet carries its response
             fields["n_response"] = len(self.response)
         return fields
