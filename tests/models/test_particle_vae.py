@@ -629,7 +629,8 @@ def test_pairwise_order_is_the_stable_argsort() -> None:
 
 def test_detector_config_builds_the_measured_detector_model(jets: ParticleJets) -> None:
     """``configs/particle-vae-detector.toml`` (what ``demo particle-jets`` trains) resolves to a detector-mode
-    model whose response is drawn given the generated jet and whose loss carries the EMD term."""
+    model given the generator-level region, whose response is drawn given the generated jet and whose loss
+    carries the EMD term."""
     from mlfastsim._utils import load_config_file
     from mlfastsim.training.runs import resolve_run_config, setup_model
 
@@ -639,6 +640,7 @@ def test_detector_config_builds_the_measured_detector_model(jets: ParticleJets) 
     assert isinstance(model, ParticleVAE)
     c = model.config
     assert c.mode == "detector" and c.response_given == "jet" and c.lambda_emd > 0
+    assert codec.data.gen_input == "region" and c.gen_slots == 60 and c.n_gen_types == 5
     losses = model.loss(codec.encode(jets, c.batch_keys()))
     assert torch.isfinite(losses["loss"]) and losses["emd"] > 0
 
