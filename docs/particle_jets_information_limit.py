@@ -64,7 +64,9 @@ def main() -> None:
     ap.add_argument("--reference", required=True)
     ap.add_argument("--resim", required=True)
     ap.add_argument("--candidate", action="append", default=[])
-    ap.add_argument("--region", type=int, default=0, help="also the limit given the region's K leading particles")
+    ap.add_argument(
+        "--region", type=int, default=0, help="also the limit given the region's K leading particles"
+    )
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     kind = ParticleJetsKind()
@@ -80,7 +82,9 @@ def main() -> None:
     print(f"  two detector runs: median |Δ ln share| {runs:.4f}")
     print(f"median per-jet EMD [GeV]: resimulation {_median_emd(ref, resim):.1f}")
     for region in [0, a.region] if a.region else [0]:
-        given = f"the {p} gen constituents" + (f" and the region's {region} leading particles" if region else "")
+        given = f"the {p} gen constituents" + (
+            f" and the region's {region} leading particles" if region else ""
+        )
         x = _inputs(train, region)
         model = HistGradientBoostingRegressor(max_iter=400, learning_rate=0.05, random_state=a.seed)
         model.fit(x[fit], y[fit])
