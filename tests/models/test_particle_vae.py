@@ -527,7 +527,7 @@ def test_samples_stay_where_the_decoder_was_trained(jets: ParticleJets) -> None:
     assert torch.isfinite(model.latent_radius) and (model.latent_high >= model.latent_low).all()
     real = batch["features"][batch["mask"]]
     assert torch.equal(model.feature_low, real.amin(0)) and torch.equal(model.feature_high, real.amax(0))
-    far = model._in_latent_range(torch.full((4, model.config.latent), 1e3))
+    far = model.in_latent_range(torch.full((4, model.config.latent), 1e3))
     assert (far.norm(dim=1) <= model.latent_radius * (1 + 1e-5)).all() and (far <= model.latent_high).all()
     model.eval()
     with torch.no_grad():

@@ -23,13 +23,9 @@ decoder is an MLP on [z, context] giving all ``n_particles`` slots at once, a mu
 slots are kept) and, in detector mode, the response head. Samples are clamped into training's ranges.
 
 Loss per jet, batch-averaged: β·KL + (1 − β)·[Chamfer + λ_m Δm² + λ_pT ΔpT² + λ_n CE(n) (+ λ_r NLL(r))
-(+ λ_EMD EMD)]: seed 003's terms plus the multiplicity's cross entropy, in detector mode the response's NLL
-and, optionally, the per-jet energy mover's distance to the true jet. KL is
-analytic for N(0, 1), a one-sample estimate for learned priors. Chamfer (:func:`~.particle_vae_nn.chamfer`)
-in the codec's standardised space against the first n output slots (n true); Δm, ΔpT of the relative jet
-mass and pT, each over its training spread (``prepare``, at least 0.01). Generation mode adds (1 − β)·λ_dist·D,
-D comparing jets decoded from the *prior* with the batch (:func:`~.particle_vae_nn.distribution_w1`,
-:func:`~.particle_vae_nn.count_w1`): seed 003's loss decodes only posterior draws.
+(+ λ_EMD EMD)] (+ (1 − β)·λ_dist·D in generation mode, D comparing prior draws with the batch): each term and
+its weight in :class:`ParticleVAEConfig`, the terms themselves in :mod:`.particle_vae_nn`, the reasons in
+docs/models.md. KL is analytic for N(0, 1), a one-sample estimate for learned priors.
 """
 
 from __future__ import annotations
@@ -61,9 +57,11 @@ from mlfastsim.models.particle_vae_nn import (
     chamfer,
     count_w1,
     distribution_w1,
+    gen_slots_as_reco,
     into_latent_range,
     jet_emd,
     jet_observables,
+    jet_observables_chunked,
     reflect_jets,
     widen_latent_range,
 )
@@ -154,17 +152,12 @@ class ParticleVAE(ConditionBank):
         ``sample(n)`` without conditions draws from)."""
         c = self.config
         with torch.no_grad():
-            pts, masses = [], []
-            for start in range(0, len(data["mask"]), 4096):
-                sl = slice(start, start + 4096)
-                pt, m = jet_observables(data["features"][sl], data["mask"][sl], c.feature_mean, c.feature_std)
-                pts.append(pt)
-                masses.append(m)
-            if pts:
-                pt_all, m_all = torch.cat(pts), torch.cat(masses)
-                if len(pt_all) > 1:
-                    self.pt_scale.fill_(float(pt_all.std().clamp_min(SCALE_FLOOR)))
-                    self.mass_scale.fill_(float(m_all.std().clamp_min(SCALE_FLOOR)))
+            if len(data["mask"]) > 1:
+                pt_all, m_all = jet_observables_chunked(
+                    data["features"], data["mask"], c.feature_mean, c.feature_std
+                )
+                self.pt_scale.fill_(float(pt_all.std().clamp_min(SCALE_FLOOR)))
+                self.mass_scale.fill_(float(m_all.std().clamp_min(SCALE_FLOOR)))
             real = data["features"][data["mask"]].float()
             if len(real):
                 self.feature_low.copy_(real.amin(0))
@@ -201,12 +194,9 @@ class ParticleVAE(ConditionBank):
         feats = self.particle_head(h).view(z.shape[0], c.n_particles, c.n_features)
         out = {"count_logits": self.count_head(h)}
         if self.detector:
-            gm = batch["gen_mask"][:, : c.n_particles]
-            gen = batch["gen_features"][:, : c.n_particles, : c.n_features]
-            gen = torch.where(gm.unsqueeze(-1), gen * self.gen_to_reco[0] + self.gen_to_reco[1], 0.0)
-            if gen.shape[1] < c.n_particles:
-                gen = F.pad(gen, (0, 0, 0, c.n_particles - gen.shape[1]))
-                gm = F.pad(gm, (0, c.n_particles - gm.shape[1]))
+            gen, gm = gen_slots_as_reco(
+                batch["gen_features"], batch["gen_mask"], self.gen_to_reco, c.n_particles
+            )
             gmf = gm.unsqueeze(-1).to(gen.dtype)
             e = self.slot_embed(torch.cat([gen, gmf], -1)) + self.slot_context(h).unsqueeze(1)
             first = torch.arange(c.n_particles, device=gm.device) == 0
@@ -271,7 +261,7 @@ class ParticleVAE(ConditionBank):
             physics = physics + c.lambda_response * nll
         kl = self._kl(mu, logvar, z, ctx)
         if self.training:
-            self._track_latent(z.detach())
+            widen_latent_range(z.detach(), self.latent_low, self.latent_high, self.latent_radius)
         terms["kl"] = kl
         terms["loss"] = c.beta * kl + (1.0 - c.beta) * physics
         return terms
@@ -312,10 +302,8 @@ class ParticleVAE(ConditionBank):
         return self._per_jet(batch, stochastic=False)["loss"].float()
 
     # -------------------------------------------------------------- outputs
-    def _track_latent(self, z: Tensor) -> None:
-        widen_latent_range(z, self.latent_low, self.latent_high, self.latent_radius)
-
-    def _in_latent_range(self, z: Tensor) -> Tensor:
+    def in_latent_range(self, z: Tensor) -> Tensor:
+        """``z [B, L]`` clamped into the latent range seen in training (:func:`into_latent_range`)."""
         return into_latent_range(z, self.latent_low, self.latent_high, self.latent_radius)
 
     def _prior_z(self, n: int, ctx: Tensor | None, generator: torch.Generator | None) -> Tensor:
@@ -327,7 +315,7 @@ class ParticleVAE(ConditionBank):
             z = self.prior.sample(n, generator)
         else:
             z = torch.randn(n, self.config.latent, generator=generator, device=self.count_head.weight.device)
-        return self._in_latent_range(z)
+        return self.in_latent_range(z)
 
     def from_noise(
         self,
@@ -356,8 +344,7 @@ class ParticleVAE(ConditionBank):
 
     def _finish(self, out: dict[str, Tensor], counts: Tensor) -> Batch:
         mask = torch.arange(self.config.n_particles, device=counts.device) < counts.unsqueeze(1)
-        feats = out["features"].float() * mask.unsqueeze(-1)
-        return {"features": feats, "mask": mask}
+        return {"features": out["features"].float() * mask.unsqueeze(-1), "mask": mask}
 
     def reconstruct(self, batch: Batch) -> Batch:
         """Decode the posterior mean with the input's multiplicity: ``features [B, P, 3]``, ``mask`` (the

@@ -92,7 +92,7 @@ class ParticleVAESampler(nn.Module):
                 model.prior.logits.log_softmax(0), x["u_prior"].unsqueeze(1)
             ).squeeze(1)
             z = model.prior.means.index_select(0, k) + model.prior.log_std.exp().index_select(0, k) * z
-        out = model.decode(model._in_latent_range(z), ctx, batch)
+        out = model.decode(model.in_latent_range(z), ctx, batch)
         res = model.from_noise(out, x["u_count"], x.get("u_response"), x.get("eps_response"), ctx)
         extra = (batch["cond"],) if self.bank else ()
         if model.detector:

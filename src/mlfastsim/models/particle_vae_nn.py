@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 
 import torch
+import torch.nn.functional as F
 from geomloss import SamplesLoss
 from torch import Tensor, nn
 
@@ -156,6 +157,29 @@ def distribution_w1(
     _, m_x = jet_observables(x, mask, mean, std)
     _, m_y = jet_observables(y, y_mask, mean, std)
     return term + quantile_w1(m_x, m_y) / mass_scale
+
+
+def jet_observables_chunked(
+    x: Tensor, mask: Tensor, mean: tuple[float, ...], std: tuple[float, ...], chunk: int = 4096
+) -> tuple[Tensor, Tensor]:
+    """:func:`jet_observables` of ``x [N, P, 3]``, ``mask [N, P]`` in chunks of ``chunk`` jets (bounded memory
+    on a whole training set); ``([N], [N])``."""
+    parts = [
+        jet_observables(x[i : i + chunk], mask[i : i + chunk], mean, std) for i in range(0, len(x), chunk)
+    ]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+def gen_slots_as_reco(gen: Tensor, gen_mask: Tensor, gen_to_reco: Tensor, p: int) -> tuple[Tensor, Tensor]:
+    """The first ``p`` generator-level particles ``gen [B, P_gen, ≥3]`` (standardised; only the 3 kinematic
+    features kept), mask ``gen_mask [B, P_gen]``, in the detector level's standardisation (``gen_to_reco
+    [2, 3]``: x_reco = a·x_gen + b), padding zero, padded to ``p`` slots: ``([B, p, 3], [B, p])``."""
+    gm = gen_mask[:, :p]
+    x = gen[:, :p, : gen_to_reco.shape[1]]
+    x = torch.where(gm.unsqueeze(-1), x * gen_to_reco[0] + gen_to_reco[1], 0.0)
+    if x.shape[1] < p:
+        x, gm = F.pad(x, (0, 0, 0, p - x.shape[1])), F.pad(gm, (0, p - gm.shape[1]))
+    return x, gm
 
 
 def reflect_jets(
