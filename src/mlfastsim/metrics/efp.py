@@ -18,6 +18,7 @@ of vertices, then number of components, then canonical edge list.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import cache
 from itertools import combinations, combinations_with_replacement, permutations
@@ -28,7 +29,7 @@ import numpy as np
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["efp_graphs", "efps"]
+__all__ = ["efp_graphs", "efps", "efps_torch"]
 
 Graph = tuple[int, tuple[tuple[int, int], ...]]  # (number of vertices, sorted edge list with repeats)
 
@@ -193,20 +194,55 @@ def _formulas() -> dict[Graph, Callable[[_Jets], Tensor]]:
 _FORMULAS = _formulas()
 
 
-def _chunk_values(
-    z: np.ndarray, eta: np.ndarray, phi: np.ndarray, beta: float, conn: tuple[Graph, ...]
-) -> list[np.ndarray]:
-    """Values ``[B]`` of the connected graphs ``conn`` for one chunk of compacted jets ``[B, n]``."""
+def _theta(eta: Tensor, phi: Tensor, beta: float, soft: float) -> Tensor:
+    """θ_ab = ΔR_ab^β ``[B, n, n]`` of ``eta, phi [B, n]``, differentiable: 0 (gradient 0) where ΔR = 0 (the
+    diagonal, coincident padding), where √ has no finite gradient; with ``soft`` > 0, ΔR is replaced by
+    √(ΔR² + soft²) − soft (bounded gradients for particles that nearly coincide; values change by < soft)."""
     import torch
 
-    from mlfastsim.physics.torch_kinematics import delta_r
+    from mlfastsim.physics.torch_kinematics import wrap_phi
 
-    t_eta, t_phi = torch.from_numpy(eta), torch.from_numpy(phi)
-    theta = delta_r(t_eta.unsqueeze(2), t_phi.unsqueeze(2), t_eta.unsqueeze(1), t_phi.unsqueeze(1))
-    if beta != 1.0:
-        theta = theta**beta
-    jets = _Jets(torch.from_numpy(z), theta)
-    return [_FORMULAS[g](jets).numpy() for g in conn]
+    d_eta = eta.unsqueeze(2) - eta.unsqueeze(1)
+    d_phi = phi.unsqueeze(2) - phi.unsqueeze(1)
+    d_phi = torch.where(d_phi.abs() > math.pi, wrap_phi(d_phi), d_phi)
+    d2 = d_eta * d_eta + d_phi * d_phi
+    if soft > 0:
+        dr = (d2 + soft * soft).sqrt() - soft
+        return dr if beta == 1.0 else dr.clamp_min(1e-30) ** beta
+    safe = d2.clamp_min(1e-30)
+    return torch.where(d2 > 0, safe.sqrt() if beta == 1.0 else safe ** (0.5 * beta), 0.0)
+
+
+def efps_torch(
+    z: Tensor, eta: Tensor, phi: Tensor, max_degree: int = 4, beta: float = 1.0, soft: float = 0.0
+) -> Tensor:
+    """The EFPs of :func:`efps` for padded torch jets, differentiable in all three inputs (the loss terms of
+    generative models use it).
+
+    Args:
+        z: ``[B, n]`` energy (or pT) weights, 0 for padding (normalise beforehand for normed EFPs).
+        eta, phi: ``[B, n]`` coordinates (η units, rad; Δφ is wrapped).
+        max_degree: 0..4. beta: angular exponent β.
+        soft: 0 (exact) or a small angle (rad): ΔR → √(ΔR² + soft²) − soft, for losses whose particles may
+            nearly coincide (the exact √ has unbounded gradients there).
+
+    Returns:
+        ``[B, n_efp]`` in the dtype of ``z`` (36 columns for max_degree 4), columns as :func:`efp_graphs`.
+    """
+    import torch
+
+    if not 0 <= max_degree <= 4:
+        raise ValueError(f"max_degree must be in 0..4, got {max_degree}")
+    conn = _connected_graphs(max_degree)
+    jets = _Jets(z, _theta(eta, phi, beta, soft))
+    values = [_FORMULAS[g](jets) for g in conn]
+    cols = []
+    for comps in _all_graphs(max_degree):
+        val = z.sum(-1) if not comps else values[comps[0]]
+        for c in comps[1:]:
+            val = val * values[c]
+        cols.append(val)
+    return torch.stack(cols, -1)
 
 
 def efps(
@@ -236,10 +272,11 @@ def efps(
     feat = np.asarray(feat)
     if feat.ndim != 3:
         raise ValueError(f"features must be [N, n_max, F], got shape {list(feat.shape)}")
+    import torch
+
     graphs = _all_graphs(max_degree) if 0 <= max_degree <= 4 else None
     if graphs is None:
         raise ValueError(f"max_degree must be in 0..4, got {max_degree}")
-    conn = _connected_graphs(max_degree)
     n_jets, n_max, _ = feat.shape
     mask = np.ones((n_jets, n_max), dtype=bool) if mask is None else np.asarray(mask).astype(bool)
     if mask.shape != (n_jets, n_max):
@@ -263,12 +300,7 @@ def efps(
         phi = np.where(m, f[..., cols[1]], 0.0)
         total = e.sum(axis=1, keepdims=True)
         z = e / np.where(total > 0, total, 1.0) if normed else e
-        values = _chunk_values(z, eta, phi, beta, conn)
-        d0 = z.sum(axis=1)
-        for col, comps in enumerate(graphs):
-            val = d0.copy() if not comps else values[comps[0]].copy()
-            for c in comps[1:]:
-                val *= values[c]
-            out[idx, col] = val
+        t_z, t_eta, t_phi = torch.from_numpy(z), torch.from_numpy(eta), torch.from_numpy(phi)
+        out[idx] = efps_torch(t_z, t_eta, t_phi, max_degree, beta).numpy()
         start = stop
     return out

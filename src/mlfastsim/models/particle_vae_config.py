@@ -51,6 +51,8 @@ class ParticleVAEConfig:
             histogram against the true counts, in units of their spread), summed; latents and features are
             clamped as ``sample`` clamps them. It trains the decoder (and the prior) on what sampling uses:
             seed 003's loss sees only posterior draws.
+        lambda_efp: weight, inside that term, of the 36 energy-flow polynomials of FPD (the mean W1 of each,
+            in units of its spread in the batch; :func:`~.particle_vae_nn.efp_w1`; 0: off).
         response_components: Gaussians in the mixture of the jet response.
         response_given: what the response's mixture is conditioned on (detector mode): ``latent`` (the
             decoder's state, z and the context) or ``jet`` (the context and the detector-level constituents
@@ -91,6 +93,7 @@ class ParticleVAEConfig:
     lambda_response: float = 1.0
     lambda_emd: float = 0.0
     lambda_dist: float = 0.0
+    lambda_efp: float = 0.0
     response_components: int = 3
     response_given: Literal["latent", "jet"] = "latent"
     augment: bool = False
@@ -107,6 +110,8 @@ class ParticleVAEConfig:
             raise InputError(f"model.lambda_emd={self.lambda_emd} must be ≥ 0 (0: off)")
         if self.lambda_dist < 0:
             raise InputError(f"model.lambda_dist={self.lambda_dist} must be ≥ 0 (0: seed 003's loss)")
+        if self.lambda_efp < 0:
+            raise InputError(f"model.lambda_efp={self.lambda_efp} must be ≥ 0 (0: off)")
         if self.n_features != 3:
             raise InputError(
                 f"particle-vae takes 3 features per particle (η_rel, φ_rel, pT_rel), not {self.n_features}"
