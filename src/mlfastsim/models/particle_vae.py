@@ -288,8 +288,7 @@ class ParticleVAE(ConditionBank):
         prior (global RNG) with the batch's contexts and multiplicities, latents and features clamped as
         ``sample`` clamps them, vs the batch's jets; a scalar."""
         c = self.config
-        mask = batch["mask"]
-        ctx = self._context(batch)
+        mask, ctx = batch["mask"], self._context(batch)
         out = self.decode(self._prior_z(len(mask), ctx, None), ctx, batch)
         feats = torch.clamp(out["features"].float(), self.feature_low, self.feature_high)
         counts = mask.sum(1)
