@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from scipy.linalg import sqrtm
 
-from mlfastsim.metrics.frechet import _mmd_poly_unbiased, fpd, frechet_distance, kpd
+from mlfastsim.metrics.frechet import _mmd_poly_unbiased, fpd, frechet_distance, frechet_distance_torch, kpd
 
 
 def test_frechet_distance_matches_closed_forms() -> None:
@@ -22,6 +23,31 @@ def test_frechet_distance_matches_closed_forms() -> None:
     )
     singular = np.diag([1.0, 0.0])  # a constant feature (e.g. the d = 0 EFP) must not break it
     assert frechet_distance(np.zeros(2), singular, np.zeros(2), singular) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_torch_frechet_distance_has_finite_gradients_where_the_loss_needs_them() -> None:
+    """The loss form (eps > 0) passes gradcheck at a random pair, and stays finite where the eigenvalues of
+    Σ₁^½ Σ₂ Σ₁^½ are degenerate (two equal covariances: every batch that matches) or zero (a constant feature);
+    at a match the distance and its gradient vanish."""
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    s1 = torch.tensor(a @ a.T + np.eye(4))
+    mu1, mu2 = torch.tensor(rng.normal(size=4)), torch.tensor(rng.normal(size=4), requires_grad=True)
+    s2 = torch.tensor(b @ b.T + 0.5 * np.eye(4), requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda m, s: frechet_distance_torch(mu1, s1, m, s @ s.T, eps=1e-8), (mu2, s2)
+    )
+    for cov in (
+        torch.eye(3, dtype=torch.float64),
+        torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64)),
+    ):
+        s = cov.clone().requires_grad_(True)
+        m = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+        fd = frechet_distance_torch(torch.zeros(3, dtype=torch.float64), cov, m, s, eps=1e-8)
+        fd.backward()
+        assert s.grad is not None and m.grad is not None
+        assert torch.isfinite(s.grad).all() and fd.item() == pytest.approx(0.0, abs=1e-3)
+        assert float(s.grad[:2, :2].abs().max()) < 1e-6
 
 
 def test_fpd_zero_for_one_distribution_and_grows_with_shift() -> None:

@@ -28,7 +28,8 @@ from mlfastsim.models.particle_vae_nn import (
     FlowPrior,
     chamfer,
     count_w1,
-    efp_w1,
+    efp_distance,
+    jet_efps,
     jet_emd,
     jet_observables,
     pairwise_descending_order,
@@ -308,10 +309,36 @@ def test_efp_part_pulls_prior_jet_shapes_towards_the_data(jets: ParticleJets) ->
         with torch.no_grad():
             s = model.sample(len(batch["mask"]), generator=torch.Generator().manual_seed(3))
             args = (cfg.feature_mean, cfg.feature_std)
-            dist[weight] = efp_w1(batch["features"], batch["mask"], s["features"], s["mask"], *args).item()
+            dist[weight] = efp_distance(
+                batch["features"], batch["mask"], s["features"], s["mask"], *args
+            ).item()
     assert dist[10.0] < 0.7 * dist[0.0], dist
     with pytest.raises(InputError, match="lambda_efp"):
         ParticleVAEConfig(lambda_efp=-1.0)
+
+
+def test_efp_frechet_part_sees_a_missing_tail_of_jet_shapes(jets: ParticleJets) -> None:
+    """efp_frechet adds the Fréchet distance of the EFPs' Gaussians (FPD's statistic) to the EFP part. A batch
+    whose 4 widest jets (of 96) are replaced by typical ones — what prior samples looked like on 36,000 gluon
+    jets, with the EFPs' spread 25 % low — is judged against an independent batch: the W1 grows by less
+    than 2×, the Fréchet part by more than 3.5×."""
+    _, cfg, codec, batch = _setup(jets, "generation")
+    other = codec.encode(KIND.example(96, 1), cfg.batch_keys())
+    stats = (cfg.feature_mean, cfg.feature_std)
+    size = jet_efps(batch["features"], batch["mask"], *stats).sum(1)
+    order = size.argsort()
+    cut = {k: v.clone() for k, v in batch.items()}
+    for key in ("features", "mask"):
+        cut[key][order[-4:]] = batch[key][order[44:48]]
+    part = {}
+    for name, y in (("same", batch), ("cut", cut)):
+        args = (other["features"], other["mask"], y["features"], y["mask"], *stats)
+        w1, both = efp_distance(*args).item(), efp_distance(*args, frechet=1.0).item()
+        part[name] = (w1, both - w1)
+    assert part["cut"][1] > 3.5 * part["same"][1], part  # measured 5.3×
+    assert part["cut"][0] < 2.0 * part["same"][0], part  # measured 1.7×
+    with pytest.raises(InputError, match="efp_frechet"):
+        ParticleVAEConfig(efp_frechet=-1.0)
 
 
 def test_detector_mode_ignores_the_distribution_term(jets: ParticleJets) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
@@ -10,7 +11,10 @@ from scipy.stats import iqr
 
 from mlfastsim.metrics.result import MetricResult
 
-__all__ = ["fpd", "frechet_distance", "kpd"]
+if TYPE_CHECKING:
+    from torch import Tensor
+
+__all__ = ["fpd", "frechet_distance", "frechet_distance_torch", "kpd"]
 
 
 def _features(x: np.ndarray, name: str) -> np.ndarray:
@@ -30,21 +34,35 @@ def _normalise(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """Fréchet distance ‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁Σ₂)^{1/2}) between two Gaussians.
+    """Fréchet distance ‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁Σ₂)^{1/2}) between two Gaussians (float64, by
+    :func:`frechet_distance_torch`)."""
+    import torch
+
+    args = (torch.as_tensor(np.atleast_1d(m), dtype=torch.float64) for m in (mu1, sigma1, mu2, sigma2))
+    mu1_t, sigma1_t, mu2_t, sigma2_t = args
+    return float(frechet_distance_torch(mu1_t, torch.atleast_2d(sigma1_t), mu2_t, torch.atleast_2d(sigma2_t)))
+
+
+def frechet_distance_torch(
+    mu1: Tensor, sigma1: Tensor, mu2: Tensor, sigma2: Tensor, eps: float = 0.0
+) -> Tensor:
+    """:func:`frechet_distance` in torch, differentiable in ``mu2`` and ``sigma2`` (loss terms use it).
 
     Tr (Σ₁Σ₂)^{1/2} is computed as Σ √λ over the eigenvalues λ of the symmetric PSD matrix
     Σ₁^{1/2} Σ₂ Σ₁^{1/2} (same spectrum), which stays real and finite for singular covariances (e.g. a
-    constant feature).
+    constant feature); only eigenvalues enter, whose gradient stays finite where they are degenerate.
+    ``eps`` > 0 floors λ before the √ (bounded gradients for a loss; 0 for the metric).
+    ``mu [F]``, ``sigma [F, F]``; a scalar.
     """
-    mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
-    sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
-    w, v = np.linalg.eigh((sigma1 + sigma1.T) / 2)
-    root1 = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    import torch
+
+    w, v = torch.linalg.eigh((sigma1 + sigma1.T) / 2)
+    root1 = (v * w.clamp_min(0.0).sqrt()) @ v.T
     inner = root1 @ sigma2 @ root1
-    lam = np.linalg.eigvalsh((inner + inner.T) / 2)
-    tr_covmean = np.sqrt(np.clip(lam, 0.0, None)).sum()
+    lam = torch.linalg.eigvalsh((inner + inner.T) / 2)
+    tr_covmean = lam.clamp_min(eps).sqrt().sum()
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
+    return diff @ diff + sigma1.trace() + sigma2.trace() - 2.0 * tr_covmean
 
 
 def _linear(x: np.ndarray, intercept: float, slope: float) -> np.ndarray:

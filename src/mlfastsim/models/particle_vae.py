@@ -57,7 +57,7 @@ from mlfastsim.models.particle_vae_nn import (
     chamfer,
     count_w1,
     distribution_w1,
-    efp_w1,
+    efp_distance,
     gen_slots_as_reco,
     into_latent_range,
     jet_emd,
@@ -294,7 +294,7 @@ class ParticleVAE(ConditionBank):
         counts = mask.sum(1)
         gen_mask = torch.arange(c.n_particles, device=mask.device) < counts.unsqueeze(1)
         args = (batch["features"], mask, feats, gen_mask, c.feature_mean, c.feature_std)
-        efp = c.lambda_efp * efp_w1(*args) if c.lambda_efp > 0 else 0.0
+        efp = c.lambda_efp * efp_distance(*args, c.efp_frechet) if c.lambda_efp > 0 else 0.0
         return count_w1(out["count_logits"], counts) + distribution_w1(*args, self.mass_scale) + efp
 
     def score(self, batch: Batch) -> Tensor:

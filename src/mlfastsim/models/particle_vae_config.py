@@ -52,7 +52,10 @@ class ParticleVAEConfig:
             clamped as ``sample`` clamps them. It trains the decoder (and the prior) on what sampling uses:
             seed 003's loss sees only posterior draws.
         lambda_efp: weight, inside that term, of the 36 energy-flow polynomials of FPD (the mean W1 of each,
-            in units of its spread in the batch; :func:`~.particle_vae_nn.efp_w1`; 0: off).
+            in units of its spread in the batch; :func:`~.particle_vae_nn.efp_distance`; 0: off).
+        efp_frechet: weight, within that part, of the Fréchet distance between Gaussians fitted to the prior
+            draws' and the batch's EFPs (per EFP; 0: the W1 alone). FPD is that distance, and the far tail
+            of the EFPs (the top 1–3 % of jets) dominates it, which the W1 weighs little.
         response_components: Gaussians in the mixture of the jet response.
         response_given: what the response's mixture is conditioned on (detector mode): ``latent`` (the
             decoder's state, z and the context) or ``jet`` (the context and the detector-level constituents
@@ -94,6 +97,7 @@ class ParticleVAEConfig:
     lambda_emd: float = 0.0
     lambda_dist: float = 0.0
     lambda_efp: float = 0.0
+    efp_frechet: float = 0.0
     response_components: int = 3
     response_given: Literal["latent", "jet"] = "latent"
     augment: bool = False
@@ -112,6 +116,8 @@ class ParticleVAEConfig:
             raise InputError(f"model.lambda_dist={self.lambda_dist} must be ≥ 0 (0: seed 003's loss)")
         if self.lambda_efp < 0:
             raise InputError(f"model.lambda_efp={self.lambda_efp} must be ≥ 0 (0: off)")
+        if self.efp_frechet < 0:
+            raise InputError(f"model.efp_frechet={self.efp_frechet} must be ≥ 0 (0: off)")
         if self.n_features != 3:
             raise InputError(
                 f"particle-vae takes 3 features per particle (η_rel, φ_rel, pT_rel), not {self.n_features}"
