@@ -337,6 +337,13 @@ def test_efp_frechet_part_sees_a_missing_tail_of_jet_shapes(jets: ParticleJets) 
         part[name] = (w1, both - w1)
     assert part["cut"][1] > 3.5 * part["same"][1], part  # measured 5.3×
     assert part["cut"][0] < 2.0 * part["same"][0], part  # measured 1.7×
+    # the model's loss uses the config's weight: the same prior draws, a larger distribution term
+    dist = {}
+    for weight in (0.0, 10.0):
+        model, *_ = _setup(jets, "generation", lambda_dist=3.0, lambda_efp=3.0, efp_frechet=weight)
+        torch.manual_seed(5)
+        dist[weight] = model.loss(batch)["dist"].item()
+    assert dist[10.0] > dist[0.0] + 1e-3, dist
     with pytest.raises(InputError, match="efp_frechet"):
         ParticleVAEConfig(efp_frechet=-1.0)
 

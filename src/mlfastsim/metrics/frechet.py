@@ -38,9 +38,10 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     :func:`frechet_distance_torch`)."""
     import torch
 
-    args = (torch.as_tensor(np.atleast_1d(m), dtype=torch.float64) for m in (mu1, sigma1, mu2, sigma2))
-    mu1_t, sigma1_t, mu2_t, sigma2_t = args
-    return float(frechet_distance_torch(mu1_t, torch.atleast_2d(sigma1_t), mu2_t, torch.atleast_2d(sigma2_t)))
+    mus = (torch.as_tensor(np.atleast_1d(m), dtype=torch.float64) for m in (mu1, mu2))
+    sigmas = (torch.as_tensor(np.atleast_2d(s), dtype=torch.float64) for s in (sigma1, sigma2))
+    (m1, m2), (s1, s2) = mus, sigmas
+    return float(frechet_distance_torch(m1, s1, m2, s2))
 
 
 def frechet_distance_torch(
